@@ -1,0 +1,213 @@
+"""The battle record: one per battle, written when the battle ends.
+
+This is the unit of the vote log (see DESIGN.md, "The battle record"). It holds enough to
+replay the battle: both full conversations (system prompts included) and, per turn and side,
+the `serving.records.GenerationRecord` with endpoint, served model id, every sampling parameter
+sent, seed, timings, token counts, finish reason and error. Plus the left/right assignment, how
+the pair was chosen and with what probability, the salted rater hash, the vote, flags, and the
+schema and app versions.
+
+`winner` uses FastChat's words. `model_a` is always the model shown on the left.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _package_version
+from typing import Any
+
+from serving.records import GenerationRecord
+
+SCHEMA_VERSION = 1
+
+WINNERS = ("model_a", "model_b", "tie", "tie (bothbad)")
+MODES = ("anonymous", "named", "replay")
+# voted: the rater voted; abandoned: ended without a vote (new round, tab closed, expired);
+# error: a side failed, so the battle cannot be voted.
+STATUSES = ("voted", "abandoned", "error")
+
+
+def app_version() -> str:
+    """The installed version of this package, or "0+unknown" when run from a bare checkout."""
+    try:
+        return _package_version("arena")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+class InvalidRecord(ValueError):
+    """A battle record breaks a rule of the schema; the message says which field and why."""
+
+
+@dataclass
+class Turn:
+    """One user prompt and both sides' answers to it. `index` counts from 0."""
+
+    index: int
+    prompt: str
+    generation_a: GenerationRecord
+    generation_b: GenerationRecord
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "prompt": self.prompt,
+            "generation_a": self.generation_a.to_dict(),
+            "generation_b": self.generation_b.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Turn:
+        return cls(
+            index=int(data["index"]),
+            prompt=data["prompt"],
+            generation_a=GenerationRecord.from_dict(data["generation_a"]),
+            generation_b=GenerationRecord.from_dict(data["generation_b"]),
+        )
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _time(value: str | datetime | None) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(value)
+
+
+@dataclass
+class BattleRecord:
+    """A finished battle (voted, abandoned or failed).
+
+    conversation_a / conversation_b are the full OpenAI-style message lists each side saw and
+    produced, system prompt first when there is one. `pair_probability` is the probability with
+    which the sampler chose this unordered pair; `side_seed` seeded the coin that put `model_a`
+    on the left. `rater_hash` is a salted hash, never a raw IP or session id.
+    """
+
+    battle_id: str
+    mode: str
+    model_a: str
+    model_b: str
+    conversation_a: list[dict[str, str]]
+    conversation_b: list[dict[str, str]]
+    turns: list[Turn]
+    started_at: datetime
+    ended_at: datetime
+    status: str
+    rater_hash: str
+    system_prompt_a: str = ""
+    system_prompt_b: str = ""
+    winner: str | None = None
+    voted_at: datetime | None = None
+    end_reason: str | None = None
+    pair_policy: str = "uniform"
+    pair_probability: float | None = None
+    side_seed: int | None = None
+    flags: list[str] = field(default_factory=list)
+    language: str | None = None
+    category: str | None = None
+    replay_of: str | None = None
+    schema_version: int = SCHEMA_VERSION
+    app_version: str = field(default_factory=app_version)
+
+    def validate(self) -> None:
+        """Raise InvalidRecord naming the field when the record breaks a rule."""
+        if not self.battle_id:
+            raise InvalidRecord("battle_id is empty")
+        if self.mode not in MODES:
+            raise InvalidRecord(f"mode {self.mode!r} is not one of {', '.join(MODES)}")
+        if self.status not in STATUSES:
+            raise InvalidRecord(f"status {self.status!r} is not one of {', '.join(STATUSES)}")
+        if not self.model_a or not self.model_b:
+            raise InvalidRecord("model_a and model_b must both be named")
+        if self.winner is not None and self.winner not in WINNERS:
+            raise InvalidRecord(
+                f"winner {self.winner!r} is not one of {', '.join(repr(w) for w in WINNERS)}"
+            )
+        if self.status == "voted" and self.winner is None:
+            raise InvalidRecord("status is 'voted' but winner is missing")
+        if self.status != "voted" and self.winner is not None:
+            raise InvalidRecord(f"status is {self.status!r} but a winner is set")
+        if self.schema_version > SCHEMA_VERSION:
+            raise InvalidRecord(
+                f"schema_version {self.schema_version} is newer than this program's "
+                f"{SCHEMA_VERSION}; upgrade arena to read it"
+            )
+        for moment in ("started_at", "ended_at", "voted_at"):
+            value = getattr(self, moment)
+            if value is not None and value.tzinfo is None:
+                raise InvalidRecord(f"{moment} has no timezone; use UTC")
+        if self.pair_probability is not None and not 0.0 <= self.pair_probability <= 1.0:
+            raise InvalidRecord(f"pair_probability {self.pair_probability} is not in [0, 1]")
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (the JSONL export line); datetimes become ISO 8601 strings."""
+        return {
+            "schema_version": self.schema_version,
+            "app_version": self.app_version,
+            "battle_id": self.battle_id,
+            "mode": self.mode,
+            "status": self.status,
+            "end_reason": self.end_reason,
+            "model_a": self.model_a,
+            "model_b": self.model_b,
+            "winner": self.winner,
+            "system_prompt_a": self.system_prompt_a,
+            "system_prompt_b": self.system_prompt_b,
+            "conversation_a": self.conversation_a,
+            "conversation_b": self.conversation_b,
+            "turns": [turn.to_dict() for turn in self.turns],
+            "started_at": _iso(self.started_at),
+            "ended_at": _iso(self.ended_at),
+            "voted_at": _iso(self.voted_at),
+            "rater_hash": self.rater_hash,
+            "pair_policy": self.pair_policy,
+            "pair_probability": self.pair_probability,
+            "side_seed": self.side_seed,
+            "flags": list(self.flags),
+            "language": self.language,
+            "category": self.category,
+            "replay_of": self.replay_of,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BattleRecord:
+        """Inverse of `to_dict`. Raises InvalidRecord on a missing or malformed field."""
+        try:
+            record = cls(
+                battle_id=data["battle_id"],
+                mode=data["mode"],
+                model_a=data["model_a"],
+                model_b=data["model_b"],
+                conversation_a=data["conversation_a"],
+                conversation_b=data["conversation_b"],
+                turns=[Turn.from_dict(t) for t in data.get("turns", [])],
+                started_at=_time(data["started_at"]),
+                ended_at=_time(data["ended_at"]),
+                status=data["status"],
+                rater_hash=data["rater_hash"],
+                system_prompt_a=data.get("system_prompt_a", ""),
+                system_prompt_b=data.get("system_prompt_b", ""),
+                winner=data.get("winner"),
+                voted_at=_time(data.get("voted_at")),
+                end_reason=data.get("end_reason"),
+                pair_policy=data.get("pair_policy", "uniform"),
+                pair_probability=data.get("pair_probability"),
+                side_seed=data.get("side_seed"),
+                flags=list(data.get("flags", [])),
+                language=data.get("language"),
+                category=data.get("category"),
+                replay_of=data.get("replay_of"),
+                schema_version=int(data.get("schema_version", SCHEMA_VERSION)),
+                app_version=data.get("app_version", app_version()),
+            )
+        except KeyError as missing:
+            raise InvalidRecord(f"missing field {missing.args[0]!r}") from None
+        except (TypeError, ValueError) as bad:
+            raise InvalidRecord(f"malformed field: {bad}") from None
+        record.validate()
+        return record

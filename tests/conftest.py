@@ -1,0 +1,2 @@
+"""Shared pytest fixtures. Expensive services (Redis, vLLM, Chromium, Postgres) start once per
+session in fixtures defined here or in tests/fixtures/."""
