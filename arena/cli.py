@@ -18,6 +18,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+
+@app.callback()
+def _root() -> None:
+    """Run battles, log votes, and re-derive leaderboards from the log."""
+
+
 COMMAND_MODULES: list[str] = [
     "arena.commands.version",
 ]
