@@ -7,6 +7,7 @@ holds what the arena itself needs: where the vote log lives, where data goes, wh
 from __future__ import annotations
 
 import tomllib
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 DEFAULT_DB_URL = "sqlite:///./data/arena.db"
@@ -40,3 +41,66 @@ def resolve_db_url(db: str | None, config: Path | None) -> str:
                 raise ConfigError(f"{config}: arena.db_url must be a non-empty string")
             return url
     return DEFAULT_DB_URL
+
+
+# Keys of the `[arena]` table, their types and defaults. Unknown keys are errors so that a typo
+# (say `max_turn`) does not silently fall back to a default.
+@dataclass(frozen=True)
+class ArenaSettings:
+    """Arena-wide settings (the `[arena]` table of the config file).
+
+    Limits: `max_turns` prompts per battle, `max_prompt_chars` characters per prompt,
+    `battles_per_minute` new battles and `votes_per_hour` votes per rater. `battle_ttl_s` is how
+    long an unfinished battle lives before it is logged as abandoned (seconds). The leaderboard
+    job reruns every `leaderboard_interval_s` seconds or after `leaderboard_every_votes` votes.
+    """
+
+    db_url: str = DEFAULT_DB_URL
+    data_dir: str = "./data"
+    redis_url: str = ""  # empty: start an embedded redis-server
+    rater_salt: str = ""  # empty: a random salt kept in <data_dir>/rater_salt
+    pair_policy: str = "uniform"
+    max_turns: int = 8
+    max_prompt_chars: int = 8000
+    battles_per_minute: int = 20
+    votes_per_hour: int = 600
+    battle_ttl_s: int = 3600
+    generation_timeout_s: float = 120.0
+    first_token_timeout_s: float = 60.0
+    leaderboard_interval_s: float = 300.0
+    leaderboard_every_votes: int = 50
+    host: str = "127.0.0.1"
+    port: int = 7860
+    title: str = "Arena"
+
+
+def load_arena_settings(path: Path | None) -> ArenaSettings:
+    """Read the `[arena]` table; no file means all defaults. Errors name file, key and reason."""
+    if path is None:
+        return ArenaSettings()
+    table = read_toml(path).get("arena", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [arena] must be a table")
+    known = {f.name: f for f in fields(ArenaSettings)}
+    values: dict[str, object] = {}
+    for key, value in table.items():
+        if key not in known:
+            raise ConfigError(
+                f"{path}: arena.{key}: unknown key; known keys are {', '.join(sorted(known))}"
+            )
+        expected = type(getattr(ArenaSettings(), key))
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, expected) or isinstance(value, bool) != (expected is bool):
+            raise ConfigError(
+                f"{path}: arena.{key}: expected {expected.__name__}, got {type(value).__name__}"
+            )
+        values[key] = value
+    settings = ArenaSettings(**values)  # type: ignore[arg-type]
+    for key in ("max_turns", "max_prompt_chars", "battles_per_minute", "votes_per_hour"):
+        if getattr(settings, key) < 1:
+            raise ConfigError(f"{path}: arena.{key}: must be at least 1")
+    if settings.db_url == DEFAULT_DB_URL and settings.data_dir != "./data":
+        # Keep the vote log inside the configured data directory by default.
+        settings = replace(settings, db_url=f"sqlite:///{Path(settings.data_dir) / 'arena.db'}")
+    return settings
