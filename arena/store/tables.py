@@ -1,0 +1,141 @@
+"""The vote log's tables (sqlmodel), one per idea.
+
+    arena_meta   key/value facts about the database itself (the schema version)
+    battle       one row per battle: who, when, how the pair was chosen, mode, status, flags
+    vote         at most one row per battle: the winner and when it was given
+    turn         one row per user prompt of a battle (position = order in the record)
+    generation   one row per turn and side ("a" = left, "b" = right): the full
+                 serving.records.GenerationRecord, sampling parameters included
+
+The vote is its own table so that "a battle has at most one vote" is a primary key, and so
+that queries over votes (the ratings) do not touch abandoned battles. Free-form nested values
+(conversations, sampling parameters, flags) are JSON columns: they are read back whole, never
+queried piecewise. JSON, not JSONB, so that Postgres keeps key order and the text as written.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Float,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlmodel import Field, SQLModel
+
+from arena.store.types import UtcDateTime
+
+# Version of the table layout (not of the JSONL record format, arena.record.SCHEMA_VERSION).
+# Bump it together with a migration in arena.store.schema whenever the tables change.
+STORE_SCHEMA_VERSION = 1
+
+
+class MetaRow(SQLModel, table=True):
+    __tablename__ = "arena_meta"
+
+    key: str = Field(sa_column=Column(String(64), primary_key=True))
+    value: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class BattleRow(SQLModel, table=True):
+    __tablename__ = "battle"
+    __table_args__ = (
+        Index("ix_battle_started", "started_at", "battle_id"),
+        Index("ix_battle_mode_status", "mode", "status"),
+    )
+
+    battle_id: str = Field(sa_column=Column(String(200), primary_key=True))
+    mode: str = Field(sa_column=Column(String(32), nullable=False))
+    status: str = Field(sa_column=Column(String(32), nullable=False))
+    end_reason: str | None = Field(default=None, sa_column=Column(Text))
+    model_a: str = Field(sa_column=Column(Text, nullable=False))
+    model_b: str = Field(sa_column=Column(Text, nullable=False))
+    system_prompt_a: str = Field(sa_column=Column(Text, nullable=False))
+    system_prompt_b: str = Field(sa_column=Column(Text, nullable=False))
+    conversation_a: list[Any] = Field(sa_column=Column(JSON, nullable=False))
+    conversation_b: list[Any] = Field(sa_column=Column(JSON, nullable=False))
+    started_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+    ended_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+    rater_hash: str = Field(sa_column=Column(Text, nullable=False))
+    pair_policy: str = Field(sa_column=Column(Text, nullable=False))
+    pair_probability: float | None = Field(default=None, sa_column=Column(Float(53)))
+    side_seed: int | None = Field(default=None, sa_column=Column(BigInteger))
+    flags: list[Any] = Field(sa_column=Column(JSON, nullable=False))
+    language: str | None = Field(default=None, sa_column=Column(Text))
+    category: str | None = Field(default=None, sa_column=Column(Text))
+    replay_of: str | None = Field(default=None, sa_column=Column(String(200)))
+    schema_version: int = Field(sa_column=Column(Integer, nullable=False))
+    app_version: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class VoteRow(SQLModel, table=True):
+    __tablename__ = "vote"
+
+    battle_id: str = Field(
+        sa_column=Column(
+            String(200), ForeignKey("battle.battle_id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    winner: str = Field(sa_column=Column(String(32), nullable=False))
+    voted_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime))
+
+
+class TurnRow(SQLModel, table=True):
+    __tablename__ = "turn"
+
+    battle_id: str = Field(
+        sa_column=Column(
+            String(200), ForeignKey("battle.battle_id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    position: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    turn_index: int = Field(sa_column=Column(Integer, nullable=False))
+    prompt: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class GenerationRow(SQLModel, table=True):
+    __tablename__ = "generation"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["battle_id", "position"], ["turn.battle_id", "turn.position"], ondelete="CASCADE"
+        ),
+    )
+
+    battle_id: str = Field(sa_column=Column(String(200), primary_key=True))
+    position: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    side: str = Field(sa_column=Column(String(1), primary_key=True))
+    endpoint: str = Field(sa_column=Column(Text, nullable=False))
+    served_model: str = Field(sa_column=Column(Text, nullable=False))
+    messages: list[Any] = Field(sa_column=Column(JSON, nullable=False))
+    params: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    seed: int | None = Field(default=None, sa_column=Column(BigInteger))
+    output: str = Field(sa_column=Column(Text, nullable=False))
+    started_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime))
+    first_token_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime))
+    finished_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime))
+    prompt_tokens: int | None = Field(default=None, sa_column=Column(BigInteger))
+    completion_tokens: int | None = Field(default=None, sa_column=Column(BigInteger))
+    finish_reason: str | None = Field(default=None, sa_column=Column(Text))
+    system_fingerprint: str | None = Field(default=None, sa_column=Column(Text))
+    response_model: str | None = Field(default=None, sa_column=Column(Text))
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    extra: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+
+
+# Creation order (parents first); the only tables this package creates or checks.
+TABLES = [
+    MetaRow.__table__,
+    BattleRow.__table__,
+    VoteRow.__table__,
+    TurnRow.__table__,
+    GenerationRow.__table__,
+]
