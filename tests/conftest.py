@@ -1,2 +1,6 @@
 """Shared pytest fixtures. Expensive services (Redis, vLLM, Chromium, Postgres) start once per
 session in fixtures defined here or in tests/fixtures/."""
+
+pytest_plugins = [
+    "fixtures.postgres",
+]
