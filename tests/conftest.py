@@ -3,4 +3,5 @@ session in fixtures defined here or in tests/fixtures/."""
 
 pytest_plugins = [
     "fixtures.postgres",
+    "fixtures.redis",
 ]
