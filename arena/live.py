@@ -1,0 +1,443 @@
+"""Live state in Redis: what several arena processes share while battles run.
+
+Redis holds only state that is rebuilt or re-earned after a flush or restart; the vote log in
+SQL is the source of truth. What lives here, under one key prefix (default ``arena:``):
+
+=============================  ================================================================
+key                            what, and how it comes back after a flush
+=============================  ================================================================
+``battle:<id>``                JSON state of a running battle, with a TTL. Lost battles end as
+                               "unknown or expired"; the service also keeps its own in memory.
+``vote:<id>``                  Vote idempotency key (SET NX): the first claimer wins. After a
+                               flush SQL's unique battle id still refuses a second vote.
+``rate:<action>:<rater>``      Fixed-window counter (INCR + PEXPIRE at the first hit). A flush
+                               just opens a fresh window.
+``pair_counts``                Hash of votes per unordered pair for the sampler (HINCRBY).
+``pair_counts:built``          Marker set by `rebuild_pair_counts`; missing after a flush, so the
+                               service knows to rebuild the counts from SQL.
+``down``                       Hash of models in outage (name → reason, since). Health probes
+                               set them again.
+``leaderboard``                Cached leaderboard JSON with its time and number of votes; the
+                               background job recomputes it.
+=============================  ================================================================
+
+Every call that cannot reach Redis raises `LiveStateUnavailable` (the REST API answers 503),
+after at most one retry and short socket timeouts, so an outage is reported in about a second
+rather than after redis-py's default backoff.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, ParamSpec, TypeVar
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ReadOnlyError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+DEFAULT_PREFIX = "arena:"
+DEFAULT_VOTE_CLAIM_TTL_S = 24 * 3600
+
+_UNREACHABLE = (RedisConnectionError, RedisTimeoutError, ReadOnlyError, OSError)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class LiveStateUnavailable(RuntimeError):
+    """Redis cannot be reached (down, wrong URL, timed out); the message says where and why."""
+
+
+@dataclass(frozen=True)
+class RateLimitDecision:
+    """The outcome of one hit on a rate limit.
+
+    ``remaining`` hits are left in the current window; when ``allowed`` is False the window
+    reopens in ``retry_after_s`` seconds. Unpacks as ``allowed, retry_after_s = decision``.
+    """
+
+    allowed: bool
+    remaining: int
+    retry_after_s: float
+    limit: int
+    window_s: float
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.allowed, self.retry_after_s))
+
+
+@dataclass(frozen=True)
+class CachedLeaderboard:
+    """A leaderboard as stored: the JSON-able table, when it was computed (Unix seconds), and
+    how many votes it was computed from."""
+
+    table: Any
+    computed_at: float
+    votes: int
+
+    @property
+    def age_s(self) -> float:
+        return max(time.time() - self.computed_at, 0.0)
+
+
+def _guarded(method: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    """Turn connection failures inside a LiveState method into LiveStateUnavailable."""
+
+    @functools.wraps(method)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return await method(*args, **kwargs)
+        except _UNREACHABLE as error:
+            self = args[0]
+            assert isinstance(self, LiveState)
+            raise LiveStateUnavailable(self._unreachable(error)) from error
+
+    return wrapper
+
+
+# Replace the battle state only if its "status" is one of ARGV[3..]; ARGV[2] is the new TTL in
+# ms (0 keeps the current TTL). Returns 1 when replaced, 0 when missing or in another status.
+_TRANSITION_LUA = """
+local raw = redis.call('GET', KEYS[1])
+if not raw then return 0 end
+local ok, state = pcall(cjson.decode, raw)
+if not ok or type(state) ~= 'table' then return 0 end
+local status = state['status']
+for i = 3, #ARGV do
+  if status == ARGV[i] then
+    if tonumber(ARGV[2]) > 0 then
+      redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+    else
+      redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL')
+    end
+    return 1
+  end
+end
+return 0
+"""
+
+# Fixed window anchored at the first hit: INCR, start the window's clock on the first hit.
+# Returns {hits in this window, ms until the window closes}.
+_RATE_LUA = """
+local hits = redis.call('INCR', KEYS[1])
+if hits == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {hits, ttl}
+"""
+
+# Delete the vote claim only if ARGV[1] holds it.
+_RELEASE_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+def _pair_field(model_a: str, model_b: str) -> str:
+    # JSON of the sorted names: unambiguous whatever characters model names contain.
+    if model_a == model_b:
+        raise ValueError(f"a pair needs two different models, got {model_a!r} twice")
+    return json.dumps(sorted((model_a, model_b)), ensure_ascii=False)
+
+
+def _ms(seconds: float, what: str) -> int:
+    if not seconds > 0:
+        raise ValueError(f"{what} must be a positive number of seconds, got {seconds!r}")
+    return max(int(round(seconds * 1000)), 1)
+
+
+class LiveState:
+    """Shared, rebuildable arena state over one `redis.asyncio.Redis` client.
+
+    Use `LiveState.from_url` (fast-failing timeouts) or pass a client made with
+    ``decode_responses=True``. Close with `aclose()` or ``async with``.
+    """
+
+    def __init__(self, client: aioredis.Redis, *, prefix: str = DEFAULT_PREFIX) -> None:
+        self.client = client
+        self.prefix = prefix
+        self._transition = client.register_script(_TRANSITION_LUA)
+        self._rate = client.register_script(_RATE_LUA)
+        self._release = client.register_script(_RELEASE_LUA)
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        socket_timeout_s: float = 2.0,
+        connect_timeout_s: float = 1.0,
+    ) -> LiveState:
+        """Connect lazily to ``url`` (``redis://host:port/db``); nothing is sent until a call.
+
+        One retry without backoff (a pooled connection may be stale after a Redis restart),
+        then `LiveStateUnavailable`.
+        """
+        client = aioredis.Redis.from_url(
+            url,
+            decode_responses=True,
+            socket_timeout=socket_timeout_s,
+            socket_connect_timeout=connect_timeout_s,
+            retry=Retry(NoBackoff(), retries=1),
+        )
+        return cls(client, prefix=prefix)
+
+    def key(self, *parts: str) -> str:
+        return self.prefix + ":".join(parts)
+
+    # ---------------------------------------------------------------------------- lifecycle
+    @_guarded
+    async def ping(self) -> None:
+        """Raise `LiveStateUnavailable` unless Redis answers."""
+        await self.client.ping()
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    async def __aenter__(self) -> LiveState:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    @_guarded
+    async def clear(self) -> int:
+        """Delete every key under this prefix (SCAN, not FLUSHDB); returns how many."""
+        deleted = 0
+        batch: list[str] = []
+        async for name in self.client.scan_iter(match=self._glob_prefix() + "*", count=500):
+            batch.append(name)
+            if len(batch) >= 500:
+                deleted += await self.client.delete(*batch)
+                batch.clear()
+        if batch:
+            deleted += await self.client.delete(*batch)
+        return deleted
+
+    # ------------------------------------------------------------------------------ battles
+    @_guarded
+    async def put_battle(self, battle_id: str, state: Mapping[str, Any], ttl_s: float) -> None:
+        """Store a battle's JSON state, replacing any, expiring after ``ttl_s`` seconds."""
+        await self.client.set(
+            self.key("battle", battle_id), json.dumps(state), px=_ms(ttl_s, "battle TTL")
+        )
+
+    @_guarded
+    async def get_battle(self, battle_id: str) -> dict[str, Any] | None:
+        """The battle's state, or None when unknown or expired."""
+        raw = await self.client.get(self.key("battle", battle_id))
+        return None if raw is None else json.loads(raw)
+
+    @_guarded
+    async def delete_battle(self, battle_id: str) -> bool:
+        """Forget a battle; True if it was there."""
+        return bool(await self.client.delete(self.key("battle", battle_id)))
+
+    @_guarded
+    async def battle_ttl_s(self, battle_id: str) -> float | None:
+        """Seconds until the battle's state expires; None when it is not stored."""
+        ms = await self.client.pttl(self.key("battle", battle_id))
+        return None if ms < 0 else ms / 1000
+
+    @_guarded
+    async def transition_battle(
+        self,
+        battle_id: str,
+        from_status: str | Iterable[str],
+        new_state: Mapping[str, Any],
+        *,
+        ttl_s: float | None = None,
+    ) -> bool:
+        """Atomically replace the battle's state if its ``status`` field is in ``from_status``.
+
+        Compare-and-set in one Lua script, so of many concurrent callers moving a battle out of
+        the same status exactly one gets True. ``ttl_s=None`` keeps the current TTL.
+        """
+        statuses = [from_status] if isinstance(from_status, str) else list(from_status)
+        if not statuses:
+            raise ValueError("from_status must name at least one status")
+        ttl_ms = 0 if ttl_s is None else _ms(ttl_s, "battle TTL")
+        replaced = await self._transition(
+            keys=[self.key("battle", battle_id)],
+            args=[json.dumps(new_state), ttl_ms, *statuses],
+        )
+        return replaced == 1
+
+    # -------------------------------------------------------------------------------- votes
+    @_guarded
+    async def claim_vote(
+        self, battle_id: str, owner: str, *, ttl_s: float = DEFAULT_VOTE_CLAIM_TTL_S
+    ) -> bool:
+        """True for exactly one caller per battle (SET NX): that caller may record the vote.
+
+        Every later claim, by anyone including the winner, gets False until the claim expires
+        (``ttl_s``) or is released. SQL's unique battle id is the durable guard behind it.
+        """
+        return bool(
+            await self.client.set(
+                self.key("vote", battle_id), owner, nx=True, px=_ms(ttl_s, "vote claim TTL")
+            )
+        )
+
+    @_guarded
+    async def vote_claimant(self, battle_id: str) -> str | None:
+        """Who holds the vote claim of a battle, or None."""
+        return await self.client.get(self.key("vote", battle_id))
+
+    @_guarded
+    async def release_vote(self, battle_id: str, owner: str | None = None) -> bool:
+        """Drop the vote claim (e.g. the SQL write failed) so the vote can be retried.
+
+        With ``owner``, only that owner's claim is dropped (atomic compare-and-delete).
+        """
+        key = self.key("vote", battle_id)
+        if owner is None:
+            return bool(await self.client.delete(key))
+        return await self._release(keys=[key], args=[owner]) == 1
+
+    # --------------------------------------------------------------------------- rate limits
+    @_guarded
+    async def hit_rate_limit(
+        self, action: str, rater: str, *, limit: int, window_s: float
+    ) -> RateLimitDecision:
+        """Count one ``action`` by ``rater`` against ``limit`` hits per ``window_s`` seconds.
+
+        Fixed window anchored at the rater's first hit (INCR, then PEXPIRE on the first):
+        at most ``limit`` hits are allowed per window; refused hits do not extend it.
+        """
+        if limit < 1:
+            raise ValueError(f"rate limit must be at least 1, got {limit!r}")
+        window_ms = _ms(window_s, "rate-limit window")
+        hits, ttl_ms = await self._rate(keys=[self.key("rate", action, rater)], args=[window_ms])
+        hits, ttl_ms = int(hits), int(ttl_ms)
+        allowed = hits <= limit
+        return RateLimitDecision(
+            allowed=allowed,
+            remaining=max(limit - hits, 0),
+            retry_after_s=0.0 if allowed else ttl_ms / 1000,
+            limit=limit,
+            window_s=float(window_s),
+        )
+
+    async def allow_battle(self, rater: str, per_minute: int) -> RateLimitDecision:
+        """`hit_rate_limit` for starting battles: ``per_minute`` per 60 s."""
+        return await self.hit_rate_limit("battle", rater, limit=per_minute, window_s=60)
+
+    async def allow_vote(self, rater: str, per_hour: int) -> RateLimitDecision:
+        """`hit_rate_limit` for votes: ``per_hour`` per 3600 s."""
+        return await self.hit_rate_limit("vote", rater, limit=per_hour, window_s=3600)
+
+    # --------------------------------------------------------------------------- pair counts
+    @_guarded
+    async def incr_pair(self, model_a: str, model_b: str, by: int = 1) -> int:
+        """Add ``by`` votes to the unordered pair; returns its new count."""
+        return int(
+            await self.client.hincrby(self.key("pair_counts"), _pair_field(model_a, model_b), by)
+        )
+
+    @_guarded
+    async def pair_counts(self) -> dict[frozenset[str], int]:
+        """Votes per unordered pair, keyed ``frozenset({a, b})`` (what `PairSampler` takes)."""
+        raw = await self.client.hgetall(self.key("pair_counts"))
+        return {frozenset(json.loads(field)): int(count) for field, count in raw.items()}
+
+    @_guarded
+    async def pair_counts_built(self) -> bool:
+        """False when the counts were never rebuilt from SQL or were flushed: rebuild them."""
+        return bool(await self.client.exists(self.key("pair_counts", "built")))
+
+    @_guarded
+    async def rebuild_pair_counts(self, counts: Mapping[Any, int]) -> None:
+        """Replace all pair counts at once (from SQL) and set the "built" marker.
+
+        Keys may be ``(a, b)`` tuples or frozensets; (a, b) and (b, a) add up.
+        """
+        merged: dict[str, int] = {}
+        for pair, count in counts.items():
+            field = _pair_field(*tuple(pair))
+            merged[field] = merged.get(field, 0) + int(count)
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.delete(self.key("pair_counts"))
+            if merged:
+                pipe.hset(self.key("pair_counts"), mapping=merged)
+            pipe.set(self.key("pair_counts", "built"), str(time.time()))
+            await pipe.execute()
+
+    # ------------------------------------------------------------------------------ outages
+    @_guarded
+    async def mark_down(self, name: str, reason: str = "") -> None:
+        """Flag a model as in outage; the sampler skips it until `mark_up`."""
+        flag = json.dumps({"reason": reason, "since": time.time()})
+        await self.client.hset(self.key("down"), name, flag)
+
+    @_guarded
+    async def mark_up(self, name: str) -> None:
+        """Clear a model's outage flag (no-op if it was not down)."""
+        await self.client.hdel(self.key("down"), name)
+
+    @_guarded
+    async def is_down(self, name: str) -> bool:
+        return bool(await self.client.hexists(self.key("down"), name))
+
+    @_guarded
+    async def down_models(self) -> dict[str, str]:
+        """Models in outage: name → reason."""
+        raw = await self.client.hgetall(self.key("down"))
+        return {name: json.loads(flag)["reason"] for name, flag in raw.items()}
+
+    # --------------------------------------------------------------------------- leaderboard
+    @_guarded
+    async def put_leaderboard(
+        self, table: Any, *, votes: int, computed_at: float | None = None
+    ) -> None:
+        """Cache a JSON-able leaderboard computed from ``votes`` votes at ``computed_at``."""
+        blob = {
+            "table": table,
+            "votes": int(votes),
+            "computed_at": time.time() if computed_at is None else float(computed_at),
+        }
+        await self.client.set(self.key("leaderboard"), json.dumps(blob))
+
+    @_guarded
+    async def get_leaderboard(self) -> CachedLeaderboard | None:
+        """The cached leaderboard, or None when none was stored (or Redis was flushed)."""
+        raw = await self.client.get(self.key("leaderboard"))
+        if raw is None:
+            return None
+        blob = json.loads(raw)
+        return CachedLeaderboard(blob["table"], float(blob["computed_at"]), int(blob["votes"]))
+
+    # ------------------------------------------------------------------------------ helpers
+    def _glob_prefix(self) -> str:
+        # Escape glob metacharacters so a prefix like "t[1]:" matches only itself.
+        return "".join("\\" + c if c in "*?[]\\" else c for c in self.prefix)
+
+    def _unreachable(self, error: BaseException) -> str:
+        kwargs = self.client.connection_pool.connection_kwargs
+        where = (
+            kwargs["path"]
+            if "path" in kwargs
+            else f"{kwargs.get('host', '?')}:{kwargs.get('port', '?')}/{kwargs.get('db', 0)}"
+        )
+        return (
+            f"Redis at {where} is unreachable ({type(error).__name__}: {error}). Live state "
+            "(running battles, rate limits, outage flags) is unavailable until it is back: "
+            "check that redis-server is running, or fix redis_url in the config."
+        )

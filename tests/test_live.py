@@ -1,0 +1,317 @@
+"""Live state against the session's real redis-server (tests/fixtures/redis.py).
+
+Each test gets its own key prefix, so tests cannot see each other's keys; the flush test uses
+`clean_redis_url` because it empties the whole database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+import redis
+
+from arena.live import LiveState, LiveStateUnavailable
+from arena.redis_server import EmbeddedRedis, free_port
+from arena.sampling import PairSampler
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+@pytest.fixture
+async def live(redis_url: str, live_prefix: str) -> AsyncIterator[LiveState]:
+    state = LiveState.from_url(redis_url, prefix=live_prefix)
+    try:
+        yield state
+    finally:
+        await state.clear()
+        await state.aclose()
+
+
+async def many_clients(url: str, prefix: str, n: int) -> list[LiveState]:
+    """n independent clients, each with its own connection pool, like n worker processes."""
+    clients = [LiveState.from_url(url, prefix=prefix) for _ in range(n)]
+    await asyncio.gather(*(c.ping() for c in clients))
+    return clients
+
+
+# ------------------------------------------------------------------------------------ battles
+async def test_battle_state_round_trips_as_json(live: LiveState):
+    state = {"battle_id": "b1", "status": "ready", "turns": [{"prompt": "hi", "n": 1}]}
+    await live.put_battle("b1", state, ttl_s=60)
+    assert await live.get_battle("b1") == state
+    assert 59 < await live.battle_ttl_s("b1") <= 60
+
+
+async def test_battle_state_expires_after_its_ttl(live: LiveState):
+    await live.put_battle("short", {"status": "ready"}, ttl_s=0.15)
+    assert await live.get_battle("short") is not None
+    await asyncio.sleep(0.25)
+    assert await live.get_battle("short") is None
+    assert await live.battle_ttl_s("short") is None
+
+
+async def test_deleted_battle_is_forgotten(live: LiveState):
+    await live.put_battle("b2", {"status": "ready"}, ttl_s=60)
+    assert await live.delete_battle("b2") is True
+    assert await live.get_battle("b2") is None
+    assert await live.delete_battle("b2") is False
+
+
+async def test_battle_ttl_must_be_positive(live: LiveState):
+    with pytest.raises(ValueError, match="positive number of seconds"):
+        await live.put_battle("b3", {"status": "ready"}, ttl_s=0)
+
+
+async def test_transition_happens_only_from_an_expected_status(live: LiveState):
+    await live.put_battle("b4", {"status": "generating"}, ttl_s=60)
+    assert not await live.transition_battle("b4", "ready", {"status": "voting"})
+    assert (await live.get_battle("b4"))["status"] == "generating"
+    assert await live.transition_battle("b4", ["generating", "ready"], {"status": "voting"})
+    assert await live.get_battle("b4") == {"status": "voting"}
+    assert not await live.transition_battle("missing", "ready", {"status": "voting"})
+
+
+async def test_transition_keeps_the_ttl_unless_a_new_one_is_given(live: LiveState):
+    await live.put_battle("b5", {"status": "ready"}, ttl_s=30)
+    await live.transition_battle("b5", "ready", {"status": "voting"})
+    assert 25 < await live.battle_ttl_s("b5") <= 30
+    await live.transition_battle("b5", "voting", {"status": "voted"}, ttl_s=600)
+    assert 595 < await live.battle_ttl_s("b5") <= 600
+
+
+async def test_exactly_one_of_20_concurrent_transitions_wins(redis_url: str, live: LiveState):
+    await live.put_battle("race", {"status": "ready"}, ttl_s=60)
+    clients = await many_clients(redis_url, live.prefix, 20)
+    try:
+        results = await asyncio.gather(
+            *(
+                c.transition_battle("race", "ready", {"status": "voting", "by": i})
+                for i, c in enumerate(clients)
+            )
+        )
+    finally:
+        await asyncio.gather(*(c.aclose() for c in clients))
+    assert sum(results) == 1
+    winner = results.index(True)
+    assert await live.get_battle("race") == {"status": "voting", "by": winner}
+
+
+# -------------------------------------------------------------------------------------- votes
+async def test_vote_is_claimed_exactly_once_by_20_concurrent_claimers(
+    redis_url: str, live: LiveState
+):
+    clients = await many_clients(redis_url, live.prefix, 20)
+    try:
+        results = await asyncio.gather(
+            *(c.claim_vote("battle-x", f"rater-{i}") for i, c in enumerate(clients))
+        )
+    finally:
+        await asyncio.gather(*(c.aclose() for c in clients))
+    assert sum(results) == 1
+    assert await live.vote_claimant("battle-x") == f"rater-{results.index(True)}"
+
+
+async def test_second_vote_claim_by_the_same_owner_is_refused(live: LiveState):
+    assert await live.claim_vote("b6", "alice") is True
+    assert await live.claim_vote("b6", "alice") is False
+    assert await live.claim_vote("b6", "bob") is False
+
+
+async def test_released_vote_claim_can_be_claimed_again_only_after_its_owner_releases(
+    live: LiveState,
+):
+    assert await live.claim_vote("b7", "alice")
+    assert await live.release_vote("b7", "bob") is False  # not bob's claim
+    assert await live.vote_claimant("b7") == "alice"
+    assert await live.release_vote("b7", "alice") is True
+    assert await live.claim_vote("b7", "bob")
+    assert await live.release_vote("b7") is True  # without owner: unconditional
+
+
+async def test_vote_claim_expires_after_its_ttl(live: LiveState):
+    assert await live.claim_vote("b8", "alice", ttl_s=0.1)
+    await asyncio.sleep(0.2)
+    assert await live.vote_claimant("b8") is None
+
+
+# -------------------------------------------------------------------------------- rate limits
+async def test_rate_limit_allows_limit_hits_per_window_then_says_when_to_retry(live: LiveState):
+    decisions = [
+        await live.hit_rate_limit("battle", "rater-1", limit=3, window_s=0.4) for _ in range(4)
+    ]
+    assert [d.allowed for d in decisions] == [True, True, True, False]
+    assert [d.remaining for d in decisions] == [2, 1, 0, 0]
+    refused = decisions[-1]
+    assert 0 < refused.retry_after_s <= 0.4
+    allowed, retry_after = refused  # the service unpacks it this way
+    assert (allowed, retry_after) == (False, refused.retry_after_s)
+    await asyncio.sleep(refused.retry_after_s + 0.05)
+    again = await live.hit_rate_limit("battle", "rater-1", limit=3, window_s=0.4)
+    assert again.allowed and again.remaining == 2
+
+
+async def test_refused_hits_do_not_extend_the_window(live: LiveState):
+    first = await live.hit_rate_limit("vote", "r", limit=1, window_s=0.3)
+    assert first.allowed
+    started = time.monotonic()
+    while time.monotonic() - started < 0.2:
+        assert not (await live.hit_rate_limit("vote", "r", limit=1, window_s=0.3)).allowed
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(0.15)
+    assert (await live.hit_rate_limit("vote", "r", limit=1, window_s=0.3)).allowed
+
+
+async def test_rate_limits_are_separate_per_rater_and_per_action(live: LiveState):
+    assert (await live.allow_battle("alice", per_minute=1)).allowed
+    assert not (await live.allow_battle("alice", per_minute=1)).allowed
+    assert (await live.allow_battle("bob", per_minute=1)).allowed
+    assert (await live.allow_vote("alice", per_hour=1)).allowed
+    refused = await live.allow_vote("alice", per_hour=1)
+    assert not refused.allowed and 3599 < refused.retry_after_s <= 3600
+
+
+async def test_rate_limit_must_allow_at_least_one_hit(live: LiveState):
+    with pytest.raises(ValueError, match="at least 1"):
+        await live.hit_rate_limit("battle", "r", limit=0, window_s=60)
+
+
+# -------------------------------------------------------------------------------- pair counts
+async def test_pair_counters_count_unordered_pairs(live: LiveState):
+    assert await live.pair_counts() == {}
+    await live.incr_pair("alpha", "bravo")
+    await live.incr_pair("bravo", "alpha")
+    assert await live.incr_pair("org/model:v1", "alpha", by=3) == 3
+    assert await live.pair_counts() == {
+        frozenset({"alpha", "bravo"}): 2,
+        frozenset({"alpha", "org/model:v1"}): 3,
+    }
+
+
+async def test_pair_counts_feed_the_sampler_directly(live: LiveState):
+    await live.incr_pair("alpha", "bravo", by=99)
+    sampler = PairSampler("balanced")
+    dist = sampler.distribution(["alpha", "bravo", "charlie"], await live.pair_counts())
+    assert dist[frozenset({"alpha", "bravo"})] == pytest.approx(0.01 / 2.01)
+
+
+async def test_rebuild_replaces_all_pair_counts_and_marks_them_built(live: LiveState):
+    await live.incr_pair("alpha", "charlie", by=5)
+    assert not await live.pair_counts_built()
+    await live.rebuild_pair_counts({("alpha", "bravo"): 4, ("bravo", "alpha"): 1})
+    assert await live.pair_counts() == {frozenset({"alpha", "bravo"}): 5}
+    assert await live.pair_counts_built()
+    await live.rebuild_pair_counts({})
+    assert await live.pair_counts() == {}
+
+
+# ------------------------------------------------------------------------------ outage flags
+async def test_outage_flags_are_set_listed_and_cleared(live: LiveState):
+    assert not await live.is_down("alpha")
+    await live.mark_down("alpha", "health check: connection refused")
+    await live.mark_down("bravo", "timeout")
+    assert await live.is_down("alpha")
+    assert await live.down_models() == {
+        "alpha": "health check: connection refused",
+        "bravo": "timeout",
+    }
+    await live.mark_up("alpha")
+    await live.mark_up("never-down")
+    assert not await live.is_down("alpha")
+    assert await live.down_models() == {"bravo": "timeout"}
+
+
+# ------------------------------------------------------------------------------- leaderboard
+async def test_leaderboard_cache_keeps_table_time_and_vote_count(live: LiveState):
+    assert await live.get_leaderboard() is None
+    table = [{"model": "alpha", "rating": 1012.5}, {"model": "bravo", "rating": 987.5}]
+    await live.put_leaderboard(table, votes=42, computed_at=1_700_000_000.0)
+    cached = await live.get_leaderboard()
+    assert cached.table == table
+    assert cached.votes == 42
+    assert cached.computed_at == 1_700_000_000.0
+    await live.put_leaderboard(table, votes=43)
+    assert (await live.get_leaderboard()).age_s < 5
+
+
+# ------------------------------------------------------------------------ isolation, flushing
+async def test_clear_deletes_only_keys_under_the_prefix(redis_url: str, live_prefix: str):
+    # "[bc]" would be a glob class matching the neighbour's "b:" prefix if clear() did not
+    # escape it.
+    mine = LiveState.from_url(redis_url, prefix=live_prefix + "[bc]:")
+    neighbour = LiveState.from_url(redis_url, prefix=live_prefix + "b:")
+    try:
+        await mine.put_battle("b", {"status": "ready"}, ttl_s=60)
+        await mine.incr_pair("a", "b")
+        await neighbour.put_battle("b", {"status": "ready"}, ttl_s=60)
+        assert await mine.clear() == 2
+        assert await mine.get_battle("b") is None
+        assert await neighbour.get_battle("b") is not None
+    finally:
+        for state in (mine, neighbour):
+            await state.clear()
+            await state.aclose()
+
+
+async def test_flushing_redis_loses_only_rebuildable_state(clean_redis_url: str):
+    sql_counts = {("alpha", "bravo"): 7, ("alpha", "charlie"): 2}  # stands in for the vote log
+    async with LiveState.from_url(clean_redis_url) as live:
+        await live.rebuild_pair_counts(sql_counts)
+        await live.incr_pair("alpha", "bravo")
+        await live.put_battle("b9", {"status": "ready"}, ttl_s=60)
+        await live.claim_vote("b9", "alice")
+        await live.mark_down("charlie", "timeout")
+        await live.put_leaderboard([], votes=9)
+
+        with redis.Redis.from_url(clean_redis_url) as admin:
+            admin.flushdb()
+
+        assert await live.pair_counts() == {}
+        assert not await live.pair_counts_built()  # tells the service to rebuild from SQL
+        assert await live.get_battle("b9") is None
+        assert await live.down_models() == {}
+        assert await live.get_leaderboard() is None
+        sql_counts[("alpha", "bravo")] += 1  # the vote above, committed to SQL first
+        await live.rebuild_pair_counts(sql_counts)
+        assert await live.pair_counts() == {
+            frozenset({"alpha", "bravo"}): 8,
+            frozenset({"alpha", "charlie"}): 2,
+        }
+        assert await live.pair_counts_built()
+
+
+# ---------------------------------------------------------------------------------- outages
+async def test_killed_redis_makes_every_call_raise_live_state_unavailable_quickly():
+    server = EmbeddedRedis().start()  # not the session server: this one dies
+    live = LiveState.from_url(server.url)
+    try:
+        await live.put_battle("b", {"status": "ready"}, ttl_s=60)
+        server.kill()
+        calls = [
+            live.ping(),
+            live.get_battle("b"),
+            live.put_battle("b", {"status": "ready"}, ttl_s=60),
+            live.claim_vote("b", "alice"),
+            live.hit_rate_limit("battle", "alice", limit=5, window_s=60),
+            live.pair_counts(),
+            live.down_models(),
+            live.get_leaderboard(),
+        ]
+        for call in calls:
+            started = time.monotonic()
+            with pytest.raises(LiveStateUnavailable) as error:
+                await call
+            assert time.monotonic() - started < 3.0
+        assert f"127.0.0.1:{server.port}" in str(error.value)
+        assert "redis-server is running" in str(error.value)
+    finally:
+        await live.aclose()
+        server.stop()
+
+
+async def test_unreachable_redis_url_raises_live_state_unavailable():
+    async with LiveState.from_url(f"redis://127.0.0.1:{free_port()}/0") as live:
+        with pytest.raises(LiveStateUnavailable, match="unreachable"):
+            await live.mark_down("alpha", "timeout")
