@@ -1,0 +1,30 @@
+"""The ratings engine: vote logs in, leaderboards with confidence intervals out.
+
+Pure pandas / numpy / scipy; imports nothing from `arena` or `serving`, so it works on any
+FastChat-style battle log. Main entry points::
+
+    battles = read_battles("battles.parquet")
+    board = compute_leaderboard(battles, ci="bootstrap", rounds=1000, seed=0)
+    print(board.table)
+
+and the building blocks `select_battles`, `count_battles`, `fit_bt`, `bootstrap_bt`,
+`online_elo`, `fit_contextual_bt`, `rater_anomalies`.
+"""
+
+from ratings.aggregate import BattleCounts, count_battles
+from ratings.bt import BTFit, bootstrap_bt, fit_bt
+from ratings.contextual import ContextualRows, fit_contextual_bt
+from ratings.elo import online_elo
+from ratings.errors import BattleDataError, DisconnectedGraphError
+from ratings.io import read_battles
+from ratings.leaderboard import Leaderboard, compute_leaderboard, position_bias
+from ratings.options import RatingOptions
+from ratings.prepare import select_battles
+from ratings.raters import rater_anomalies
+
+__all__ = [
+    "BTFit", "BattleCounts", "BattleDataError", "ContextualRows", "DisconnectedGraphError",
+    "Leaderboard", "RatingOptions", "bootstrap_bt", "compute_leaderboard", "count_battles",
+    "fit_bt", "fit_contextual_bt", "online_elo", "position_bias", "rater_anomalies",
+    "read_battles", "select_battles",
+]

@@ -1,0 +1,326 @@
+"""`compute_leaderboard`: battles in, a leaderboard with intervals and diagnostics out.
+
+This is the one call the CLI, notebooks and the battle service share::
+
+    board = compute_leaderboard(df)                      # BT, ties half, sandwich CI
+    board = compute_leaderboard(df, ci="bootstrap", rounds=1000, seed=1)
+    board.table                                          # rank, rank_ub, model, rating, ...
+    board.to_dict()                                      # JSON-ready
+
+Disconnected comparison graphs raise `DisconnectedGraphError` unless `allow_disconnected`,
+in which case every component is fitted on its own and centred on `mean` (or anchored, for the
+anchor's component); the table gains a `component` column (1 = largest) and ranks and rank
+bounds count only within a component, because ratings of different components are not
+comparable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ratings.aggregate import BattleCounts, count_battles
+from ratings.bt import BTFit, bootstrap_bt, fit_bt
+from ratings.contextual import ContextualRows, bootstrap_contextual, fit_contextual_bt
+from ratings.elo import online_elo
+from ratings.errors import BattleDataError, DisconnectedGraphError
+from ratings.io import normalise_frame
+from ratings.options import RatingOptions
+from ratings.prepare import A_WINS, TIE, Selection, select_battles
+from ratings.raters import rater_anomalies
+from ratings.scale import (
+    covariance_interval,
+    percentile_interval,
+    rank_upper_bound,
+    rating_map,
+    to_ratings,
+)
+from ratings.style import style_counts, style_design
+
+TABLE_COLUMNS = ["rank", "rank_ub", "model", "rating", "lower", "upper", "battles", "win_rate"]
+
+
+@dataclass
+class Leaderboard:
+    """A computed leaderboard.
+
+    `table` columns: rank (by rating, 1 = best), rank_ub (1 + number of models whose lower
+    bound exceeds this model's upper bound), model, rating, lower, upper (Elo points; NaN with
+    ci="none"), battles, win_rate ((wins + ties / 2) / battles); with style control also
+    style_rating, style_lower, style_upper, style_rank; with allow_disconnected, component.
+    """
+
+    table: pd.DataFrame
+    options: RatingOptions
+    rows_read: int
+    rows_used: int
+    dropped: dict[str, int]
+    tie_parameter: dict[str, float] | None = None
+    style_coefficients: pd.DataFrame | None = None
+    position_bias: dict[str, float] | None = None
+    raters: pd.DataFrame | None = None
+    components: list[list[str]] = field(default_factory=list)
+    counts: BattleCounts | None = None
+    predicted: pd.DataFrame | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: the table as records plus every diagnostic computed."""
+        def records(frame: pd.DataFrame | None) -> list[dict[str, Any]] | None:
+            if frame is None:
+                return None
+            return [{k: _plain(v) for k, v in row.items()} for row in frame.to_dict("records")]
+
+        return {
+            "leaderboard": records(self.table),
+            "rows_read": self.rows_read,
+            "rows_used": self.rows_used,
+            "dropped": self.dropped,
+            "method": self.options.method,
+            "ci": self.options.effective_ci,
+            "level": self.options.level,
+            "tie_parameter": self.tie_parameter,
+            "style_coefficients": records(self.style_coefficients),
+            "position_bias": self.position_bias,
+            "raters": records(self.raters),
+            "components": self.components if len(self.components) > 1 else None,
+        }
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+def compute_leaderboard(
+    battles: pd.DataFrame, options: RatingOptions | None = None, **overrides: Any
+) -> Leaderboard:
+    """Compute a leaderboard from a battles DataFrame.
+
+    Parameters
+    ----------
+    battles : DataFrame
+        Columns `model_a`, `model_b`, `winner` (FastChat words) and optionally `status`,
+        `mode`, `flags`, `judge`, `tstamp`, conversations or style-feature columns.
+    options : RatingOptions, optional
+        All settings; keyword `overrides` replace single fields (e.g. `ci="bootstrap"`).
+    """
+    options = replace(options or RatingOptions(), **overrides)
+    frame = normalise_frame(battles)
+    selection = select_battles(frame, options)
+    raters = None
+    if options.raters or options.exclude_flagged:
+        raters = rater_anomalies(selection.battles, options.rater_alpha, options.rater_min_votes)
+        if options.exclude_flagged:
+            flagged = set(raters.loc[raters["flagged"], "judge"])
+            hit = selection.battles["judge"].astype(str).isin(flagged).to_numpy()
+            selection.dropped["flagged_rater"] = int(hit.sum())
+            selection = Selection(selection.battles.loc[~hit], selection.rows_read,
+                                  selection.dropped)
+            if selection.rows_used == 0:
+                raise BattleDataError("every battle came from a flagged rater")
+    used = selection.battles
+    counts = count_battles(used)
+    components = [[counts.models[i] for i in c] for c in counts.components()]
+    if len(components) > 1 and not options.allow_disconnected:
+        raise DisconnectedGraphError(components)
+
+    parts = []
+    tie_parameter = None
+    predicted_theta = np.zeros(counts.n_models)
+    for number, members in enumerate(counts.components(), start=1):
+        sub = counts.subset(members)
+        part, fit = _rate_component(sub, used, options)
+        if fit is not None:
+            predicted_theta[members] = fit.theta
+            if fit.tie_parameter is not None and tie_parameter is None:
+                tie_parameter = _tie_summary(fit, options)
+        if len(components) > 1:
+            part.insert(0, "component", number)
+        parts.append(part)
+    table = pd.concat(parts, ignore_index=True)
+    stats = counts.per_model().set_index("model")
+    table["battles"] = stats.loc[table["model"], "battles"].to_numpy()
+    table["win_rate"] = stats.loc[table["model"], "win_rate"].to_numpy()
+
+    board = Leaderboard(
+        table=table, options=options, rows_read=selection.rows_read,
+        rows_used=selection.rows_used, dropped=dict(selection.dropped),
+        tie_parameter=tie_parameter, raters=raters, components=components, counts=counts,
+    )
+    if options.method == "bt":
+        p = 1 / (1 + np.exp(-(predicted_theta[:, None] - predicted_theta[None, :])))
+        board.predicted = pd.DataFrame(p, index=counts.models, columns=counts.models)
+    if options.style:
+        _add_style_control(board, used, counts)
+    if options.position_bias:
+        board.position_bias = position_bias(used, counts, options)
+    return board
+
+
+def _tie_summary(fit: BTFit, options: RatingOptions) -> dict[str, float]:
+    n = len(fit.theta)
+    sd = float(np.sqrt(fit.tie_covariance[n, n]))
+    nu = fit.tie_parameter
+    from scipy.stats import norm
+
+    z = norm.ppf(0.5 + options.level / 2)
+    return {"nu": nu, "lower": nu * float(np.exp(-z * sd)), "upper": nu * float(np.exp(z * sd)),
+            "tie_probability_between_equals": nu / (2 + nu)}
+
+
+def _mapping(models: list[str], options: RatingOptions) -> tuple[np.ndarray, float]:
+    anchor_index = None
+    offset = options.mean
+    if options.anchor is not None:
+        name, rating = options.anchor
+        if name in models:
+            anchor_index, offset = models.index(name), float(rating)
+    return rating_map(len(models), anchor_index), offset
+
+
+def _rate_component(sub: BattleCounts, used: pd.DataFrame, options: RatingOptions
+                    ) -> tuple[pd.DataFrame, BTFit | None]:
+    points = options.points_per_logit
+    mapping, offset = _mapping(sub.models, options)
+    n = sub.n_models
+    lower = upper = np.full(n, np.nan)
+    fit = None
+    if n == 1:
+        ratings = np.array([offset])
+    elif options.method == "elo":
+        members = set(sub.models)
+        rows = used["model_a"].astype(str).isin(members).to_numpy()
+        elo = online_elo(used.loc[rows], k=options.k, base=options.base, scale=options.scale,
+                         initial=options.initial, models=sub.models)
+        ratings = elo.to_numpy()
+        if options.anchor is not None and options.anchor[0] in members:
+            ratings = ratings - ratings[sub.models.index(options.anchor[0])] + options.anchor[1]
+    else:
+        fit = fit_bt(sub, ties=options.ties, prior=options.prior)
+        ratings = to_ratings(fit.theta, mapping, points, offset)
+        if options.effective_ci == "sandwich":
+            lower, upper = covariance_interval(
+                ratings, fit.sandwich_covariance(), mapping, points, options.level)
+        elif options.effective_ci == "bootstrap":
+            draws = bootstrap_bt(sub, fit, rounds=options.rounds, seed=options.seed,
+                                 ties=options.ties)
+            lower, upper = percentile_interval(to_ratings(draws, mapping, points, offset),
+                                               options.level)
+    return _ranked(sub.models, ratings, lower, upper), fit
+
+
+def _ranked(models: list[str], ratings, lower, upper, prefix: str = "") -> pd.DataFrame:
+    order = np.lexsort((np.array(models, dtype=object).astype(str), -ratings))
+    if np.isnan(lower).all():
+        bound = np.arange(1, len(models) + 1)[np.argsort(order)]
+    else:
+        bound = rank_upper_bound(lower, upper)
+    table = pd.DataFrame({
+        "rank": np.argsort(order) + 1, "rank_ub": bound, "model": models,
+        "rating": ratings, "lower": lower, "upper": upper,
+    })
+    return table.iloc[order].reset_index(drop=True)
+
+
+def _contextual_rows(used: pd.DataFrame, counts: BattleCounts, design: np.ndarray
+                     ) -> ContextualRows:
+    """Aggregate identical (a, b, outcome, features) battles into weighted rows."""
+    index = {m: i for i, m in enumerate(counts.models)}
+    a = used["model_a"].astype(str).map(index).to_numpy(dtype=np.int64)
+    b = used["model_b"].astype(str).map(index).to_numpy(dtype=np.int64)
+    outcome = used["outcome"].to_numpy().astype(np.int64)
+    key = pd.DataFrame(design, columns=[f"f{c}" for c in range(design.shape[1])])
+    key["a"], key["b"], key["o"] = a, b, outcome
+    grouped = key.groupby(list(key.columns), sort=True).size().reset_index(name="w")
+    y = np.select([grouped["o"] == A_WINS, grouped["o"] == TIE], [1.0, 0.5], 0.0)
+    feats = grouped[[f"f{c}" for c in range(design.shape[1])]].to_numpy(dtype=float)
+    return ContextualRows(counts.n_models, grouped["a"].to_numpy(), grouped["b"].to_numpy(),
+                          y, grouped["w"].to_numpy(dtype=float), feats)
+
+
+def _contextual_intervals(rows: ContextualRows, options: RatingOptions):
+    """Fit, then (estimates, lower, upper) of the full parameter vector in logits."""
+    fit = fit_contextual_bt(rows, prior=options.prior)
+    estimate = np.r_[fit.theta, fit.gamma]
+    ci = options.effective_ci
+    if ci == "bootstrap":
+        draws = bootstrap_contextual(rows, fit, rounds=options.rounds, seed=options.seed)
+        return fit, estimate, draws, None
+    if ci == "sandwich":
+        return fit, estimate, None, fit.covariance()
+    return fit, estimate, None, None
+
+
+def _add_style_control(board: Leaderboard, used: pd.DataFrame, counts: BattleCounts) -> None:
+    options = board.options
+    if len(board.components) > 1:
+        raise BattleDataError("style control needs a connected comparison graph")
+    features = options.style_features
+    design, _ = style_design(style_counts(used, features), features)
+    rows = _contextual_rows(used, counts, design)
+    fit, estimate, draws, covariance = _contextual_intervals(rows, options)
+    n, points = counts.n_models, options.points_per_logit
+    mapping, offset = _mapping(counts.models, options)
+    ratings = to_ratings(fit.theta, mapping, points, offset)
+    lower = upper = np.full(n, np.nan)
+    g_lower = g_upper = np.full(len(features), np.nan)
+    if draws is not None:
+        lower, upper = percentile_interval(to_ratings(draws[:, :n], mapping, points, offset),
+                                           options.level)
+        g_lower, g_upper = percentile_interval(draws[:, n:], options.level)
+    elif covariance is not None:
+        lower, upper = covariance_interval(ratings, covariance[:n, :n], mapping, points,
+                                           options.level)
+        g_lower, g_upper = covariance_interval(
+            fit.gamma, covariance[n:, n:], np.eye(len(features)), 1.0, options.level)
+    controlled = _ranked(counts.models, ratings, lower, upper).set_index("model")
+    table = board.table
+    for column in ("rating", "lower", "upper", "rank"):
+        table[f"style_{column}"] = controlled.loc[table["model"], column].to_numpy()
+    board.style_coefficients = pd.DataFrame({
+        "feature": list(features), "coefficient": fit.gamma, "lower": g_lower,
+        "upper": g_upper, "elo_points": fit.gamma * points,
+    })
+
+
+def position_bias(used: pd.DataFrame, counts: BattleCounts, options: RatingOptions
+                  ) -> dict[str, float]:
+    """Left-side advantage: BT with a side term, logit P(left wins) = theta_a - theta_b + beta.
+
+    Returns beta in Elo points with its interval, plus the raw left-win rates: `left_win_rate`
+    = (left wins + ties / 2) / battles and `left_decisive_win_rate` = left wins / decisive
+    battles. Uses the counts as recorded (model_a = left), never canonicalised.
+    """
+    rows = ContextualRows(
+        counts.n_models, counts.a, counts.b,
+        np.select([counts.outcome == A_WINS, counts.outcome == TIE], [1.0, 0.5], 0.0),
+        counts.count, np.ones((len(counts.a), 1)),
+    )
+    fit, estimate, draws, covariance = _contextual_intervals(rows, options)
+    n, points = counts.n_models, options.points_per_logit
+    beta = float(fit.gamma[0])
+    lower = upper = float("nan")
+    if draws is not None:
+        low, high = percentile_interval(draws[:, n:], options.level)
+        lower, upper = float(low[0]), float(high[0])
+    elif covariance is not None:
+        low, high = covariance_interval(fit.gamma, covariance[n:, n:], np.eye(1), 1.0,
+                                        options.level)
+        lower, upper = float(low[0]), float(high[0])
+    wins = float(counts.count[counts.outcome == A_WINS].sum())
+    ties = float(counts.count[counts.outcome == TIE].sum())
+    total = counts.n_battles
+    decisive = total - ties
+    return {
+        "left_advantage_elo": beta * points, "lower": lower * points, "upper": upper * points,
+        "left_advantage_logit": beta,
+        "left_win_rate": (wins + ties / 2) / total,
+        "left_decisive_win_rate": wins / decisive if decisive else float("nan"),
+        "battles": total,
+    }

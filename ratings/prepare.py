@@ -1,0 +1,118 @@
+"""From a normalised battles frame to the battles a fit may use, counting every drop.
+
+Order of the rules (each drop is counted under its reason, for the manifest):
+1. `status` other than "voted" (when a status column exists): not a battle.
+2. `mode == "named"` unless `include_named`: names were visible, so the vote is not blind.
+3. non-empty `flags` (e.g. identity_leak) unless `include_flagged_battles`.
+4. `where` filters (`COLUMN=VALUE`, compared as strings).
+5. Validation: unknown winner values and self-battles are errors naming the rows (never
+   silently mapped to ties); so is an empty remainder.
+6. `tie (bothbad)` dropped when `bothbad="drop"`, else a tie; ties dropped when `ties="drop"`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ratings.errors import BattleDataError, name_rows
+from ratings.options import RatingOptions
+
+WINNERS = ("model_a", "model_b", "tie", "tie (bothbad)")
+# Outcome codes used by every fit: from the point of view of model_a (the left side).
+A_WINS, B_WINS, TIE = 0, 1, 2
+
+
+@dataclass
+class Selection:
+    """The battles kept and how many rows each rule dropped."""
+
+    battles: pd.DataFrame
+    rows_read: int
+    dropped: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rows_used(self) -> int:
+        return len(self.battles)
+
+
+def _row_labels(frame: pd.DataFrame, mask: np.ndarray) -> tuple[list, str]:
+    kind = frame.attrs.get("row_kind", "index")
+    return frame.loc[mask, "source_row"].tolist(), ("line" if kind == "line" else "row")
+
+
+def select_battles(frame: pd.DataFrame, options: RatingOptions | None = None) -> Selection:
+    """Apply the module's rules; return the kept battles (with an int8 `outcome` column) and
+    the drop counts. Raises BattleDataError on unknown winners, self-battles or no battles."""
+    options = options or RatingOptions()
+    if "source_row" not in frame.columns:
+        frame = frame.assign(source_row=np.arange(len(frame)))
+    rows_read = len(frame)
+    if rows_read == 0:
+        raise BattleDataError("the battles table is empty; there is nothing to rate")
+    dropped: dict[str, int] = {}
+    keep = np.ones(rows_read, dtype=bool)
+
+    def drop(reason: str, mask: np.ndarray) -> None:
+        nonlocal keep
+        hit = keep & mask
+        dropped[reason] = int(hit.sum())
+        keep &= ~mask
+
+    if "status" in frame.columns:
+        drop("status_not_voted", (frame["status"].astype(str) != "voted").to_numpy())
+    if "mode" in frame.columns and not options.include_named:
+        drop("mode_named", (frame["mode"].astype(str) == "named").to_numpy())
+    if "flags" in frame.columns and not options.include_flagged_battles:
+        flags = frame["flags"].fillna("").astype(str).to_numpy()
+        drop("flagged_battle", flags != "")
+    for column, value in options.where:
+        if column not in frame.columns:
+            raise BattleDataError(
+                f"--where {column}={value}: no column {column!r}; columns are "
+                f"{', '.join(map(str, frame.columns))}"
+            )
+        drop(f"where_{column}", (frame[column].astype(str) != value).to_numpy())
+
+    kept = frame.loc[keep]
+    if len(kept) == 0:
+        raise BattleDataError(
+            f"no battles left after filtering {rows_read} rows (dropped: "
+            f"{', '.join(f'{k}={v}' for k, v in dropped.items() if v)})"
+        )
+    winner = kept["winner"].astype(object).to_numpy()
+    unknown = ~np.isin(winner, np.array(WINNERS, dtype=object))
+    if unknown.any():
+        labels, kind = _row_labels(kept, unknown)
+        values = sorted({repr(v) for v in winner[unknown]})[:5]
+        raise BattleDataError(
+            f"unknown winner value(s) {', '.join(values)} at {name_rows(labels, kind)}; "
+            f"winner must be one of {', '.join(repr(w) for w in WINNERS)}"
+        )
+    same = kept["model_a"].astype(str).to_numpy() == kept["model_b"].astype(str).to_numpy()
+    if same.any():
+        labels, kind = _row_labels(kept, same)
+        raise BattleDataError(
+            f"self-battle (model_a == model_b) at {name_rows(labels, kind)}; a model cannot be "
+            "rated against itself: remove these rows"
+        )
+
+    outcome = np.select(
+        [winner == "model_a", winner == "model_b"], [A_WINS, B_WINS], default=TIE
+    ).astype(np.int8)
+    keep2 = np.ones(len(kept), dtype=bool)
+    bothbad = winner == "tie (bothbad)"
+    if options.bothbad == "drop":
+        dropped["bothbad"] = int(bothbad.sum())
+        keep2 &= ~bothbad
+    if options.ties == "drop":
+        dropped["tie"] = int(((outcome == TIE) & keep2).sum())
+        keep2 &= outcome != TIE
+    battles = kept.loc[keep2].assign(outcome=outcome[keep2])
+    if len(battles) == 0:
+        counted = ", ".join(f"{k}={v}" for k, v in dropped.items() if v)
+        raise BattleDataError(f"no battles left after dropping ties ({counted})")
+    battles.attrs = dict(frame.attrs)
+    return Selection(battles=battles, rows_read=rows_read, dropped=dropped)
