@@ -27,6 +27,7 @@ def _root() -> None:
 
 COMMAND_MODULES: list[str] = [
     "arena.commands.version",
+    "arena.commands.log",
 ]
 
 for _module_name in COMMAND_MODULES:

@@ -1,0 +1,160 @@
+"""`arena export` and `arena import`: moving the vote log in and out of SQL.
+
+Exit codes: 0 done; 1 the data, file or database is wrong (the message says where and what to
+do; nothing was written); 2 the command line is wrong (Typer's usage errors).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help="SQLAlchemy URL of the vote log, e.g. sqlite:///./data/arena.db."),
+]
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", help="TOML config whose \\[arena] db_url names the vote log."),
+]
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(message, err=True)
+    return typer.Exit(code=1)
+
+
+def _parse_since(value: str | None) -> datetime | None:
+    """An ISO 8601 date or date-time; without a zone it is read as UTC."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not an ISO 8601 date or date-time (e.g. 2026-03-01 or "
+            "2026-03-01T12:00:00+00:00)",
+            param_hint="--since",
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _open_log(db: str | None, config: Path | None):
+    """The BattleLog, or a clean exit 1 with the reason (bad config, newer schema, no server)."""
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+    from arena.config import ConfigError, resolve_db_url
+    from arena.store import BattleLog, SchemaError
+    from arena.store.engine import describe_url
+
+    try:
+        url = resolve_db_url(db, config)
+    except ConfigError as bad:
+        raise _fail(f"error: {bad}") from None
+    try:
+        return BattleLog(url)
+    except SchemaError as bad:
+        raise _fail(f"error: {bad}") from None
+    except ArgumentError as bad:
+        raise _fail(f"error: {url!r} is not a database URL: {bad}") from None
+    except (SQLAlchemyError, OSError) as bad:
+        shown = describe_url(url) if "://" in url else url
+        first_line = str(bad).strip().splitlines()[0] if str(bad).strip() else type(bad).__name__
+        raise _fail(f"error: cannot open the vote log at {shown}: {first_line}") from None
+
+
+def register(app: typer.Typer) -> None:
+    from arena.record import MODES, STATUSES
+
+    formats = ("jsonl", "parquet", "fastchat")
+
+    @app.command("export")
+    def export(
+        out: Annotated[Path, typer.Option("--out", help="File to write (replaced if present).")],
+        fmt: Annotated[
+            str,
+            typer.Option(
+                "--format",
+                help="jsonl: full records, every status (lossless, re-importable). "
+                "parquet: flat battles table. fastchat: clean_battle JSON list.",
+            ),
+        ] = "jsonl",
+        db: DbOption = None,
+        config: ConfigOption = None,
+        since: Annotated[
+            str | None,
+            typer.Option(help="Only battles started at or after this ISO date/time (UTC)."),
+        ] = None,
+        mode: Annotated[str | None, typer.Option(help="anonymous, named or replay.")] = None,
+        status: Annotated[
+            str | None,
+            typer.Option(
+                help="voted, abandoned, error or all. Default: all for jsonl, voted otherwise."
+            ),
+        ] = None,
+        progress: Annotated[
+            bool | None,
+            typer.Option("--progress/--no-progress", help="Progress bar (default: on a TTY)."),
+        ] = None,
+    ) -> None:
+        """Write the vote log to a JSONL, Parquet or FastChat clean_battle file."""
+        if fmt not in formats:
+            raise typer.BadParameter(f"choose one of {', '.join(formats)}", param_hint="--format")
+        if mode is not None and mode not in MODES:
+            raise typer.BadParameter(f"choose one of {', '.join(MODES)}", param_hint="--mode")
+        if status is not None and status not in (*STATUSES, "all"):
+            raise typer.BadParameter(
+                f"choose one of {', '.join(STATUSES)}, all", param_hint="--status"
+            )
+        moment = _parse_since(since)
+        from arena.exporters import DEFAULT_STATUS, export_battles
+
+        log = _open_log(db, config)
+        try:
+            written = export_battles(
+                log, fmt, out, since=moment, mode=mode, status=status, progress=progress
+            )
+        except OSError as bad:
+            raise _fail(f"error: cannot write {out}: {bad.strerror or bad}") from None
+        finally:
+            log.close()
+        chosen = status or DEFAULT_STATUS[fmt] or "all"
+        typer.echo(f"exported {written} battles (status: {chosen}) to {out} as {fmt}")
+
+    @app.command("import")
+    def import_(
+        file: Annotated[Path, typer.Argument(help="JSONL from `arena export` or FastChat JSON.")],
+        db: DbOption = None,
+        config: ConfigOption = None,
+        skip_invalid: Annotated[
+            bool,
+            typer.Option(help="Report and leave out invalid records instead of stopping."),
+        ] = False,
+    ) -> None:
+        """Add the battles of a JSONL or FastChat clean_battle file to the vote log.
+
+        Every record is validated first; on an invalid one nothing is imported.
+
+        Battles already stored (same id) are left as they are: importing twice adds nothing.
+        """
+        from arena.importer import ImportFailed, import_file
+
+        if not file.exists():
+            raise _fail(f"error: {file}: no such file")
+        log = _open_log(db, config)
+        try:
+            report = import_file(
+                file,
+                log,
+                skip_invalid=skip_invalid,
+                on_skip=lambda problem: typer.echo(f"skipped {problem}", err=True),
+            )
+        except ImportFailed as bad:
+            hint = "" if skip_invalid else " (--skip-invalid imports the valid records)"
+            raise _fail(f"error: {bad}\nnothing was imported{hint}") from None
+        finally:
+            log.close()
+        typer.echo(report.summary())

@@ -1,0 +1,121 @@
+"""Writing the vote log out: JSONL (lossless, for replay and re-import), Parquet (a flat
+battles table) and FastChat's clean_battle JSON list (for existing Chatbot Arena tools).
+
+Every format streams: battles are read from the log in batches and written as they come, so
+memory stays flat however long the log is. Output goes to a temporary file next to `out`
+that replaces it only when the export finished, so a failed export never leaves half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Protocol
+
+from arena.exporters.fastchat import to_clean_battle
+from arena.exporters.parquet import ParquetBattleWriter
+from arena.record import BattleRecord
+from arena.store import BattleLog
+
+FORMATS = ("jsonl", "parquet", "fastchat")
+# jsonl is the full log (abandoned and failed battles too, for replay); the others are for
+# ratings, which only use votes.
+DEFAULT_STATUS = {"jsonl": None, "parquet": "voted", "fastchat": "voted"}
+
+
+class BattleWriter(Protocol):
+    def write(self, record: BattleRecord) -> None: ...
+    def close(self) -> None: ...
+
+
+class JsonlBattleWriter:
+    """One `BattleRecord.to_dict()` per line, UTF-8, not ASCII-escaped."""
+
+    def __init__(self, path: Path) -> None:
+        self._stream: IO[str] = open(path, "w", encoding="utf-8")
+
+    def write(self, record: BattleRecord) -> None:
+        self._stream.write(json.dumps(record.to_dict(), ensure_ascii=False))
+        self._stream.write("\n")
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+class FastChatBattleWriter:
+    """A JSON list written one element at a time: "[", elements joined by ",", "]"."""
+
+    def __init__(self, path: Path) -> None:
+        self._stream: IO[str] = open(path, "w", encoding="utf-8")
+        self._count = 0
+        self._stream.write("[")
+
+    def write(self, record: BattleRecord) -> None:
+        self._stream.write(",\n" if self._count else "\n")
+        self._stream.write(json.dumps(to_clean_battle(record), ensure_ascii=False))
+        self._count += 1
+
+    def close(self) -> None:
+        self._stream.write("\n]\n")
+        self._stream.close()
+
+
+WRITERS: dict[str, Callable[[Path], BattleWriter]] = {
+    "jsonl": JsonlBattleWriter,
+    "parquet": ParquetBattleWriter,
+    "fastchat": FastChatBattleWriter,
+}
+
+
+def export_battles(
+    log: BattleLog,
+    fmt: str,
+    out: Path,
+    *,
+    since: datetime | None = None,
+    mode: str | None = None,
+    status: str | None = None,
+    progress: bool | None = None,
+) -> int:
+    """Write the matching battles of `log` to `out` in format `fmt`; returns how many.
+
+    `status=None` means the format's default (DEFAULT_STATUS); pass "all" for every status.
+    `progress=None` shows a progress bar only when stderr is a terminal.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    status = DEFAULT_STATUS[fmt] if status is None else status
+    status_filter = None if status == "all" else status
+    total = log.count_battles(since=since, mode=mode, status=status_filter)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
+    os.close(handle)
+    os.chmod(temporary, 0o644)  # mkstemp makes it private; an export is an ordinary file
+    written = 0
+    try:
+        writer = WRITERS[fmt](Path(temporary))
+        try:
+            with _progress_bar(total, progress) as bar:
+                for record in log.iter_battles(since=since, mode=mode, status=status_filter):
+                    writer.write(record)
+                    written += 1
+                    bar.update(1)
+        finally:
+            writer.close()
+        os.replace(temporary, out)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return written
+
+
+def _progress_bar(total: int, show: bool | None):
+    from tqdm import tqdm
+
+    visible = sys.stderr.isatty() if show is None else show
+    return tqdm(total=total, unit="battle", disable=not visible, file=sys.stderr, leave=False)

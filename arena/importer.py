@@ -1,0 +1,242 @@
+"""Reading battle files into the vote log: our JSONL and FastChat's clean_battle JSON.
+
+Formats are told apart by the first character: "[" is a JSON list (FastChat's clean_battle
+file), "{" is JSON Lines. Each record is then read as ours when it has a `battle_id`, and as
+a FastChat clean_battle record otherwise (so FastChat records in JSONL work too).
+
+Two passes over the file, both streaming:
+1. validate every record; the first bad one stops the import with "FILE:line N: reason"
+   (JSONL, lines count from 1) or "FILE:index N: reason" (JSON list, from 0), before anything
+   is written. With skip_invalid, bad records are reported and left out instead.
+2. insert the valid records in batches of `batch_size`, one transaction each, skipping
+   battle ids already stored: importing a file twice adds nothing. Batches keep each write
+   short, so a running arena keeps recording votes during a large import; if the import is
+   interrupted, running it again finishes it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from arena.exporters.fastchat import from_clean_battle, looks_like_clean_battle
+from arena.record import BattleRecord, InvalidRecord
+from arena.store import BattleLog
+from arena.store.checks import check_storable
+
+_CHUNK = 1 << 20  # characters read at a time from a JSON list
+
+
+class ImportFailed(ValueError):
+    """The file cannot be imported; the message says where and why. Nothing was written."""
+
+
+@dataclass
+class ImportReport:
+    """Counts of one import: every record read ends up in exactly one of the other three."""
+
+    read: int = 0
+    inserted: int = 0
+    already_present: int = 0
+    skipped: int = 0
+
+    def summary(self) -> str:
+        return (
+            f"read {self.read}, inserted {self.inserted}, "
+            f"already present {self.already_present}, skipped {self.skipped}"
+        )
+
+
+@dataclass
+class Entry:
+    """One record of the file: where it is, and the record or why it is not one."""
+
+    where: str
+    record: BattleRecord | None = None
+    problem: str | None = None
+
+
+def parse_record(data: Any) -> BattleRecord:
+    """A storable BattleRecord from one decoded JSON value (ours or FastChat's)."""
+    if not isinstance(data, dict):
+        raise InvalidRecord(f"expected a JSON object, got {type(data).__name__}")
+    if looks_like_clean_battle(data):
+        record = from_clean_battle(data)
+    elif "battle_id" in data:
+        unknown = set(data) - set(BattleRecord.__dataclass_fields__)
+        if unknown:
+            raise InvalidRecord(f"unknown field(s): {', '.join(sorted(unknown))}")
+        record = BattleRecord.from_dict(data)
+    else:
+        raise InvalidRecord(
+            "neither an arena battle record (no battle_id) nor a FastChat clean_battle "
+            "record (no model_a/model_b)"
+        )
+    check_storable(record)
+    return record
+
+
+def read_entries(path: Path) -> Iterator[Entry]:
+    """Every record of `path`, parsed and checked, in file order."""
+    with open(path, encoding="utf-8") as stream:
+        first = _first_character(stream)
+        stream.seek(0)
+        if first == "":
+            return
+        if first == "[":
+            yield from _json_list_entries(stream, path)
+        elif first == "{":
+            yield from _jsonl_entries(stream, path)
+        else:
+            raise ImportFailed(
+                f"{path}: not JSON Lines or a JSON list (it starts with {first!r}); expected "
+                "an `arena export --format jsonl` or a FastChat clean_battle file"
+            )
+
+
+def import_file(
+    path: Path,
+    log: BattleLog,
+    *,
+    skip_invalid: bool = False,
+    batch_size: int = 500,
+    on_skip: Callable[[str], None] | None = None,
+) -> ImportReport:
+    """Import `path` into `log` as described in the module docstring.
+
+    Raises ImportFailed (nothing written) on a missing or unreadable file, or on the first
+    invalid record unless `skip_invalid`; then each skipped record's "FILE:line N: reason" is
+    passed to `on_skip`.
+    """
+    if not path.exists():
+        raise ImportFailed(f"{path}: no such file")
+    if not path.is_file():
+        raise ImportFailed(f"{path}: not a file")
+    report = ImportReport()
+    try:
+        for entry in read_entries(path):  # pass 1: validate everything before writing
+            report.read += 1
+            if entry.problem is None:
+                continue
+            if not skip_invalid:
+                raise ImportFailed(f"{entry.where}: {entry.problem}")
+            report.skipped += 1
+            if on_skip is not None:
+                on_skip(f"{entry.where}: {entry.problem}")
+        batch: list[BattleRecord] = []
+        for entry in read_entries(path):  # pass 2: write
+            if entry.record is None:
+                continue
+            batch.append(entry.record)
+            if len(batch) >= batch_size:
+                _write(log, batch, report)
+                batch = []
+        _write(log, batch, report)
+    except UnicodeDecodeError as bad:
+        raise ImportFailed(f"{path}: not UTF-8 text ({bad.reason} at byte {bad.start})") from None
+    return report
+
+
+def _write(log: BattleLog, batch: list[BattleRecord], report: ImportReport) -> None:
+    if batch:
+        inserted, present = log.record_new_battles(batch)
+        report.inserted += inserted
+        report.already_present += present
+
+
+def _first_character(stream: IO[str]) -> str:
+    while True:
+        chunk = stream.read(4096)
+        if not chunk:
+            return ""
+        stripped = chunk.lstrip("\ufeff \t\r\n")
+        if stripped:
+            return stripped[0]
+
+
+def _entry(where: str, data: Any) -> Entry:
+    try:
+        return Entry(where, record=parse_record(data))
+    except InvalidRecord as bad:
+        return Entry(where, problem=str(bad))
+
+
+def _jsonl_entries(stream: IO[str], path: Path) -> Iterator[Entry]:
+    for number, line in enumerate(stream, start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:line {number}"
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as bad:
+            yield Entry(where, problem=f"malformed JSON: {bad.msg} (column {bad.colno})")
+            continue
+        yield _entry(where, data)
+
+
+def _json_list_entries(stream: IO[str], path: Path) -> Iterator[Entry]:
+    """Elements of a top-level JSON list, decoded one at a time (memory: about one element).
+
+    Malformed JSON inside a list cannot be skipped (where the next element starts is
+    unknown), so it fails the import even with skip_invalid.
+    """
+    decoder = json.JSONDecoder()
+    buffer = stream.read(_CHUNK).lstrip("\ufeff")
+    position = 0
+    at_end = False
+
+    def fill(need_more: bool) -> bool:
+        """Drop what was consumed and read more; False at end of file."""
+        nonlocal buffer, position, at_end
+        if at_end:
+            return False
+        more = stream.read(max(_CHUNK, len(buffer)) if need_more else _CHUNK)
+        buffer = buffer[position:] + more
+        position = 0
+        at_end = not more
+        return bool(more)
+
+    def skip_space() -> str:
+        nonlocal position
+        while True:
+            while position < len(buffer) and buffer[position] in " \t\r\n":
+                position += 1
+            if position < len(buffer):
+                return buffer[position]
+            if not fill(False):
+                return ""
+
+    def fail(index: int, reason: str) -> ImportFailed:
+        return ImportFailed(f"{path}:index {index}: {reason}")
+
+    skip_space()
+    position += 1  # the "[" seen by read_entries
+    index = 0
+    while True:
+        character = skip_space()
+        if character == "]":
+            position += 1
+            if skip_space() != "":
+                raise fail(index, "malformed JSON: text after the closing ']'")
+            return
+        if index > 0:
+            if character != ",":
+                reason = "end of file inside the list" if character == "" else f"{character!r}"
+                raise fail(index, f"malformed JSON: expected ',' or ']', found {reason}")
+            position += 1
+            skip_space()
+        elif character == "":
+            raise fail(index, "malformed JSON: end of file inside the list")
+        while True:
+            try:
+                data, end = decoder.raw_decode(buffer, position)
+                break
+            except json.JSONDecodeError as bad:
+                if not fill(True):
+                    raise fail(index, f"malformed JSON: {bad.msg}") from None
+        position = end
+        yield _entry(f"{path}:index {index}", data)
+        index += 1
