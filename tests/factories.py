@@ -149,3 +149,28 @@ def make_battle(
     record = BattleRecord(**fields)
     record.validate()
     return record
+
+
+def varied_battles() -> list[BattleRecord]:
+    """One battle of each shape the log must keep exactly: one turn and four, unicode,
+    a 1 MB answer, empty and one-sided system prompts, abandoned, failed, no turns at all,
+    named, replay, ties, flags."""
+    return [
+        make_battle(turn_count=1),
+        make_battle(turn_count=4, flags=["identity_leak", "moderation"]),
+        make_battle(
+            prompts=["Erkläre 量子 🤖 «ñ» \u200b\t\n", "и ещё"],
+            outputs=["Ответ: ∑ ≠ ∞ 😀", "\U0001f600" * 100],
+            model_a="模型-a",
+            language="mixed",
+            category="coding",
+        ),
+        make_battle(outputs=["y" * 1_000_000], turn_count=1),
+        make_battle(system_prompt_a="", system_prompt_b=""),
+        make_battle(system_prompt_a="Answer in French.", system_prompt_b=""),
+        make_battle(status="abandoned"),
+        make_battle(status="error", pair_probability=None, side_seed=None),
+        make_battle(turn_count=0, status="abandoned", end_reason="tab_closed"),
+        make_battle(mode="named", winner="tie (bothbad)", pair_policy="active"),
+        make_battle(mode="replay", winner="tie", replay_of="battle-000001", app_version="9.9"),
+    ]

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from factories import make_battle
+from factories import make_battle, varied_battles
 from sqlalchemy import create_engine, text
 
 from arena.record import InvalidRecord
@@ -21,29 +21,6 @@ from arena.store.errors import SchemaError
 def log(battle_log_url: str):
     with BattleLog(battle_log_url) as opened:
         yield opened
-
-
-def varied_battles():
-    """One of each shape the log must keep exactly."""
-    return [
-        make_battle(turn_count=1),
-        make_battle(turn_count=4, flags=["identity_leak", "moderation"]),
-        make_battle(
-            prompts=["Erkläre 量子 🤖 «ñ» \u200b\t\n", "и ещё"],
-            outputs=["Ответ: ∑ ≠ ∞ 😀", "\U0001f600" * 100],
-            model_a="模型-a",
-            language="mixed",
-            category="coding",
-        ),
-        make_battle(outputs=["y" * 1_000_000], turn_count=1),
-        make_battle(system_prompt_a="", system_prompt_b=""),
-        make_battle(system_prompt_a="Answer in French.", system_prompt_b=""),
-        make_battle(status="abandoned"),
-        make_battle(status="error", pair_probability=None, side_seed=None),
-        make_battle(turn_count=0, status="abandoned", end_reason="tab_closed"),
-        make_battle(mode="named", winner="tie (bothbad)", pair_policy="active"),
-        make_battle(mode="replay", winner="tie", replay_of="battle-000001", app_version="9.9"),
-    ]
 
 
 def test_new_sqlite_database_is_created_with_its_directory(tmp_path: Path):
