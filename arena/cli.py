@@ -28,6 +28,7 @@ def _root() -> None:
 COMMAND_MODULES: list[str] = [
     "arena.commands.version",
     "arena.commands.log",
+    "arena.commands.ratings",
 ]
 
 for _module_name in COMMAND_MODULES:

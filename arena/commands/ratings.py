@@ -1,0 +1,130 @@
+"""`arena ratings`: leaderboards with confidence intervals from an exported vote log.
+
+A thin wrapper over the `ratings` package (which knows nothing about the arena): it parses
+flags into `ratings.RatingOptions`, runs `ratings.manifest.rate_file`, prints the table and
+writes the output, its manifest and optional plots.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def _parse_pairs(values: list[str] | None, flag: str) -> list[tuple[str, str]]:
+    pairs = []
+    for value in values or []:
+        name, sep, rest = value.partition("=")
+        if not sep or not name:
+            raise typer.BadParameter(f"{flag} {value!r}: expected NAME=VALUE")
+        pairs.append((name, rest))
+    return pairs
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def ratings(
+        input: Path = typer.Argument(None, help="Vote log: .parquet, .jsonl (our export), "
+                                     ".json (FastChat clean_battle) or .csv."),
+        out: Path = typer.Option(None, "--out", "-o",
+                                 help="Write the table to FILE.csv|.json|.md (+ manifest)."),
+        input_format: str = typer.Option(None, "--format",
+                                         help="Input format, overriding the file extension."),
+        method: str = typer.Option("bt", help="bt (Bradley–Terry MLE) or elo (online Elo)."),
+        ties: str = typer.Option("half", help="half (half a win each), drop, or davidson."),
+        bothbad: str = typer.Option("tie", help="'tie (bothbad)' votes: tie or drop."),
+        ci: str = typer.Option(None, help="sandwich (default for bt), bootstrap, or none."),
+        rounds: int = typer.Option(1000, help="Bootstrap rounds."),
+        seed: int = typer.Option(0, help="Bootstrap seed."),
+        level: float = typer.Option(0.95, help="Confidence level of the intervals."),
+        scale: float = typer.Option(400.0, help="Elo scale: points per factor `base` of odds."),
+        base: float = typer.Option(10.0, help="Elo base."),
+        mean: float = typer.Option(1000.0, help="Average rating (unless --anchor)."),
+        anchor: str = typer.Option(None, help="MODEL=RATING: pin one model's rating."),
+        prior: float = typer.Option(1e-3, help="L2 penalty on log-strengths (N(0, 1/prior) "
+                                    "prior); keeps never-lost/never-won models finite."),
+        allow_disconnected: bool = typer.Option(
+            False, help="Rate each component of a disconnected comparison graph separately."),
+        k: float = typer.Option(4.0, help="Online Elo K factor."),
+        initial: float = typer.Option(1000.0, help="Online Elo initial rating."),
+        include_named: bool = typer.Option(False, help="Keep battles in 'named' mode."),
+        include_flagged_battles: bool = typer.Option(
+            False, help="Keep battles with flags (e.g. identity_leak)."),
+        where: list[str] = typer.Option(None, help="COLUMN=VALUE filter (repeatable)."),
+        by: str = typer.Option(None, help="One leaderboard per value of COLUMN."),
+        style: bool = typer.Option(False, help="Add a style-controlled leaderboard."),
+        style_features: str = typer.Option("tokens,headers,lists,bold",
+                                           help="Comma-separated style features."),
+        position_bias: bool = typer.Option(False, help="Report the left side's advantage."),
+        raters: bool = typer.Option(False, help="Test every judge for anomalous votes."),
+        exclude_flagged: bool = typer.Option(False, help="Drop battles of flagged judges."),
+        rater_alpha: float = typer.Option(0.01, help="Family-wise level of the rater test."),
+        rater_min_votes: int = typer.Option(5, help="Judges with fewer votes are not tested."),
+        plot: Path = typer.Option(None, help="Write PNG figures into this directory."),
+        from_manifest: Path = typer.Option(
+            None, help="Re-run a FILE.manifest.json (checks the input's SHA-256 first)."),
+    ) -> None:
+        """Compute a leaderboard (rating, CI, rank bounds) from a vote log and write it.
+
+        Prints the table; with --out also writes it and FILE.manifest.json (input SHA-256,
+        rows used and dropped per reason, every option, versions). --from-manifest
+        re-runs a manifest and says whether the table came out byte-identical.
+        """
+        from ratings.errors import BattleDataError
+        from ratings.manifest import ManifestError, rate_file, rerun_manifest, write_run
+        from ratings.options import RatingOptions
+        from ratings.report import OUTPUT_SUFFIXES, render_text
+
+        try:
+            if from_manifest is not None:
+                result = rerun_manifest(from_manifest, input_path=input, output=out)
+                typer.echo(render_text(result.run.boards, result.run.by))
+                verdict = "identical to" if result.identical else "DIFFERENT from"
+                typer.echo(f"\nwrote {result.output} ({verdict} the recorded output, SHA-256 "
+                           f"{result.actual_sha256[:16]}...) and {result.manifest}")
+                if not result.identical:
+                    raise typer.Exit(1)
+                return
+            if input is None:
+                raise typer.BadParameter("give an INPUT file or --from-manifest")
+            if out is not None and out.suffix.lower() not in OUTPUT_SUFFIXES:
+                raise typer.BadParameter(f"--out {out}: use a .csv, .json or .md file name")
+            anchor_pair = None
+            if anchor:
+                (name, value), = _parse_pairs([anchor], "--anchor")
+                try:
+                    anchor_pair = (name, float(value))
+                except ValueError:
+                    raise typer.BadParameter(
+                        f"--anchor {anchor!r}: RATING must be a number") from None
+            options = RatingOptions(
+                method=method, ties=ties, bothbad=bothbad, ci=ci, rounds=rounds, seed=seed,
+                level=level, scale=scale, base=base, mean=mean, anchor=anchor_pair,
+                prior=prior, allow_disconnected=allow_disconnected, k=k, initial=initial,
+                include_named=include_named, include_flagged_battles=include_flagged_battles,
+                where=tuple(_parse_pairs(where, "--where")), style=style,
+                style_features=tuple(f.strip() for f in style_features.split(",") if f.strip()),
+                position_bias=position_bias, raters=raters, exclude_flagged=exclude_flagged,
+                rater_alpha=rater_alpha, rater_min_votes=rater_min_votes,
+            )
+            run = rate_file(input, options, by, input_format)
+            if anchor_pair and all(anchor_pair[0] not in b.table["model"].values
+                                   for b in run.boards.values()):
+                raise typer.BadParameter(f"--anchor: no model named {anchor_pair[0]!r}")
+        except (BattleDataError, ManifestError, ValueError) as bad:
+            if isinstance(bad, typer.BadParameter):
+                raise
+            typer.echo(f"error: {bad}", err=True)
+            raise typer.Exit(2) from None
+        typer.echo(render_text(run.boards, by))
+        if out is not None:
+            manifest = write_run(run, out)
+            typer.echo(f"\nwrote {out} and {manifest}")
+        if plot is not None:
+            from ratings.plots import plot_leaderboard
+
+            for key, board in run.boards.items():
+                prefix = "" if key is None else f"{by}={key}_".replace("/", "_")
+                for path in plot_leaderboard(board, plot, prefix):
+                    typer.echo(f"wrote {path}")

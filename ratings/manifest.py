@@ -1,0 +1,176 @@
+"""Reproducible runs: rate a file, write the table and a manifest, re-run from a manifest.
+
+The manifest (`FILE.manifest.json` beside the output `FILE`) records the input's path and
+SHA-256, rows read and used with the count dropped per reason, every option (seed included),
+the grouping column, package versions and the output's SHA-256. `rerun_manifest` checks the
+input's SHA-256 first, recomputes with the recorded options and reports whether the new table
+is byte-identical to the recorded one. Every computation is deterministic given the options
+(bootstrap draws depend only on the seed and the number of rounds), so it is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ratings.errors import BattleDataError
+from ratings.io import read_battles
+from ratings.leaderboard import Leaderboard, compute_leaderboard
+from ratings.options import RatingOptions
+from ratings.report import write_output
+
+MANIFEST_VERSION = 1
+
+
+class ManifestError(ValueError):
+    """The manifest cannot be used: unreadable, or its input file changed."""
+
+
+@dataclass
+class RatingRun:
+    input_path: Path
+    input_sha256: str
+    input_format: str | None
+    options: RatingOptions
+    by: str | None
+    boards: dict[str | None, Leaderboard]
+    rows_read: int
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def manifest_path(output: Path) -> Path:
+    return output.with_name(output.name + ".manifest.json")
+
+
+def rate_frame(frame: pd.DataFrame, options: RatingOptions, by: str | None
+               ) -> dict[str | None, Leaderboard]:
+    """One leaderboard, or one per value of column `by` (values compared as strings)."""
+    if by is None:
+        return {None: compute_leaderboard(frame, options)}
+    if by not in frame.columns:
+        raise BattleDataError(f"--by {by}: no column {by!r}; columns are "
+                              f"{', '.join(map(str, frame.columns))}")
+    boards: dict[str | None, Leaderboard] = {}
+    for value in sorted(frame[by].dropna().astype(str).unique()):
+        scoped = RatingOptions.from_dict(
+            {**options.to_dict(), "where": [*map(list, options.where), [by, value]]})
+        try:
+            boards[value] = compute_leaderboard(frame, scoped)
+        except BattleDataError as bad:
+            raise BattleDataError(f"--by {by}, group {value!r}: {bad}") from None
+    return boards
+
+
+def rate_file(path: str | Path, options: RatingOptions | None = None, by: str | None = None,
+              input_format: str | None = None) -> RatingRun:
+    """Read `path`, compute the leaderboard(s), remember what the manifest needs."""
+    path = Path(path)
+    options = options or RatingOptions()
+    frame = read_battles(path, input_format)
+    boards = rate_frame(frame, options, by)
+    return RatingRun(path, file_sha256(path), input_format, options, by, boards, len(frame))
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in ("arena", "numpy", "scipy", "pandas", "pyarrow", "matplotlib"):
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def write_run(run: RatingRun, output: Path) -> Path:
+    """Write the table to `output` and its manifest beside it; returns the manifest path."""
+    write_output(run.boards, run.by, output)
+    groups = {
+        str(key): {"rows_used": b.rows_used, "dropped": b.dropped}
+        for key, b in run.boards.items()
+    }
+    first = next(iter(run.boards.values()))
+    manifest: dict[str, Any] = {
+        "manifest_version": MANIFEST_VERSION,
+        "input": {"path": str(run.input_path.resolve()), "sha256": run.input_sha256,
+                  "format": run.input_format, "bytes": run.input_path.stat().st_size},
+        "output": {"path": str(output.resolve()), "sha256": file_sha256(output)},
+        "rows_read": run.rows_read,
+        "rows_used": first.rows_used if run.by is None else None,
+        "dropped": first.dropped if run.by is None else None,
+        "groups": groups if run.by is not None else None,
+        "by": run.by,
+        "seed": run.options.seed,
+        "options": run.options.to_dict(),
+        "versions": package_versions(),
+    }
+    target = manifest_path(output)
+    target.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return target
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ManifestError(f"{path}: manifest not found") from None
+    except json.JSONDecodeError as bad:
+        raise ManifestError(f"{path}: not valid JSON: {bad}") from None
+    if data.get("manifest_version") != MANIFEST_VERSION:
+        raise ManifestError(f"{path}: unsupported manifest_version "
+                            f"{data.get('manifest_version')!r}")
+    return data
+
+
+@dataclass
+class Reproduction:
+    run: RatingRun
+    output: Path
+    manifest: Path
+    expected_sha256: str
+    actual_sha256: str
+
+    @property
+    def identical(self) -> bool:
+        return self.expected_sha256 == self.actual_sha256
+
+
+def rerun_manifest(path: str | Path, input_path: str | Path | None = None,
+                   output: str | Path | None = None) -> Reproduction:
+    """Re-run the computation a manifest describes and compare the output's SHA-256.
+
+    The input (the recorded path, or `input_path`) must have the recorded SHA-256; otherwise
+    ManifestError says so before anything is computed. The output goes to `output`, or beside
+    the recorded output as `NAME.rerun.SUFFIX` (the original is never overwritten).
+    """
+    data = read_manifest(Path(path))
+    source = Path(input_path or data["input"]["path"])
+    if not source.exists():
+        raise ManifestError(f"input {source} of manifest {path} not found; pass its new "
+                            "location with --input")
+    actual = file_sha256(source)
+    if actual != data["input"]["sha256"]:
+        raise ManifestError(
+            f"input {source} has SHA-256 {actual}, but manifest {path} was made from "
+            f"{data['input']['sha256']}: the file changed, so the table cannot be reproduced")
+    options = RatingOptions.from_dict(data["options"])
+    run = rate_file(source, options, data.get("by"), data["input"].get("format"))
+    recorded = Path(data["output"]["path"])
+    target = Path(output) if output else recorded.with_name(
+        f"{recorded.stem}.rerun{recorded.suffix}")
+    new_manifest = write_run(run, target)
+    return Reproduction(run, target, new_manifest, data["output"]["sha256"],
+                        file_sha256(target))
