@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import IO, Protocol
 
 from arena.exporters.fastchat import to_clean_battle
-from arena.exporters.parquet import ParquetBattleWriter
 from arena.record import BattleRecord
 from arena.store import BattleLog
 
@@ -65,9 +64,15 @@ class FastChatBattleWriter:
         self._stream.close()
 
 
+def _parquet_writer(path: Path) -> BattleWriter:
+    from arena.exporters.parquet import ParquetBattleWriter  # pyarrow only when needed
+
+    return ParquetBattleWriter(path)
+
+
 WRITERS: dict[str, Callable[[Path], BattleWriter]] = {
     "jsonl": JsonlBattleWriter,
-    "parquet": ParquetBattleWriter,
+    "parquet": _parquet_writer,
     "fastchat": FastChatBattleWriter,
 }
 
