@@ -47,7 +47,7 @@ import random
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
@@ -96,15 +96,24 @@ def pair_key(a: str, b: str) -> Pair:
 
 def normalise_counts(counts: Mapping[Pair | tuple[str, str], int]) -> dict[Pair, int]:
     """Fold ``(a, b)``, ``(b, a)`` and ``frozenset({a, b})`` keys into one unordered count."""
-    folded: dict[Pair, int] = {}
-    for key, value in counts.items():
-        members = tuple(key)
-        if len(members) != 2:
-            raise ValueError(f"pair count key {key!r} must name exactly two different models")
-        if value < 0:
-            raise ValueError(f"pair {sorted(members)} has a negative vote count ({value})")
-        pair = pair_key(*members)
-        folded[pair] = folded.get(pair, 0) + int(value)
+    return {frozenset(k): int(v) for k, v in _fold(counts, "vote count").items()}
+
+
+def _fold(values: Mapping[Any, float], what: str) -> dict[tuple[str, str], float]:
+    """Sum values over unordered pairs, keyed by the sorted name tuple; refuse bad keys/values."""
+    folded: dict[tuple[str, str], float] = {}
+    for key, value in values.items():
+        try:
+            a, b = key
+        except (TypeError, ValueError):
+            raise ValueError(f"pair key {key!r} must name exactly two different models") from None
+        if a == b:
+            raise ValueError(f"pair key {key!r} must name exactly two different models")
+        if a > b:
+            a, b = b, a
+        if not value >= 0 or not math.isfinite(value):
+            raise ValueError(f"pair ({a!r}, {b!r}) has {what} {value!r}; it must be >= 0")
+        folded[a, b] = folded.get((a, b), 0) + value
     return folded
 
 
@@ -195,20 +204,9 @@ class PairSampler:
 
         Raises `NotEnoughModels` when fewer than two models remain after ``excluded``.
         """
-        down = set(excluded)
-        healthy = sorted({m for m in models if m not in down})
-        if len(healthy) < 2:
-            raise NotEnoughModels(
-                f"need at least two healthy models to start a battle; healthy: "
-                f"{healthy or 'none'}, in outage: {sorted(down & set(models)) or 'none'}. "
-                "Start or fix a model server, or wait until one comes back."
-            )
-        pairs = [frozenset(p) for p in itertools.combinations(healthy, 2)]
-        scores = self._scores(pairs, normalise_counts(counts or {}), variances, healthy)
+        pairs, scores = self._pairs_and_scores(models, counts, excluded, variances)
         total = math.fsum(scores)
-        if not total > 0:  # also catches NaN
-            scores, total = [1.0] * len(pairs), float(len(pairs))
-        return {pair: score / total for pair, score in zip(pairs, scores, strict=True)}
+        return {frozenset(pair): score / total for pair, score in zip(pairs, scores, strict=True)}
 
     def sample(
         self,
@@ -220,52 +218,70 @@ class PairSampler:
         variances: Mapping[Pair | tuple[str, str], float] | None = None,
     ) -> PairChoice:
         """Draw one unordered pair with one ``rng.random()`` call (inverse CDF)."""
-        dist = self.distribution(models, counts, excluded=excluded, variances=variances)
-        pairs = list(dist)
-        cumulative = list(itertools.accumulate(dist[p] for p in pairs))
-        u = float(rng.random()) * cumulative[-1]
-        index = min(bisect.bisect_right(cumulative, u), len(pairs) - 1)
-        # Skip zero-probability pairs that bisect can land on when u hits a cumulative edge.
-        while dist[pairs[index]] == 0.0:
+        pairs, scores = self._pairs_and_scores(models, counts, excluded, variances)
+        cumulative = list(itertools.accumulate(scores))
+        total = cumulative[-1]
+        index = min(bisect.bisect_right(cumulative, float(rng.random()) * total), len(pairs) - 1)
+        # bisect can land on a zero-score pair when u falls exactly on a cumulative edge.
+        while scores[index] == 0.0:
             index -= 1
-        x, y = sorted(pairs[index])
-        return PairChoice(x, y, dist[pairs[index]], self.policy)
+        x, y = pairs[index]
+        return PairChoice(x, y, scores[index] / total, self.policy)
+
+    def _pairs_and_scores(
+        self,
+        models: Sequence[str],
+        counts: Mapping[Pair | tuple[str, str], int] | None,
+        excluded: Iterable[str],
+        variances: Mapping[Pair | tuple[str, str], float] | None,
+    ) -> tuple[list[tuple[str, str]], list[float]]:
+        """Sorted-name pairs of healthy models and their unnormalised scores (sum > 0)."""
+        down = set(excluded)
+        healthy = sorted({m for m in models if m not in down})
+        if len(healthy) < 2:
+            raise NotEnoughModels(
+                f"need at least two healthy models to start a battle; healthy: "
+                f"{healthy or 'none'}, in outage: {sorted(down & set(models)) or 'none'}. "
+                "Start or fix a model server, or wait until one comes back."
+            )
+        pairs = list(itertools.combinations(healthy, 2))
+        scores = self._scores(pairs, counts, variances, healthy)
+        if not math.fsum(scores) > 0:  # e.g. every variance 0; also catches NaN
+            scores = [1.0] * len(pairs)
+        return pairs, scores
 
     def _scores(
         self,
-        pairs: list[Pair],
-        counts: dict[Pair, int],
-        variances: Mapping[Pair | tuple[str, str], float] | None,
+        pairs: list[tuple[str, str]],
+        counts: Mapping[Any, int] | None,
+        variances: Mapping[Any, float] | None,
         healthy: list[str],
     ) -> list[float]:
         if self.policy == "uniform":
             return [1.0] * len(pairs)
         if self.policy == "weighted":
             weight = {m: float(self.weights.get(m, self.default_weight)) for m in healthy}
-            scores = [math.prod(weight[m] for m in pair) for pair in pairs]
+            scores = [weight[a] * weight[b] for a, b in pairs]
             if not any(s > 0 for s in scores):
                 self._warn_uniform_fallback(healthy)
                 return [1.0] * len(pairs)
             return scores
+        n = _fold(counts or {}, "vote count")
         if self.policy == "balanced":
-            return [(1.0 + counts.get(pair, 0)) ** -self.alpha for pair in pairs]
-        return self._active_scores(pairs, counts, variances)
+            exponent = -self.alpha
+            return [(1.0 + n.get(pair, 0)) ** exponent for pair in pairs]
+        return self._active_scores(pairs, n, _fold(variances or {}, "outcome variance"))
 
     @staticmethod
     def _active_scores(
-        pairs: list[Pair],
-        counts: dict[Pair, int],
-        variances: Mapping[Pair | tuple[str, str], float] | None,
+        pairs: list[tuple[str, str]],
+        counts: dict[tuple[str, str], float],
+        sigma: dict[tuple[str, str], float],
     ) -> list[float]:
         n = [counts.get(pair, 0) for pair in pairs]
         if any(k == 0 for k in n):
             # sqrt(Σ/0) is infinite: the rule's limit is uniform over the unvoted pairs.
             return [1.0 if k == 0 else 0.0 for k in n]
-        sigma: dict[Pair, float] = {}
-        for key, value in (variances or {}).items():
-            if not math.isfinite(value) or value < 0:
-                raise ValueError(f"outcome variance for {sorted(key)} is {value!r}; need >= 0")
-            sigma[pair_key(*key)] = float(value)
         return [
             math.sqrt(s / k) - math.sqrt(s / (k + 1))
             for pair, k in zip(pairs, n, strict=True)

@@ -233,10 +233,16 @@ def test_bad_sampler_settings_are_refused_with_a_clear_error(kwargs, message):
 
 
 def test_bad_pair_counts_are_refused_with_a_clear_error():
-    with pytest.raises(ValueError, match="negative vote count"):
+    with pytest.raises(ValueError, match="vote count -1; it must be >= 0"):
         normalise_counts({("alpha", "bravo"): -1})
     with pytest.raises(ValueError, match="two different models"):
         normalise_counts({("alpha", "alpha"): 1})
+    with pytest.raises(ValueError, match="two different models"):
+        normalise_counts({frozenset({"alpha"}): 1})
+    with pytest.raises(ValueError, match="outcome variance nan"):
+        PairSampler("active").sample(
+            MODELS, SOME_COUNTS, random.Random(0), variances={("alpha", "bravo"): float("nan")}
+        )
 
 
 def test_outcome_variance_is_a_quarter_without_votes_and_shrinks_when_one_side_dominates():
