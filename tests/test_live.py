@@ -197,6 +197,22 @@ async def test_pair_counts_feed_the_sampler_directly(live: LiveState):
     assert dist[frozenset({"alpha", "bravo"})] == pytest.approx(0.01 / 2.01)
 
 
+async def test_pair_counts_cache_serves_a_recent_copy_only_when_asked(live: LiveState):
+    await live.incr_pair("alpha", "bravo")
+    assert await live.pair_counts(max_age_s=0.3) == {frozenset({"alpha", "bravo"}): 1}
+    await live.incr_pair("alpha", "bravo")
+    assert await live.pair_counts(max_age_s=0.3) == {frozenset({"alpha", "bravo"}): 1}
+    assert await live.pair_counts() == {frozenset({"alpha", "bravo"}): 2}
+    await live.incr_pair("alpha", "bravo")
+    await asyncio.sleep(0.35)
+    assert await live.pair_counts(max_age_s=0.3) == {frozenset({"alpha", "bravo"}): 3}
+
+
+async def test_model_names_with_a_newline_are_refused_as_pair_members(live: LiveState):
+    with pytest.raises(ValueError, match="newline"):
+        await live.incr_pair("alpha\nbravo", "charlie")
+
+
 async def test_rebuild_replaces_all_pair_counts_and_marks_them_built(live: LiveState):
     await live.incr_pair("alpha", "charlie", by=5)
     assert not await live.pair_counts_built()
@@ -205,6 +221,19 @@ async def test_rebuild_replaces_all_pair_counts_and_marks_them_built(live: LiveS
     assert await live.pair_counts_built()
     await live.rebuild_pair_counts({})
     assert await live.pair_counts() == {}
+
+
+async def test_burst_beyond_the_pool_size_waits_for_connections_instead_of_failing(
+    redis_url: str, live_prefix: str
+):
+    async with LiveState.from_url(redis_url, prefix=live_prefix, max_connections=4) as small:
+        try:
+            results = await asyncio.gather(
+                *(small.claim_vote(f"burst-{i}", "r") for i in range(200))
+            )
+            assert all(results)
+        finally:
+            await small.clear()
 
 
 # ------------------------------------------------------------------------------ outage flags
