@@ -18,6 +18,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ratings.errors import BattleDataError
@@ -65,7 +66,15 @@ def rate_frame(frame: pd.DataFrame, options: RatingOptions, by: str | None
         raise BattleDataError(f"--by {by}: no column {by!r}; columns are "
                               f"{', '.join(map(str, frame.columns))}")
     boards: dict[str | None, Leaderboard] = {}
-    for value in sorted(frame[by].dropna().astype(str).unique()):
+    scope = np.ones(len(frame), dtype=bool)
+    for column, value in options.where:
+        if column in frame.columns:
+            scope &= (frame[column].astype(str) == value).to_numpy()
+    values = sorted(frame.loc[scope, by].dropna().astype(str).unique())
+    if not values:
+        raise BattleDataError(f"--by {by}: no rows have a value in column {by!r} "
+                              "(after the --where filters)")
+    for value in values:
         scoped = RatingOptions.from_dict(
             {**options.to_dict(), "where": [*map(list, options.where), [by, value]]})
         try:

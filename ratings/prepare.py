@@ -74,7 +74,7 @@ def select_battles(frame: pd.DataFrame, options: RatingOptions | None = None) ->
                 f"--where {column}={value}: no column {column!r}; columns are "
                 f"{', '.join(map(str, frame.columns))}"
             )
-        drop(f"where_{column}", (frame[column].astype(str) != value).to_numpy())
+        drop(f"where:{column}={value}", (frame[column].astype(str) != value).to_numpy())
 
     kept = frame.loc[keep]
     if len(kept) == 0:
