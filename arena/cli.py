@@ -27,8 +27,10 @@ def _root() -> None:
 
 COMMAND_MODULES: list[str] = [
     "arena.commands.version",
+    "arena.commands.models",
     "arena.commands.log",
     "arena.commands.ratings",
+    "arena.commands.serve",
 ]
 
 for _module_name in COMMAND_MODULES:
