@@ -1,0 +1,590 @@
+"""The rules of the arena: start a battle, stream both sides, take follow-ups, take the vote.
+
+Every front end (the Gradio UI, the REST API, the tests) goes through `BattleService`, so the
+rules live here once:
+
+- A battle starts with a prompt. The pair sampler picks two healthy models and logs the
+  probability of the chosen pair; a seeded coin (seed logged) puts one on the left (`model_a`).
+- Both sides stream at the same time. Follow-up prompts go to the same two models, each with its
+  own history, until the vote; `max_turns` and `max_prompt_chars` bound a battle.
+- The vote (`model_a`, `model_b`, `tie`, `tie (bothbad)`) is accepted once, only from the session
+  that owns the battle, only after both sides of the last turn finished without error. It is
+  committed to SQL before it is acknowledged; only then are the names revealed.
+- A battle where a side failed is logged with the error (status `error`) and cannot be voted. A
+  battle left without a vote (new round, tab closed, expired) is logged as `abandoned`.
+- An output that names its own model or maker flags the battle `identity_leak`; the vote is kept.
+
+State of a running battle is a JSON-able dict kept in Redis (so another worker process can take
+the vote) and, as a fallback, in this process's memory. Nothing in Redis is needed to rebuild the
+log: the SQL write at the end is the only durable step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import random
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from arena.config import ArenaSettings
+from arena.errors import (
+    BadInput,
+    BattleNotFound,
+    NotYourBattle,
+    PromptTooLong,
+    RateLimited,
+    Unavailable,
+    VoteConflict,
+)
+from arena.live import LiveState, LiveStateUnavailable
+from arena.record import WINNERS, BattleRecord, Turn
+from arena.sampling import NotEnoughModels, PairSampler, assign_sides, new_side_seed
+from arena.store import BattleLog, DuplicateBattle
+from serving.records import GenerationRecord
+
+log = logging.getLogger(__name__)
+
+SIDES = ("a", "b")
+# Battle state machine: generating -> ready -> voted | ended; generating -> failed.
+GENERATING, READY, FAILED, VOTED, ENDED = "generating", "ready", "failed", "voted", "ended"
+
+
+@dataclass(frozen=True)
+class Contender:
+    """A model as the battle service sees it: a public name and what it needs around a call."""
+
+    name: str
+    system_prompt: str = ""
+    identity_words: tuple[str, ...] = ()
+
+
+class GenerateFn(Protocol):
+    """Streams one completion: yields text deltas (str), then exactly one GenerationRecord.
+
+    The record's `error` is set when the generation failed; the function must not raise for
+    upstream failures, and must stop the upstream request when the iterator is closed.
+    """
+
+    def __call__(
+        self, model: str, messages: list[dict[str, str]]
+    ) -> AsyncIterator[str | GenerationRecord]: ...
+
+
+@dataclass(frozen=True)
+class BattleEvent:
+    """One event of a battle's stream. Anonymous: carries sides, never model names.
+
+    kinds: `battle` (id of the new battle), `delta` (text for a side), `done` (a side finished;
+    data has finish_reason and completion_tokens), `error` (a side failed; text is a readable
+    reason), `ready` (both finished: the battle can be voted), `failed` (the battle cannot be
+    voted; start a new round).
+    """
+
+    kind: str
+    side: str | None = None
+    text: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "side": self.side, "text": self.text, **self.data}
+
+
+@dataclass(frozen=True)
+class Reveal:
+    """What a vote returns: the names, now that the vote is durable."""
+
+    battle_id: str
+    winner: str
+    model_a: str
+    model_b: str
+    flags: tuple[str, ...]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def rater_hash(salt: str, session_id: str) -> str:
+    """A salted SHA-256 of the session id (hex, 32 chars): stable per rater, not reversible."""
+    return hashlib.sha256(f"{salt}\x00{session_id}".encode()).hexdigest()[:32]
+
+
+def find_identity_leak(output: str, words: Sequence[str]) -> str | None:
+    """The first identity word found in `output` on word boundaries (case-insensitive), or None.
+
+    Only model outputs are checked: a user who types a model's name in the prompt does not flag
+    the battle.
+    """
+    for word in words:
+        if word and re.search(rf"(?<!\w){re.escape(word)}(?!\w)", output, re.IGNORECASE):
+            return word
+    return None
+
+
+class BattleService:
+    """The arena's rules over a vote log (SQL), live state (Redis), a sampler and two streams."""
+
+    def __init__(
+        self,
+        *,
+        contenders: Mapping[str, Contender],
+        generate: GenerateFn,
+        log: BattleLog,
+        live: LiveState,
+        sampler: PairSampler,
+        settings: ArenaSettings,
+        salt: str,
+        rng: random.Random | None = None,
+        on_vote: Callable[[], None] | None = None,
+    ) -> None:
+        self.contenders = dict(contenders)
+        self.generate = generate
+        self.log = log
+        self.live = live
+        self.sampler = sampler
+        self.settings = settings
+        self.salt = salt
+        self.rng = rng or random.SystemRandom()
+        self.on_vote = on_vote
+        # Fallback copy of the battles this process runs, used when Redis lost them (flushed or
+        # down), and the basis of the expiry sweep. Keyed by battle id.
+        self._local: dict[str, dict[str, Any]] = {}
+
+    # ----------------------------------------------------------------------------------- start
+    def rater(self, session_id: str) -> str:
+        return rater_hash(self.salt, session_id)
+
+    async def healthy_models(self) -> list[str]:
+        """Configured models not flagged down; raises Unavailable if Redis is unreachable."""
+        down = await self._live(self.live.down_models())
+        return [name for name in self.contenders if name not in down]
+
+    async def start(
+        self,
+        session_id: str,
+        prompt: str,
+        *,
+        mode: str = "anonymous",
+        models: tuple[str, str] | None = None,
+        category: str | None = None,
+    ) -> tuple[str, AsyncIterator[BattleEvent]]:
+        """Open a battle and return its id and the stream of its first turn.
+
+        Anonymous mode samples the pair; named mode takes `models` as (left, right).
+        Raises BadInput, PromptTooLong, RateLimited or Unavailable before anything streams.
+        """
+        prompt = self._check_prompt(prompt)
+        owner = self.rater(session_id)
+        await self._rate_limit(owner, "battle", self.settings.battles_per_minute, 60)
+        if mode == "anonymous":
+            left, right, policy, probability, side_seed = await self._sample_pair()
+        elif mode == "named":
+            left, right = self._check_named(models)
+            policy, probability, side_seed = "named", None, None
+        else:
+            raise BadInput(f"mode {mode!r} is not 'anonymous' or 'named'")
+        battle_id = uuid.uuid4().hex
+        state = {
+            "battle_id": battle_id,
+            "owner": owner,
+            "mode": mode,
+            "model_a": left,
+            "model_b": right,
+            "system_prompt_a": self.contenders[left].system_prompt,
+            "system_prompt_b": self.contenders[right].system_prompt,
+            "conversation_a": _opening(self.contenders[left].system_prompt),
+            "conversation_b": _opening(self.contenders[right].system_prompt),
+            "turns": [],
+            "status": GENERATING,
+            "flags": [],
+            "pair_policy": policy,
+            "pair_probability": probability,
+            "side_seed": side_seed,
+            "category": category,
+            "started_at": utcnow().isoformat(),
+            "touched": time.time(),
+        }
+        await self._save(state)
+        return battle_id, self._stream_turn(state, prompt, announce=True)
+
+    async def continue_battle(
+        self, battle_id: str, session_id: str, prompt: str
+    ) -> AsyncIterator[BattleEvent]:
+        """Send a follow-up prompt to both models of an open battle; returns its stream."""
+        prompt = self._check_prompt(prompt)
+        state = await self._owned(battle_id, session_id)
+        if state["status"] == GENERATING:
+            raise VoteConflict("both answers are still streaming; wait for them to finish")
+        if state["status"] != READY:
+            raise VoteConflict(self._closed_reason(state))
+        if len(state["turns"]) >= self.settings.max_turns:
+            raise VoteConflict(
+                f"this battle reached its limit of {self.settings.max_turns} turns; "
+                "vote or start a new round"
+            )
+        state["status"] = GENERATING
+        await self._save(state)
+        return self._stream_turn(state, prompt, announce=False)
+
+    # ------------------------------------------------------------------------------------ vote
+    async def vote(self, battle_id: str, session_id: str, winner: str) -> Reveal:
+        """Record the vote durably in SQL, then reveal the names.
+
+        Refused (VoteConflict) when already voted, still generating, failed or ended;
+        NotYourBattle for another session's battle; BadInput for an unknown winner.
+        """
+        if winner not in WINNERS:
+            raise BadInput(
+                f"winner {winner!r} is not one of {', '.join(repr(w) for w in WINNERS)}"
+            )
+        state = await self._owned(battle_id, session_id)
+        if state["status"] != READY:
+            raise VoteConflict(self._closed_reason(state))
+        await self._rate_limit(state["owner"], "vote", self.settings.votes_per_hour, 3600)
+        claimed = await self._claim(battle_id, state["owner"])
+        if not claimed:
+            raise VoteConflict("this battle already has a vote; start a new round")
+        voted_at = utcnow()
+        record = self._record(state, status="voted", winner=winner, voted_at=voted_at)
+        try:
+            await asyncio.to_thread(self.log.record_battle, record)
+        except DuplicateBattle:
+            raise VoteConflict("this battle already has a vote; start a new round") from None
+        except BaseException:
+            await self._release_claim(battle_id)
+            raise
+        # The vote is durable from here on; what follows only updates rebuildable state.
+        state["status"] = VOTED
+        state["winner"] = winner
+        await self._save(state, tolerate_outage=True)
+        try:
+            await self.live.incr_pair(state["model_a"], state["model_b"])
+        except LiveStateUnavailable:
+            log.warning("pair counter not updated for %s: live state unavailable", battle_id)
+        self._local.pop(battle_id, None)
+        if self.on_vote is not None:
+            self.on_vote()
+        return Reveal(
+            battle_id=battle_id,
+            winner=winner,
+            model_a=state["model_a"],
+            model_b=state["model_b"],
+            flags=tuple(state["flags"]),
+        )
+
+    async def end(self, battle_id: str, session_id: str, reason: str = "new_round") -> bool:
+        """Leave a battle without a vote; logs it as abandoned. True if something was logged."""
+        try:
+            state = await self._owned(battle_id, session_id)
+        except BattleNotFound:
+            return False
+        return await self._abandon(state, reason)
+
+    async def sweep_expired(self, now: float | None = None) -> int:
+        """Log as abandoned this process's battles idle for longer than `battle_ttl_s`."""
+        now = time.time() if now is None else now
+        expired = [
+            s for s in list(self._local.values())
+            if now - s["touched"] > self.settings.battle_ttl_s
+        ]
+        logged = 0
+        for state in expired:
+            current = await self._load(state["battle_id"]) or state
+            if await self._abandon(current, "expired"):
+                logged += 1
+            self._local.pop(state["battle_id"], None)
+        return logged
+
+    async def reveal(self, battle_id: str, session_id: str) -> Reveal:
+        """The names of a battle this session already voted on (e.g. for a page reload)."""
+        state = await self._owned(battle_id, session_id)
+        if state["status"] != VOTED:
+            raise VoteConflict("names are revealed only after the vote")
+        return Reveal(battle_id, state["winner"], state["model_a"], state["model_b"],
+                      tuple(state["flags"]))
+
+    # ---------------------------------------------------------------------------- streaming
+    async def _stream_turn(
+        self, state: dict[str, Any], prompt: str, *, announce: bool
+    ) -> AsyncIterator[BattleEvent]:
+        """Run one turn on both sides at once and yield their events as they arrive."""
+        battle_id = state["battle_id"]
+        if announce:
+            yield BattleEvent("battle", data={"battle_id": battle_id})
+        messages = {
+            side: [*state[f"conversation_{side}"], {"role": "user", "content": prompt}]
+            for side in SIDES
+        }
+        queue: asyncio.Queue[tuple[str, str | GenerationRecord | BaseException]] = (
+            asyncio.Queue()
+        )
+
+        async def pump(side: str) -> None:
+            try:
+                async for item in self.generate(state[f"model_{side}"], messages[side]):
+                    await queue.put((side, item))
+            except BaseException as failure:  # noqa: BLE001 - reported as this side's error
+                await queue.put((side, failure))
+
+        tasks = [asyncio.create_task(pump(side)) for side in SIDES]
+        records: dict[str, GenerationRecord] = {}
+        finished = False
+        try:
+            while len(records) < 2:
+                side, item = await queue.get()
+                if isinstance(item, str):
+                    if item:
+                        yield BattleEvent("delta", side, item)
+                    continue
+                if isinstance(item, BaseException):
+                    item = _failed_record(state, side, messages[side], item)
+                records[side] = item
+                if item.error:
+                    yield BattleEvent("error", side, _readable(item.error))
+                else:
+                    yield BattleEvent(
+                        "done",
+                        side,
+                        data={
+                            "finish_reason": item.finish_reason,
+                            "completion_tokens": item.completion_tokens,
+                        },
+                    )
+            finished = True
+            outcome = await self._finish_turn(state, prompt, records)
+            yield outcome
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if not finished:
+                # The client went away mid-turn: the battle cannot be voted any more.
+                await asyncio.shield(self._abandon(state, "disconnected_mid_turn"))
+
+    async def _finish_turn(
+        self, state: dict[str, Any], prompt: str, records: dict[str, GenerationRecord]
+    ) -> BattleEvent:
+        turn = Turn(len(state["turns"]), prompt, records["a"], records["b"])
+        state["turns"].append(turn.to_dict())
+        for side in SIDES:
+            state[f"conversation_{side}"] = [
+                *records[side].messages,
+                {"role": "assistant", "content": records[side].output},
+            ]
+            words = self.contenders[state[f"model_{side}"]].identity_words
+            if (
+                "identity_leak" not in state["flags"]
+                and find_identity_leak(records[side].output, words) is not None
+            ):
+                state["flags"].append("identity_leak")
+        state["touched"] = time.time()
+        failed = [side for side in SIDES if records[side].error]
+        if failed:
+            state["status"] = FAILED
+            reason = "; ".join(f"side {s}: {records[s].error}" for s in failed)
+            state["end_reason"] = reason
+            await self._save(state, tolerate_outage=True)
+            await asyncio.to_thread(self.log.record_battle, self._record(state, status="error"))
+            self._local.pop(state["battle_id"], None)
+            return BattleEvent(
+                "failed",
+                text="One of the models failed to answer, so this battle cannot be voted. "
+                "Please start a new round.",
+            )
+        state["status"] = READY
+        await self._save(state, tolerate_outage=True)
+        return BattleEvent("ready")
+
+    # ------------------------------------------------------------------------------ helpers
+    def _check_prompt(self, prompt: str) -> str:
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise BadInput("the prompt is empty; type a question or instruction first")
+        if len(prompt) > self.settings.max_prompt_chars:
+            raise PromptTooLong(
+                f"the prompt has {len(prompt)} characters; the limit is "
+                f"{self.settings.max_prompt_chars}. Shorten it and send again"
+            )
+        return prompt
+
+    def _check_named(self, models: tuple[str, str] | None) -> tuple[str, str]:
+        if not models or len(models) != 2:
+            raise BadInput("named mode needs two models: choose one for each side")
+        left, right = models
+        for name in (left, right):
+            if name not in self.contenders:
+                raise BadInput(
+                    f"unknown model {name!r}; choose one of {', '.join(sorted(self.contenders))}"
+                )
+        if left == right:
+            raise BadInput("choose two different models")
+        return left, right
+
+    async def _sample_pair(self) -> tuple[str, str, str, float, int]:
+        down = await self._live(self.live.down_models())
+        counts = await self._live(self.live.pair_counts())
+        try:
+            choice = self.sampler.sample(
+                list(self.contenders), counts, self.rng, excluded=set(down)
+            )
+        except NotEnoughModels as short:
+            raise Unavailable(str(short)) from None
+        side_seed = new_side_seed()
+        left, right = assign_sides(choice.pair, side_seed)
+        return left, right, choice.policy, choice.probability, side_seed
+
+    async def _rate_limit(self, owner: str, kind: str, limit: int, window_s: int) -> None:
+        allowed, retry_after = await self._live(
+            self.live.hit_rate_limit(kind, owner, limit=limit, window_s=window_s)
+        )
+        if not allowed:
+            what = "new battles" if kind == "battle" else "votes"
+            raise RateLimited(
+                f"too many {what}: the limit is {limit} per "
+                f"{'minute' if window_s == 60 else 'hour'}; try again in {retry_after:.0f} s",
+                retry_after_s=retry_after,
+            )
+
+    async def _live(self, awaitable: Any) -> Any:
+        try:
+            return await awaitable
+        except LiveStateUnavailable as down:
+            raise Unavailable(
+                f"the arena's live-state store (Redis) is unreachable, so no new battle can "
+                f"start; try again shortly ({down})"
+            ) from None
+
+    async def _claim(self, battle_id: str, owner: str) -> bool:
+        try:
+            return await self.live.claim_vote(battle_id, owner)
+        except LiveStateUnavailable:
+            # SQL's unique battle id still guarantees one vote per battle.
+            return True
+
+    async def _release_claim(self, battle_id: str) -> None:
+        try:
+            await self.live.release_vote(battle_id)
+        except LiveStateUnavailable:
+            pass
+
+    async def _save(self, state: dict[str, Any], *, tolerate_outage: bool = False) -> None:
+        state["touched"] = time.time()
+        if state["status"] in (GENERATING, READY):
+            self._local[state["battle_id"]] = state
+        try:
+            await self.live.put_battle(state["battle_id"], state, self.settings.battle_ttl_s)
+        except LiveStateUnavailable:
+            if not tolerate_outage:
+                raise Unavailable(
+                    "the arena's live-state store (Redis) is unreachable; try again shortly"
+                ) from None
+            log.warning("battle %s kept in process memory only", state["battle_id"])
+
+    async def _load(self, battle_id: str) -> dict[str, Any] | None:
+        try:
+            state = await self.live.get_battle(battle_id)
+        except LiveStateUnavailable:
+            state = None
+        return state if state is not None else self._local.get(battle_id)
+
+    async def _owned(self, battle_id: str, session_id: str) -> dict[str, Any]:
+        state = await self._load(battle_id)
+        if state is None:
+            raise BattleNotFound(
+                f"battle {battle_id} is unknown or expired; start a new round"
+            )
+        if state["owner"] != self.rater(session_id):
+            raise NotYourBattle("this battle belongs to another session")
+        return state
+
+    @staticmethod
+    def _closed_reason(state: dict[str, Any]) -> str:
+        return {
+            GENERATING: "both answers must finish before you can vote",
+            FAILED: "a model failed in this battle, so it cannot be voted; start a new round",
+            VOTED: "this battle already has a vote; start a new round",
+            ENDED: "this battle has ended; start a new round",
+        }.get(state["status"], f"battle is {state['status']}")
+
+    async def _abandon(self, state: dict[str, Any], reason: str) -> bool:
+        if state["status"] not in (GENERATING, READY):
+            return False
+        state["status"] = ENDED
+        state["end_reason"] = reason
+        await self._save(state, tolerate_outage=True)
+        self._local.pop(state["battle_id"], None)
+        if not state["turns"]:
+            return False
+        try:
+            await asyncio.to_thread(
+                self.log.record_battle, self._record(state, status="abandoned")
+            )
+        except DuplicateBattle:
+            return False
+        return True
+
+    def _record(
+        self,
+        state: dict[str, Any],
+        *,
+        status: str,
+        winner: str | None = None,
+        voted_at: datetime | None = None,
+    ) -> BattleRecord:
+        return BattleRecord(
+            battle_id=state["battle_id"],
+            mode=state["mode"],
+            model_a=state["model_a"],
+            model_b=state["model_b"],
+            conversation_a=state["conversation_a"],
+            conversation_b=state["conversation_b"],
+            turns=[Turn.from_dict(t) for t in state["turns"]],
+            started_at=datetime.fromisoformat(state["started_at"]),
+            ended_at=voted_at or utcnow(),
+            status=status,
+            rater_hash=state["owner"],
+            system_prompt_a=state["system_prompt_a"],
+            system_prompt_b=state["system_prompt_b"],
+            winner=winner,
+            voted_at=voted_at,
+            end_reason=state.get("end_reason"),
+            pair_policy=state["pair_policy"],
+            pair_probability=state["pair_probability"],
+            side_seed=state["side_seed"],
+            flags=list(state["flags"]),
+            category=state.get("category"),
+        )
+
+
+def _opening(system_prompt: str) -> list[dict[str, str]]:
+    return [{"role": "system", "content": system_prompt}] if system_prompt else []
+
+
+def _failed_record(
+    state: dict[str, Any], side: str, messages: list[dict[str, str]], failure: BaseException
+) -> GenerationRecord:
+    """A record for a generator that raised instead of returning an error record."""
+    now = utcnow()
+    return GenerationRecord(
+        endpoint="",
+        served_model=state[f"model_{side}"],
+        messages=messages,
+        params={},
+        started_at=now,
+        finished_at=now,
+        error=f"{type(failure).__name__}: {failure}",
+    )
+
+
+def _readable(error: str) -> str:
+    """The user-facing text for a side's failure: no stack traces, no endpoints or names."""
+    lowered = error.lower()
+    if "timeout" in lowered or "timed out" in lowered:
+        return "This model took too long to answer."
+    return "This model failed to answer."

@@ -1,0 +1,151 @@
+"""`arena serve`: Redis (unless external), the configured models (unless external), N workers.
+
+Worker 0 runs in this process and owns the background jobs (leaderboard). Workers 1..N-1 run as
+child processes on consecutive ports, sharing Redis and SQL, so a battle started on one can be
+voted on another; put a sticky load balancer in front of them (see README). Ctrl-C or SIGTERM
+stops everything this command started; children die with it (PR_SET_PDEATHSIG).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def serve(
+        config: Path = typer.Option(..., "--config", help="Arena TOML config file."),
+        host: str | None = typer.Option(None, help="Bind address (default: config or 127.0.0.1)."),
+        port: int | None = typer.Option(None, help="Port of worker 0 (default: config or 7860)."),
+        workers: int = typer.Option(1, min=1, help="Worker processes on consecutive ports."),
+        db: str | None = typer.Option(None, "--db", help="Database URL (overrides the config)."),
+        redis_url: str | None = typer.Option(
+            None, help="External Redis URL (overrides the config; default: embedded)."
+        ),
+        no_models: bool = typer.Option(
+            False, "--no-models", help="Do not launch models; they must already be running."
+        ),
+        no_ui: bool = typer.Option(False, "--no-ui", help="Serve the REST API only."),
+        replay: Path | None = typer.Option(
+            None, "--replay", help="Re-vote logged battles from this JSONL export."
+        ),
+        worker_index: int = typer.Option(0, hidden=True),
+    ) -> None:
+        """Start the arena: Redis, models, the REST API and the browser UI."""
+        from dataclasses import replace
+
+        from arena.config import ConfigError, load_arena_settings
+        from serving.config import ModelConfigError, load_models_config
+
+        logging.basicConfig(
+            level=os.environ.get("ARENA_LOG_LEVEL", "INFO"),
+            format=f"%(asctime)s w{worker_index} %(levelname)s %(name)s: %(message)s",
+        )
+        try:
+            settings = load_arena_settings(config)
+            serving = load_models_config(config)
+        except (ConfigError, ModelConfigError) as bad:
+            typer.echo(f"error: {bad}", err=True)
+            raise typer.Exit(2) from None
+        settings = replace(
+            settings,
+            db_url=db or settings.db_url,
+            host=host or settings.host,
+            port=port or settings.port,
+            redis_url=redis_url or settings.redis_url,
+        )
+        if replay is not None:
+            typer.echo("error: --replay is not available yet (see README, 'Not yet')", err=True)
+            raise typer.Exit(2)
+        with contextlib.ExitStack() as stack:
+            url = settings.redis_url or _start_redis(stack, settings)
+            if not no_models and worker_index == 0:
+                _start_models(stack, serving, settings)
+            children = [
+                _spawn_worker(config, settings, url, index, no_ui)
+                for index in range(1, workers)
+            ] if worker_index == 0 else []
+            for child in children:
+                stack.callback(_stop_child, child)
+            _run_worker(settings, serving, config, url, worker_index == 0, not no_ui)
+
+
+def _start_redis(stack: contextlib.ExitStack, settings) -> str:  # noqa: ANN001
+    from arena.redis_server import EmbeddedRedis
+
+    redis = EmbeddedRedis(data_dir=Path(settings.data_dir) / "redis")
+    stack.enter_context(redis)
+    typer.echo(f"redis: embedded redis-server at {redis.url}")
+    return redis.url
+
+
+def _start_models(stack: contextlib.ExitStack, serving, settings) -> None:  # noqa: ANN001
+    from serving.launcher import LaunchError, serve_models
+
+    launched = [spec for spec in serving.models if spec.launched]
+    if not launched:
+        return
+    typer.echo(f"models: starting {len(launched)} vLLM server(s); this takes about a minute")
+    try:
+        handles = stack.enter_context(
+            serve_models(
+                launched,
+                data_dir=Path(settings.data_dir),
+                python=serving.serving.vllm_python,
+                startup_timeout_s=serving.serving.startup_timeout_s,
+                extra_env=serving.serving.env,
+            )
+        )
+    except LaunchError as failed:
+        typer.echo(f"error: a model server did not start:\n{failed}", err=True)
+        raise typer.Exit(1) from None
+    for handle in handles:
+        typer.echo(f"models: {handle.spec.name} ready at {handle.spec.url}")
+
+
+def _spawn_worker(config: Path, settings, redis_url: str, index: int, no_ui: bool):  # noqa: ANN001
+    from serving.launcher import die_with_parent
+
+    command = [
+        sys.executable, "-m", "arena", "serve", "--config", str(config),
+        "--host", settings.host, "--port", str(settings.port + index),
+        "--db", settings.db_url, "--redis-url", redis_url, "--no-models",
+        "--worker-index", str(index),
+    ]
+    if no_ui:
+        command.append("--no-ui")
+    return subprocess.Popen(command, preexec_fn=die_with_parent(os.getpid()))
+
+
+def _stop_child(child: subprocess.Popen) -> None:
+    if child.poll() is None:
+        child.send_signal(signal.SIGTERM)
+        try:
+            child.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+def _run_worker(settings, serving, config: Path, redis_url: str, run_jobs: bool,  # noqa: ANN001
+                with_ui: bool) -> None:
+    import uvicorn
+
+    from arena.app import ArenaRuntime, build_app
+
+    runtime = ArenaRuntime(
+        settings=settings, serving=serving, redis_url=redis_url, run_jobs=run_jobs,
+        config_path=config,
+    )
+    app = build_app(runtime, with_ui=with_ui)
+    typer.echo(f"arena: serving on http://{settings.host}:{settings.port}")
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning",
+                timeout_graceful_shutdown=5)
