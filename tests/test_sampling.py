@@ -27,7 +27,7 @@ from arena.sampling import (
 )
 
 MODELS = ["alpha", "bravo", "charlie", "delta", "echo"]
-DRAWS = 20_000
+DRAWS = 10_000
 
 
 def all_pairs(models: list[str]) -> list[frozenset[str]]:
