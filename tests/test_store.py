@@ -188,3 +188,24 @@ def test_concurrent_writers_in_four_processes_all_land(battle_log_url: str):
     with BattleLog(battle_log_url) as log:
         assert log.count_battles() == PROCESSES * RECORDS_PER_PROCESS
         assert log.has_battle(f"p3-{RECORDS_PER_PROCESS - 1:03d}")
+
+
+def _write_after_fork(log: BattleLog, battle_id: str) -> None:
+    log.record_battle(make_battle(battle_id=battle_id, turn_count=1))
+
+
+def test_log_opened_before_a_fork_works_in_the_child(battle_log_url: str):
+    with BattleLog(battle_log_url) as log:
+        log.record_battle(make_battle(battle_id="parent-before", turn_count=1))
+        child = multiprocessing.get_context("fork").Process(
+            target=_write_after_fork, args=(log, "child")
+        )
+        child.start()
+        child.join(timeout=60)
+        assert child.exitcode == 0
+        log.record_battle(make_battle(battle_id="parent-after", turn_count=1))
+        assert [log.has_battle(i) for i in ("parent-before", "child", "parent-after")] == [
+            True,
+            True,
+            True,
+        ]

@@ -109,10 +109,13 @@ def _expect_time(value: Any, name: str, *, optional: bool = False) -> None:
 def _expect_messages(value: Any, name: str) -> None:
     if not isinstance(value, list):
         raise InvalidRecord(f"{name} must be a list of messages")
+    plain = True
     for i, message in enumerate(value):
         if not isinstance(message, dict) or not isinstance(message.get("role"), str):
             raise InvalidRecord(f"{name}[{i}] must be an object with a string 'role'")
-    _expect_json(value, name)
+        plain = plain and all(isinstance(k, str) and isinstance(v, str) for k, v in message.items())
+    if not plain:  # string-only messages are JSON by construction; check the rest
+        _expect_json(value, name)
 
 
 def _expect_json(value: Any, name: str) -> None:

@@ -9,6 +9,7 @@ Readers use deferred transactions and never block writers (WAL).
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -48,6 +49,8 @@ class BattleLog:
         self._engine = make_engine(url)
         self._sqlite = is_sqlite(self._engine)
         self._write_lock = threading.Lock() if self._sqlite else None
+        self._writer: Connection | None = None
+        self._pid = os.getpid()
         try:
             self.schema_version = ensure_schema(self._engine)
         except BaseException:
@@ -75,11 +78,10 @@ class BattleLog:
         check_storable(record)
         try:
             with self._write() as connection:
-                if self._existing_ids(connection, [record.battle_id]):
-                    raise DuplicateBattle(record.battle_id)
                 self._insert(connection, record)
         except IntegrityError:
-            # Two writers racing on Postgres: the loser's insert hits the primary key.
+            # The battle's primary key is taken (checked rather than parsed from the driver's
+            # message, which differs per database); the transaction was rolled back.
             if self.has_battle(record.battle_id):
                 raise DuplicateBattle(record.battle_id) from None
             raise
@@ -171,21 +173,40 @@ class BattleLog:
 
     def close(self) -> None:
         """Release every pooled connection. The BattleLog must not be used afterwards."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
         self._engine.dispose()
 
     # -- internals ----------------------------------------------------------------------------
 
+    def _after_fork(self) -> None:
+        """In a forked child, forget the parent's connections (never close them: they are
+        the parent's) and open new ones on demand."""
+        if os.getpid() != self._pid:
+            self._pid = os.getpid()
+            self._writer = None
+            self._write_lock = threading.Lock() if self._sqlite else None
+            self._engine.dispose(close=False)
+
     @contextmanager
     def _write(self) -> Iterator[Connection]:
+        self._after_fork()
         if self._write_lock is None:
             with self._engine.begin() as connection:
                 yield connection
             return
-        with self._write_lock, self._engine.begin() as connection:
-            yield connection
+        with self._write_lock:
+            # SQLite has one writer at a time anyway; keeping its connection saves a pool
+            # checkout and reset per vote.
+            if self._writer is None or self._writer.closed:
+                self._writer = self._engine.connect()
+            with self._writer.begin():
+                yield self._writer
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
+        self._after_fork()
         with self._engine.connect() as plain:
             connection = plain.execution_options(sqlite_begin="DEFERRED")
             with connection.begin():
