@@ -2,6 +2,7 @@
 session in fixtures defined here or in tests/fixtures/."""
 
 pytest_plugins = [
+    "fixtures.browser",
     "fixtures.postgres",
     "fixtures.redis",
 ]
