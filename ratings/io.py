@@ -53,7 +53,9 @@ def detect_format(path: Path) -> str:
     )
 
 
-def read_battles(path: str | Path, format: str | None = None) -> pd.DataFrame:
+def read_battles(
+    path: str | Path, format: str | None = None, columns: list[str] | None = None
+) -> pd.DataFrame:
     """Read a vote log into the normalised battles DataFrame (see the module docstring).
 
     Parameters
@@ -62,6 +64,9 @@ def read_battles(path: str | Path, format: str | None = None) -> pd.DataFrame:
         The file to read.
     format : {"parquet", "jsonl", "json", "csv"}, optional
         Overrides detection by extension.
+    columns : list of str, optional
+        Parquet only: read just these columns (plus the required ones); saves time on wide
+        logs when conversations are not needed.
 
     Raises
     ------
@@ -74,9 +79,10 @@ def read_battles(path: str | Path, format: str | None = None) -> pd.DataFrame:
     fmt = format or detect_format(path)
     if fmt not in FORMATS:
         raise BattleDataError(f"format {fmt!r} is not one of {', '.join(FORMATS)}")
-    reader = {"parquet": _read_parquet, "jsonl": _read_jsonl, "json": _read_fastchat,
-              "csv": _read_csv}[fmt]
-    frame = reader(path)
+    if fmt == "parquet":
+        frame = _read_parquet(path, columns)
+    else:
+        frame = {"jsonl": _read_jsonl, "json": _read_fastchat, "csv": _read_csv}[fmt](path)
     if len(frame) == 0:
         raise BattleDataError(f"{path}: the input holds no rows; there is nothing to rate")
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
@@ -134,16 +140,20 @@ def _epoch_seconds(column: pd.Series) -> pd.Series:
     return seconds.astype(float)
 
 
-def _read_parquet(path: Path) -> pd.DataFrame:
+def _read_parquet(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
     import pyarrow.parquet as pq
 
     try:
         schema = pq.read_schema(path)
+        if columns is not None:
+            wanted = set(columns) | set(REQUIRED_COLUMNS)
+            columns = [c for c in schema.names if c in wanted]
         # Dictionary-encoded model names become pandas Categoricals without materialising
         # millions of Python strings; aggregation works on the integer codes.
         dictionary = [c for c in ("model_a", "model_b", "winner", "mode", "status")
                       if c in schema.names]
-        table = pq.read_table(path, read_dictionary=dictionary)
+        dictionary = [c for c in dictionary if columns is None or c in columns]
+        table = pq.read_table(path, columns=columns, read_dictionary=dictionary)
     except Exception as bad:  # pyarrow raises several unrelated types for corrupt files
         raise BattleDataError(f"{path}: not a readable Parquet file: {bad}") from None
     frame = table.to_pandas()

@@ -38,6 +38,43 @@ class Selection:
         return len(self.battles)
 
 
+def _differs(column: pd.Series, value: str) -> np.ndarray:
+    """column != value as strings; on Categoricals compares codes, not millions of strings."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        categories = column.cat.categories.astype(str)
+        matching = np.flatnonzero(categories == value)
+        code = matching[0] if len(matching) else -2
+        return column.cat.codes.to_numpy() != code
+    return (column.astype(str) != value).to_numpy()
+
+
+def _as_strings(column: pd.Series) -> np.ndarray:
+    """Values as an object array of str (Categoricals: via their few categories)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        names = np.asarray(column.cat.categories.astype(str), dtype=object)
+        codes = column.cat.codes.to_numpy()
+        return np.where(codes >= 0, names[codes], None)
+    return column.astype(object).to_numpy()
+
+
+def _category_lookup(column: pd.Series, table: dict[str, int], default: int) -> np.ndarray:
+    """Map each value through `table` (unknown -> default), once per category if possible."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        per_category = np.array(
+            [table.get(str(c), default) for c in column.cat.categories] + [default])
+        return per_category[column.cat.codes.to_numpy()]  # code -1 (missing) -> default
+    return np.array([table.get(v, default) if isinstance(v, str) else default
+                     for v in column.tolist()])
+
+
+def _same_model(a: pd.Series, b: pd.Series) -> np.ndarray:
+    if isinstance(a.dtype, pd.CategoricalDtype) and isinstance(b.dtype, pd.CategoricalDtype):
+        lookup = pd.Index(a.cat.categories.astype(str)).get_indexer(b.cat.categories.astype(str))
+        codes_b = b.cat.codes.to_numpy()
+        return a.cat.codes.to_numpy() == np.where(codes_b >= 0, lookup[codes_b], -3)
+    return _as_strings(a) == _as_strings(b)
+
+
 def _row_labels(frame: pd.DataFrame, mask: np.ndarray) -> tuple[list, str]:
     kind = frame.attrs.get("row_kind", "index")
     return frame.loc[mask, "source_row"].tolist(), ("line" if kind == "line" else "row")
@@ -62,9 +99,9 @@ def select_battles(frame: pd.DataFrame, options: RatingOptions | None = None) ->
         keep &= ~mask
 
     if "status" in frame.columns:
-        drop("status_not_voted", (frame["status"].astype(str) != "voted").to_numpy())
+        drop("status_not_voted", _differs(frame["status"], "voted"))
     if "mode" in frame.columns and not options.include_named:
-        drop("mode_named", (frame["mode"].astype(str) == "named").to_numpy())
+        drop("mode_named", ~_differs(frame["mode"], "named"))
     if "flags" in frame.columns and not options.include_flagged_battles:
         flags = frame["flags"].fillna("").astype(str).to_numpy()
         drop("flagged_battle", flags != "")
@@ -74,7 +111,7 @@ def select_battles(frame: pd.DataFrame, options: RatingOptions | None = None) ->
                 f"--where {column}={value}: no column {column!r}; columns are "
                 f"{', '.join(map(str, frame.columns))}"
             )
-        drop(f"where:{column}={value}", (frame[column].astype(str) != value).to_numpy())
+        drop(f"where:{column}={value}", _differs(frame[column], value))
 
     kept = frame.loc[keep]
     if len(kept) == 0:
@@ -82,16 +119,17 @@ def select_battles(frame: pd.DataFrame, options: RatingOptions | None = None) ->
             f"no battles left after filtering {rows_read} rows (dropped: "
             f"{', '.join(f'{k}={v}' for k, v in dropped.items() if v)})"
         )
-    winner = kept["winner"].astype(object).to_numpy()
-    unknown = ~np.isin(winner, np.array(WINNERS, dtype=object))
+    code = _category_lookup(kept["winner"], {w: i for i, w in enumerate(WINNERS)}, -1)
+    unknown = code < 0
     if unknown.any():
+        winner = _as_strings(kept["winner"])
         labels, kind = _row_labels(kept, unknown)
         values = sorted({repr(v) for v in winner[unknown]})[:5]
         raise BattleDataError(
             f"unknown winner value(s) {', '.join(values)} at {name_rows(labels, kind)}; "
             f"winner must be one of {', '.join(repr(w) for w in WINNERS)}"
         )
-    same = kept["model_a"].astype(str).to_numpy() == kept["model_b"].astype(str).to_numpy()
+    same = _same_model(kept["model_a"], kept["model_b"])
     if same.any():
         labels, kind = _row_labels(kept, same)
         raise BattleDataError(
@@ -99,11 +137,10 @@ def select_battles(frame: pd.DataFrame, options: RatingOptions | None = None) ->
             "rated against itself: remove these rows"
         )
 
-    outcome = np.select(
-        [winner == "model_a", winner == "model_b"], [A_WINS, B_WINS], default=TIE
-    ).astype(np.int8)
+    # WINNERS order: model_a, model_b, tie, tie (bothbad) -> outcome codes 0, 1, 2, 2.
+    outcome = np.array([A_WINS, B_WINS, TIE, TIE], dtype=np.int8)[code]
     keep2 = np.ones(len(kept), dtype=bool)
-    bothbad = winner == "tie (bothbad)"
+    bothbad = code == 3
     if options.bothbad == "drop":
         dropped["bothbad"] = int(bothbad.sum())
         keep2 &= ~bothbad

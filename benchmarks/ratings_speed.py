@@ -1,0 +1,121 @@
+"""Speed of the ratings engine next to evalica and arena-rank, in one run.
+
+Needs the benchmark venv (`make bench-venv`) and the synthetic log
+(`benchmarks/make_synthetic_log.py`). Reports the median wall time over --repeat runs:
+
+- ours: read Parquet + aggregate + BT fit + sandwich CI + bootstrap (--rounds rounds),
+- evalica.bradley_terry point fit alone (data already in memory),
+- arena-rank PairDataset.from_pandas + BradleyTerry sandwich CI (data already in memory),
+- ours: style control (4 features) with --style-rounds bootstrap rounds on the first
+  --style-battles row-level battles.
+
+    .venv-bench/bin/python benchmarks/ratings_speed.py /tmp/arena-bench/battles.parquet
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+def timed(fn: Callable[[], object], repeat: int) -> tuple[float, object]:
+    times, result = [], None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
+
+
+def ours_pipeline(path: Path, rounds: int):
+    from ratings import bootstrap_bt, count_battles, fit_bt, read_battles, select_battles
+
+    frame = read_battles(path, columns=["model_a", "model_b", "winner", "status", "mode"])
+    counts = count_battles(select_battles(frame).battles)
+    fit = fit_bt(counts)
+    covariance = fit.sandwich_covariance()
+    draws = bootstrap_bt(counts, fit, rounds=rounds, seed=0)
+    return counts, fit, covariance, draws
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("parquet", type=Path)
+    parser.add_argument("--rounds", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--style-battles", type=int, default=1_000_000)
+    parser.add_argument("--style-rounds", type=int, default=100)
+    parser.add_argument("--skip", default="", help="comma list: evalica,arena-rank,style")
+    args = parser.parse_args()
+    skip = set(args.skip.split(","))
+    rows = []
+
+    seconds, (counts, fit, _, draws) = timed(lambda: ours_pipeline(args.parquet, args.rounds),
+                                             args.repeat)
+    rows.append(("ours: read Parquet + BT + sandwich + "
+                 f"{args.rounds}-round bootstrap", seconds))
+    print(f"{counts.n_battles:,.0f} battles, {counts.n_models} models, "
+          f"{len(counts.count):,} aggregated rows", flush=True)
+
+    frame = pd.read_parquet(args.parquet, columns=["model_a", "model_b", "winner"])
+    frame = frame.astype({"model_a": str, "model_b": str, "winner": str})
+    frame = frame.replace({"winner": {"tie (bothbad)": "tie"}})
+
+    if "evalica" not in skip:
+        import evalica
+
+        winners = frame["winner"].map({"model_a": evalica.Winner.X, "model_b": evalica.Winner.Y,
+                                       "tie": evalica.Winner.Draw}).tolist()
+        xs, ys = frame["model_a"].tolist(), frame["model_b"].tolist()
+        seconds, result = timed(lambda: evalica.bradley_terry(xs, ys, winners), args.repeat)
+        rows.append(("evalica 0.4.2: bradley_terry point fit (lists in memory)", seconds))
+        theirs = np.log(result.scores.reindex(counts.models).to_numpy())
+        gap = np.max(np.abs((theirs - theirs.mean()) - fit.theta))
+        print(f"evalica vs ours: max |log-strength difference| = {gap:.2e}", flush=True)
+
+    if "arena-rank" not in skip:
+        from arena_rank.models.bradley_terry import BradleyTerry
+        from arena_rank.utils.data_utils import PairDataset
+
+        def arena_rank_sandwich():
+            dataset = PairDataset.from_pandas(frame)
+            model = BradleyTerry(n_competitors=len(dataset.competitors))
+            return dataset, model.compute_ratings_and_cis(dataset, ci_method="sandwich")
+
+        seconds, (dataset, result) = timed(arena_rank_sandwich, args.repeat)
+        rows.append(("arena-rank 0.1.1: PairDataset + BT fit + sandwich (frame in memory)",
+                     seconds))
+        theirs = np.asarray(result["ratings"], dtype=float)
+        order = [list(dataset.competitors).index(m) for m in counts.models]
+        ours = 400 / np.log(10) * fit.theta
+        gap = np.max(np.abs((theirs[order] - theirs.mean()) - ours))
+        print(f"arena-rank vs ours: max |rating difference| = {gap:.3f} Elo points", flush=True)
+
+    if "style" not in skip:
+        from ratings import compute_leaderboard, read_battles
+
+        battles = read_battles(args.parquet).iloc[: args.style_battles]
+
+        def style():
+            return compute_leaderboard(battles, style=True, ci="bootstrap",
+                                       rounds=args.style_rounds, seed=0)
+
+        seconds, board = timed(style, 1)
+        rows.append((f"ours: style control, {args.style_rounds}-round bootstrap, "
+                     f"{len(battles):,} battles (1 run)", seconds))
+        print(board.style_coefficients.to_string(index=False), flush=True)
+
+    width = max(len(name) for name, _ in rows)
+    print(f"\n| {'step'.ljust(width)} | median s |\n|{'-' * (width + 2)}|---------:|")
+    for name, seconds in rows:
+        print(f"| {name.ljust(width)} | {seconds:8.2f} |")
+
+
+if __name__ == "__main__":
+    main()
