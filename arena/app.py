@@ -28,6 +28,7 @@ from arena.sampling import PairSampler
 from arena.store import BattleLog
 from serving.client import (
     StreamFinished,
+    StreamStarted,
     StreamTimeouts,
     TextDelta,
     make_http_client,
@@ -76,7 +77,8 @@ def make_generate(
             async for event in stream:
                 if isinstance(event, TextDelta):
                     yield event.text
-                elif isinstance(event, StreamFinished):
+                elif isinstance(event, StreamStarted | StreamFinished):
+                    # The started record is live (finished_at unset); the finished one is final.
                     yield event.record
 
     return generate

@@ -66,10 +66,13 @@ class Contender:
 
 
 class GenerateFn(Protocol):
-    """Streams one completion: yields text deltas (str), then exactly one GenerationRecord.
+    """Streams one completion: text deltas (str) and GenerationRecords; the last record is final.
 
-    The record's `error` is set when the generation failed; the function must not raise for
-    upstream failures, and must stop the upstream request when the iterator is closed.
+    A record whose `finished_at` is unset is the live record of a generation still running
+    (kept so that a battle abandoned mid-stream logs what was sent); the record with
+    `finished_at` set ends the stream. Its `error` is set when the generation failed; the
+    function must not raise for upstream failures, and must stop the upstream request when
+    the iterator is closed.
     """
 
     def __call__(
@@ -330,11 +333,14 @@ class BattleService:
             try:
                 async for item in self.generate(state[f"model_{side}"], messages[side]):
                     await queue.put((side, item))
-            except BaseException as failure:  # noqa: BLE001 - reported as this side's error
+            except asyncio.CancelledError:
+                raise
+            except Exception as failure:  # noqa: BLE001 - reported as this side's error
                 await queue.put((side, failure))
 
         tasks = [asyncio.create_task(pump(side)) for side in SIDES]
         records: dict[str, GenerationRecord] = {}
+        live: dict[str, GenerationRecord] = {}
         finished = False
         try:
             while len(records) < 2:
@@ -342,6 +348,9 @@ class BattleService:
                 if isinstance(item, str):
                     if item:
                         yield BattleEvent("delta", side, item)
+                    continue
+                if isinstance(item, GenerationRecord) and item.finished_at is None:
+                    live[side] = item  # still streaming; kept in case the client leaves
                     continue
                 if isinstance(item, BaseException):
                     item = _failed_record(state, side, messages[side], item)
@@ -358,15 +367,42 @@ class BattleService:
                         },
                     )
             finished = True
-            outcome = await self._finish_turn(state, prompt, records)
-            yield outcome
+            yield await self._finish_turn(state, prompt, records)
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
             if not finished:
-                # The client went away mid-turn: the battle cannot be voted any more.
-                await asyncio.shield(self._abandon(state, "disconnected_mid_turn"))
+                # The client went away mid-turn (closed tab, dropped connection). Nothing may
+                # be awaited here under a cancelled scope, so a detached task stops both
+                # generations and logs the battle as abandoned with what was produced so far.
+                _detach(self._abandon_mid_turn(state, prompt, tasks, records, live, messages))
+
+    async def _abandon_mid_turn(
+        self,
+        state: dict[str, Any],
+        prompt: str,
+        tasks: list[asyncio.Task[None]],
+        records: dict[str, GenerationRecord],
+        live: dict[str, GenerationRecord],
+        messages: dict[str, list[dict[str, str]]],
+    ) -> None:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        partial = {}
+        for side in SIDES:
+            record = records.get(side) or live.get(side)
+            if record is None:
+                record = _failed_record(
+                    state, side, messages[side], ConnectionAbortedError("client disconnected")
+                )
+            elif record.error is None and side not in records:
+                record.error = "cancelled: the client disconnected mid-stream"
+            partial[side] = record
+        state["turns"].append(Turn(len(state["turns"]), prompt, partial["a"],
+                                   partial["b"]).to_dict())
+        try:
+            await self._abandon(state, "disconnected_mid_turn")
+        except Exception:  # noqa: BLE001 - nobody is left to tell; keep the process alive
+            log.exception("could not log abandoned battle %s", state["battle_id"])
 
     async def _finish_turn(
         self, state: dict[str, Any], prompt: str, records: dict[str, GenerationRecord]
@@ -428,7 +464,7 @@ class BattleService:
 
     async def _sample_pair(self) -> tuple[str, str, str, float, int]:
         down = await self._live(self.live.down_models())
-        counts = await self._live(self.live.pair_counts())
+        counts = await self._live(self.live.pair_counts(max_age_s=1.0))
         try:
             choice = self.sampler.sample(
                 list(self.contenders), counts, self.rng, excluded=set(down)
@@ -560,6 +596,16 @@ class BattleService:
             flags=list(state["flags"]),
             category=state.get("category"),
         )
+
+
+_DETACHED: set[asyncio.Task[Any]] = set()
+
+
+def _detach(coroutine: Any) -> None:
+    """Run a coroutine to completion in the background, keeping a reference until it ends."""
+    task = asyncio.get_running_loop().create_task(coroutine)
+    _DETACHED.add(task)
+    task.add_done_callback(_DETACHED.discard)
 
 
 def _opening(system_prompt: str) -> list[dict[str, str]]:

@@ -49,6 +49,8 @@ def register(app: typer.Typer) -> None:
             level=os.environ.get("ARENA_LOG_LEVEL", "INFO"),
             format=f"%(asctime)s w{worker_index} %(levelname)s %(name)s: %(message)s",
         )
+        # Health probes every few seconds would drown the log at INFO.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
         try:
             settings = load_arena_settings(config)
             serving = load_models_config(config)
@@ -79,10 +81,17 @@ def register(app: typer.Typer) -> None:
 
 
 def _start_redis(stack: contextlib.ExitStack, settings) -> str:  # noqa: ANN001
-    from arena.redis_server import EmbeddedRedis
+    from arena.redis_server import EmbeddedRedis, EmbeddedRedisError
 
-    redis = EmbeddedRedis(data_dir=Path(settings.data_dir) / "redis")
-    stack.enter_context(redis)
+    data_dir = (Path(settings.data_dir) / "redis").resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    redis = EmbeddedRedis(data_dir=data_dir)
+    try:
+        stack.enter_context(redis)
+    except EmbeddedRedisError as failed:
+        typer.echo(f"error: could not start the embedded Redis: {failed}\n"
+                   "Set [arena] redis_url to use an external Redis instead.", err=True)
+        raise typer.Exit(1) from None
     typer.echo(f"redis: embedded redis-server at {redis.url}")
     return redis.url
 
