@@ -69,6 +69,8 @@ MOUNT_OPTIONS: dict[str, Any] = {
 .arena-names { min-height: 1.8em; text-align: center; }
 .arena-status { min-height: 1.2em; }
 footer { display: none !important; }
+/* The chat's own Clear button would only blank this page's copy of a live battle. */
+.arena-chat button[aria-label="Clear"] { display: none !important; }
 """,
 }
 
@@ -162,6 +164,7 @@ class BattlePanel:
                     allow_tags=False,
                     buttons=["copy"],
                     group_consecutive_messages=False,
+                    elem_classes=["arena-chat"],
                 )
                 for side in SIDES
             }

@@ -60,7 +60,8 @@ def board_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 def board_summary(board: Board, *, style: bool) -> str:
     """The line above the table: snapshot time, votes behind it, links to re-derive it."""
-    parts = [f"Snapshot computed at **{board.get('computed_at', 'unknown time')}**",
+    computed = str(board.get("computed_at", "unknown time"))[:19].replace("T", " ")
+    parts = [f"Snapshot computed at **{computed} UTC**",
              f"from **{board.get('votes', 0)}** votes"]
     if style:
         parts.append("style-controlled ratings (length and Markdown use held equal)")
@@ -99,7 +100,7 @@ def win_fraction_figure(board: Board, rows: list[dict[str, Any]]) -> Figure:
     if isinstance(observed, dict) and observed.get("models") and observed.get("matrix"):
         names = [str(n) for n in observed["models"]]
         matrix = np.array(observed["matrix"], dtype=float)
-        title = "Observed win fraction (row beats column)"
+        title = "Observed win fraction\n(row beats column)"
     else:
         names = [str(r.get("model", "")) for r in rows]
         rating = np.array([_float(r.get("rating")) for r in rows])
@@ -107,7 +108,7 @@ def win_fraction_figure(board: Board, rows: list[dict[str, Any]]) -> Figure:
         base = _float(board.get("base"), default=10.0)
         matrix = 1.0 / (1.0 + base ** ((rating[None, :] - rating[:, None]) / scale))
         np.fill_diagonal(matrix, np.nan)
-        title = "Predicted win probability from ratings (row beats column)"
+        title = "Predicted win probability\n(row beats column, from ratings)"
     size = 0.6 * len(names) + 2.5
     figure = Figure(figsize=(size + 1.0, size), layout="constrained")
     axes = figure.add_subplot()
@@ -157,8 +158,10 @@ def build_leaderboard_tab(leaderboard: LeaderboardFn) -> gr.Tab:
                              wrap=True, show_search="none")
         with gr.Row():
             ci_plot = gr.Image(label="Ratings with 95% CI", interactive=False,
+                               buttons=["download", "fullscreen"],
                                elem_id="leaderboard-ci", visible=False)
             heatmap = gr.Image(label="Win fraction", interactive=False,
+                               buttons=["download", "fullscreen"],
                                elem_id="leaderboard-heatmap", visible=False)
 
         async def show(use_style: bool) -> dict[gr.components.Component, Any]:
