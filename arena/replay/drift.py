@@ -1,0 +1,235 @@
+"""Drift check: run logged generations again and compare the answers.
+
+For every selected logged generation (see `arena.replay.tasks`) the same request is sent again
+(the logged messages, every logged sampling parameter and the logged seed) to the endpoint the
+config *now* gives the same public model name, through the same streaming client the arena
+uses. The new answer is compared with the logged one:
+
+- exact match: the two texts are equal, character for character;
+- similarity: `arena.replay.similarity.text_similarity` (token-level difflib ratio, 0..1);
+- served model id: the model id the server answered with (`response_model`, else the id we
+  asked for) before and now; `system_fingerprint` before and now.
+
+On one machine with the same vLLM build a seeded generation repeats exactly, so a lower
+exact-match rate means the model, the server or its settings changed. (vLLM does not promise
+bit-exact repeats across GPU batch shapes or versions: read the rate as a measurement.)
+
+Failures of the endpoint (refused connection, HTTP error, timeout) become `failed` results and
+the run goes on; the run is resumable (`arena.replay.progress`).
+
+    report = run_drift_check(Path("battles.jsonl"), load_models_config("arena.toml"),
+                             Path("replay-out"), concurrency=4)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from arena.replay.progress import ProgressStore, file_sha256
+from arena.replay.report import DriftReport, summarise
+from arena.replay.similarity import text_similarity
+from arena.replay.tasks import ReplayTask, SkippedGeneration, collect_tasks, read_battle_log
+from serving.client import StreamTimeouts, complete_chat, make_http_client
+from serving.config import ServingConfig
+from serving.records import GenerationRecord
+
+STATUSES = ("replayed", "failed", "skipped")
+DEFAULT_TIMEOUTS = StreamTimeouts(connect=10.0, first_token=120.0, total=300.0)
+
+
+@dataclass
+class TurnResult:
+    """The outcome for one logged generation (battle, turn, side).
+
+    status: "replayed" (a new answer came back), "failed" (the endpoint failed; `error` says
+    how) or "skipped" (nothing to replay; `error` says why). `exact` and `similarity` are set
+    for replayed results only. `served_*` is the model id the server answered with,
+    `fingerprint_*` its `system_fingerprint`, each as logged and as replayed.
+    """
+
+    battle_id: str
+    turn: int
+    side: str
+    model: str
+    status: str
+    seed: int | None
+    logged_output: str
+    replayed_output: str | None = None
+    exact: bool | None = None
+    similarity: float | None = None
+    served_logged: str | None = None
+    served_replayed: str | None = None
+    fingerprint_logged: str | None = None
+    fingerprint_replayed: str | None = None
+    endpoint: str | None = None
+    error: str | None = None
+    seconds: float | None = None
+
+    @property
+    def key(self) -> tuple[str, int, str]:
+        return (self.battle_id, self.turn, self.side)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TurnResult:
+        return cls(**data)
+
+
+def _served_id(record: GenerationRecord) -> str | None:
+    return record.response_model or record.served_model or None
+
+
+def compare(task: ReplayTask, replayed: GenerationRecord, seconds: float) -> TurnResult:
+    """The result of one replay: failed when the new generation has an error, else compared."""
+    logged = task.logged
+    result = TurnResult(
+        battle_id=task.battle_id, turn=task.turn, side=task.side, model=task.model,
+        status="failed" if replayed.error is not None else "replayed",
+        seed=logged.seed if logged.seed is not None else logged.params.get("seed"),
+        logged_output=logged.output, served_logged=_served_id(logged),
+        fingerprint_logged=logged.system_fingerprint, endpoint=replayed.endpoint,
+        seconds=round(seconds, 4),
+    )
+    if replayed.error is not None:
+        result.error = replayed.error
+        return result
+    result.replayed_output = replayed.output
+    result.exact = replayed.output == logged.output
+    result.similarity = text_similarity(logged.output, replayed.output)
+    result.served_replayed = _served_id(replayed)
+    result.fingerprint_replayed = replayed.system_fingerprint
+    return result
+
+
+def skipped_result(skip: SkippedGeneration) -> TurnResult:
+    return TurnResult(
+        battle_id=skip.battle_id, turn=skip.turn, side=skip.side, model=skip.model,
+        status="skipped", seed=skip.logged.seed, logged_output=skip.logged.output,
+        served_logged=_served_id(skip.logged), fingerprint_logged=skip.logged.system_fingerprint,
+        error=skip.reason,
+    )
+
+
+def _not_configured(task: ReplayTask, config: ServingConfig) -> TurnResult:
+    where = f" {config.path}" if config.path is not None else ""
+    return TurnResult(
+        battle_id=task.battle_id, turn=task.turn, side=task.side, model=task.model,
+        status="failed", seed=task.logged.seed, logged_output=task.logged.output,
+        served_logged=_served_id(task.logged), fingerprint_logged=task.logged.system_fingerprint,
+        error=f"model {task.model!r} is not in the config{where}; known: "
+              f"{', '.join(config.names)}",
+    )
+
+
+async def replay_generations(
+    tasks: list[ReplayTask],
+    config: ServingConfig,
+    *,
+    concurrency: int = 4,
+    timeouts: StreamTimeouts = DEFAULT_TIMEOUTS,
+    on_result: Callable[[TurnResult], None] | None = None,
+) -> list[TurnResult]:
+    """Replay `tasks` with at most `concurrency` requests in flight; results in task order.
+
+    `on_result` is called with each result as it finishes (the progress file and bar use it).
+    Never raises for endpoint failures; those are `failed` results.
+    """
+    if concurrency < 1:
+        raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+    results: list[TurnResult | None] = [None] * len(tasks)
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for index in range(len(tasks)):
+        queue.put_nowait(index)
+
+    async def worker(http) -> None:
+        while True:
+            try:
+                index = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            task = tasks[index]
+            try:
+                endpoint = config.model(task.model).endpoint()
+            except KeyError:
+                result = _not_configured(task, config)
+            else:
+                start = time.perf_counter()
+                record = await complete_chat(endpoint, task.logged.messages, task.logged.params,
+                                             timeouts=timeouts, http=http)
+                result = compare(task, record, time.perf_counter() - start)
+            results[index] = result
+            if on_result is not None:
+                on_result(result)
+
+    async with make_http_client(max_connections=max(concurrency, 1)) as http:
+        await asyncio.gather(*(worker(http) for _ in range(min(concurrency, len(tasks)) or 1)))
+    return [r for r in results if r is not None]
+
+
+def _progress_bar(total: int, done: int, enabled: bool | None):
+    from tqdm import tqdm
+
+    show = sys.stderr.isatty() if enabled is None else enabled
+    return tqdm(total=total, initial=done, disable=not show, unit="gen", desc="replaying",
+                file=sys.stderr)
+
+
+def run_drift_check(
+    log_path: Path,
+    config: ServingConfig,
+    out_dir: Path,
+    *,
+    models: set[str] | None = None,
+    limit: int | None = None,
+    concurrency: int = 4,
+    timeouts: StreamTimeouts = DEFAULT_TIMEOUTS,
+    worst: int = 3,
+    progress: bool | None = None,
+) -> DriftReport:
+    """Replay the selected battles of `log_path`, resuming from `out_dir`, and write
+    `out_dir/drift.json` and `out_dir/drift.md`; returns the report.
+
+    `progress=None` shows a bar only when stderr is a terminal. Raises ReplayInputError for an
+    unreadable log or an out dir that holds another log's progress. KeyboardInterrupt leaves
+    the finished results in `out_dir/progress.jsonl`; the same call resumes.
+    """
+    started = datetime.now(UTC)
+    tasks, skipped = collect_tasks(read_battle_log(log_path), models, limit)
+    store = ProgressStore(out_dir, log_path, file_sha256(log_path))
+    done = store.load()
+    resumed = {t.key: TurnResult.from_dict(done[t.key]) for t in tasks if t.key in done}
+    pending = [t for t in tasks if t.key not in resumed]
+    bar = _progress_bar(len(tasks), len(resumed), progress)
+
+    def record(result: TurnResult) -> None:
+        store.append(result.to_dict())
+        bar.update(1)
+
+    try:
+        fresh = asyncio.run(replay_generations(pending, config, concurrency=concurrency,
+                                               timeouts=timeouts, on_result=record))
+    finally:
+        bar.close()
+        store.close()
+    by_key = {**resumed, **{r.key: r for r in fresh}}
+    results = [by_key[t.key] for t in tasks] + [skipped_result(s) for s in skipped]
+    report = summarise(results, worst=worst)
+    report.meta = {
+        "log": str(log_path), "log_sha256": file_sha256(log_path),
+        "config": str(config.path) if config.path is not None else None,
+        "models_selected": sorted(models) if models else None, "limit": limit,
+        "concurrency": concurrency, "resumed": len(resumed), "attempted_now": len(fresh),
+        "started_at": started.isoformat(), "finished_at": datetime.now(UTC).isoformat(),
+        "similarity": "token-level difflib ratio (arena.replay.similarity)",
+    }
+    report.write(out_dir)
+    return report
