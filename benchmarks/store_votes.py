@@ -1,6 +1,7 @@
 """How fast the vote log records battles and exports them.
 
-    .venv/bin/python benchmarks/store_votes.py [--url URL] [--threads 16] [--rate 300] [--seconds 10]
+    .venv/bin/python benchmarks/store_votes.py [--url URL] [--threads 16] [--rate 300]
+                                               [--seconds 10]
 
 Writes: `threads` worker threads share one BattleLog (as the battle service's threadpool does)
 and record two-turn battles at a target rate (votes per second, paced open-loop so the
@@ -12,6 +13,7 @@ Goal (issue 2): 300 votes/s with p99 < 50 ms on SQLite.
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import sys
 import tempfile
@@ -54,17 +56,25 @@ def main() -> None:
         log.record_battle(battles[index])
         latencies.append(time.perf_counter() - due)
 
+    cpu_began = time.process_time()
     began = time.perf_counter()
     with ThreadPoolExecutor(max_workers=args.threads) as pool:
         for future in [pool.submit(record, i, began + i / args.rate) for i in range(total)]:
             future.result()
     elapsed = time.perf_counter() - began
+    cpu_ms = 1000 * (time.process_time() - cpu_began) / total
     ms = [1000 * value for value in latencies]
     print(f"backend: {url.split(':', 1)[0]}, {args.threads} threads, target {args.rate:.0f}/s")
     print(f"recorded {total} battles in {elapsed:.2f} s = {total / elapsed:.0f} votes/s")
     print(
         f"latency ms: p50 {percentile(ms, 0.5):.1f}  p95 {percentile(ms, 0.95):.1f}  "
         f"p99 {percentile(ms, 0.99):.1f}  max {max(ms):.1f}"
+    )
+
+    print(
+        f"CPU per vote: {cpu_ms:.2f} ms (all threads), so one free core records about "
+        f"{1000 / cpu_ms:.0f} votes/s; load average now {os.getloadavg()[0]:.1f} "
+        f"on {os.cpu_count()} CPUs"
     )
 
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -109,6 +109,9 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter(
                 f"choose one of {', '.join(STATUSES)}, all", param_hint="--status"
             )
+        if str(out) == "-":
+            raise typer.BadParameter("give a file name; writing to stdout is not supported",
+                                     param_hint="--out")  # fmt: skip
         moment = _parse_since(since)
         from arena.exporters import DEFAULT_STATUS, export_battles
 
@@ -122,7 +125,8 @@ def register(app: typer.Typer) -> None:
         finally:
             log.close()
         chosen = status or DEFAULT_STATUS[fmt] or "all"
-        typer.echo(f"exported {written} battles (status: {chosen}) to {out} as {fmt}")
+        noun = "battle" if written == 1 else "battles"
+        typer.echo(f"exported {written} {noun} (status: {chosen}) to {out} as {fmt}")
 
     @app.command("import")
     def import_(
