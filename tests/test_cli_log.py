@@ -151,12 +151,20 @@ def test_skip_invalid_reports_each_skipped_record(tmp_path: Path):
         (("--format", "csv"), "choose one of jsonl, parquet, fastchat"),
         (("--mode", "blind"), "choose one of anonymous, named, replay"),
         (("--since", "yesterday"), "not an ISO 8601 date"),
+        (("--status", "won"), "choose one of voted, abandoned, error, all"),
     ],
 )
 def test_bad_export_options_are_usage_errors(tmp_path: Path, args, message):
     result = arena("export", "--db", f"sqlite:///{tmp_path}/x.db", "--out", "x", *args)
     assert result.returncode == 2
-    assert message in result.stderr
+    assert message in " ".join(result.stderr.replace("│", " ").split())
+
+
+def test_export_to_stdout_is_refused_rather_than_writing_a_file_named_dash(tmp_path: Path):
+    result = arena("export", "--db", f"sqlite:///{tmp_path}/x.db", "--out", "-", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "writing to stdout is not supported" in " ".join(result.stderr.replace("│", " ").split())
+    assert not (tmp_path / "-").exists()
 
 
 def test_unreachable_database_is_reported_without_a_traceback(tmp_path: Path):

@@ -34,6 +34,14 @@ def test_new_sqlite_database_is_created_with_its_directory(tmp_path: Path):
         assert stored == (str(STORE_SCHEMA_VERSION),)
 
 
+def test_in_memory_database_works_for_single_threaded_use():
+    battle = make_battle()
+    with BattleLog("sqlite://") as log:
+        log.record_battle(battle)
+        assert log.get_battle(battle.battle_id) == battle
+        assert [b.battle_id for b in log.iter_battles()] == [battle.battle_id]
+
+
 def test_every_field_reads_back_exactly(log: BattleLog):
     battles = varied_battles()
     for battle in battles:

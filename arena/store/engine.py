@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.pool import StaticPool
 
 # How long a SQLite writer waits for another writer's lock before giving up, in milliseconds.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -35,11 +36,14 @@ def make_engine(url: str) -> Engine:
         # pre_ping: a Postgres restart must not turn the next vote into an error.
         return create_engine(parsed, pool_pre_ping=True)
     database = parsed.database or ""
-    if database and database != ":memory:" and not database.startswith("file:"):
+    in_memory = database in ("", ":memory:")
+    if not in_memory and not database.startswith("file:"):
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
         parsed,
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        # An in-memory database exists once per connection: share one (single-threaded use).
+        **({"poolclass": StaticPool} if in_memory else {}),
     )
     _tune_sqlite(engine)
     return engine
