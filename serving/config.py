@@ -325,6 +325,8 @@ def _read_model(reader: _Reader, table: Any, index: int) -> ModelSpec:
     where = f"models[{index}]"
     if not isinstance(table, dict):
         raise reader.fail(where, "must be a table ([[models]])")
+    if isinstance(table.get("name"), str):
+        reader.check_keys(table, _MODEL_KEYS, f"{where} ({table['name']})")
     reader.check_keys(table, _MODEL_KEYS, where)
     if "name" not in table:
         raise reader.fail(f"{where}.name", "missing field: every model needs a public name")

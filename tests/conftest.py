@@ -5,4 +5,5 @@ pytest_plugins = [
     "fixtures.browser",
     "fixtures.postgres",
     "fixtures.redis",
+    "fixtures.vllm",
 ]
