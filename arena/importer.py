@@ -81,7 +81,7 @@ def parse_record(data: Any) -> BattleRecord:
 
 def read_entries(path: Path) -> Iterator[Entry]:
     """Every record of `path`, parsed and checked, in file order."""
-    with open(path, encoding="utf-8") as stream:
+    with open(path, encoding="utf-8-sig") as stream:  # -sig: tolerate a byte-order mark
         first = _first_character(stream)
         stream.seek(0)
         if first == "":

@@ -233,3 +233,12 @@ def test_bad_files_name_the_place_and_the_reason(tmp_path: Path, content: str, w
         assert where in str(raised.value)
         assert str(raised.value).startswith(str(path))
         assert log.count_battles() == 0
+
+
+def test_files_with_a_byte_order_mark_are_read(tmp_path: Path):
+    battle = make_battle()
+    path = tmp_path / "bom.jsonl"
+    path.write_text(json.dumps(battle.to_dict()) + "\n", encoding="utf-8-sig")
+    with fresh_log(tmp_path) as log:
+        assert import_file(path, log).inserted == 1
+        assert log.get_battle(battle.battle_id) == battle

@@ -27,6 +27,11 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(code=1)
 
 
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 def _parse_since(value: str | None) -> datetime | None:
     """An ISO 8601 date or date-time; without a zone it is read as UTC."""
     if value is None:
@@ -62,8 +67,7 @@ def _open_log(db: str | None, config: Path | None):
         raise _fail(f"error: {url!r} is not a database URL: {bad}") from None
     except (SQLAlchemyError, OSError) as bad:
         shown = describe_url(url) if "://" in url else url
-        first_line = str(bad).strip().splitlines()[0] if str(bad).strip() else type(bad).__name__
-        raise _fail(f"error: cannot open the vote log at {shown}: {first_line}") from None
+        raise _fail(f"error: cannot open the vote log at {shown}: {_first_line(bad)}") from None
 
 
 def register(app: typer.Typer) -> None:
@@ -113,6 +117,8 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter("give a file name; writing to stdout is not supported",
                                      param_hint="--out")  # fmt: skip
         moment = _parse_since(since)
+        from sqlalchemy.exc import SQLAlchemyError
+
         from arena.exporters import DEFAULT_STATUS, export_battles
 
         log = _open_log(db, config)
@@ -122,6 +128,8 @@ def register(app: typer.Typer) -> None:
             )
         except OSError as bad:
             raise _fail(f"error: cannot write {out}: {bad.strerror or bad}") from None
+        except SQLAlchemyError as bad:
+            raise _fail(f"error: reading the vote log failed: {_first_line(bad)}") from None
         finally:
             log.close()
         chosen = status or DEFAULT_STATUS[fmt] or "all"
@@ -144,6 +152,8 @@ def register(app: typer.Typer) -> None:
 
         Battles already stored (same id) are left as they are: importing twice adds nothing.
         """
+        from sqlalchemy.exc import SQLAlchemyError
+
         from arena.importer import ImportFailed, import_file
 
         if not file.exists():
@@ -159,6 +169,12 @@ def register(app: typer.Typer) -> None:
         except ImportFailed as bad:
             hint = "" if skip_invalid else " (--skip-invalid imports the valid records)"
             raise _fail(f"error: {bad}\nnothing was imported{hint}") from None
+        except SQLAlchemyError as bad:
+            raise _fail(
+                f"error: writing to the vote log failed: {_first_line(bad)}\n"
+                "batches written before the failure are kept; run the same import again "
+                "to finish (it skips what is already stored)"
+            ) from None
         finally:
             log.close()
         typer.echo(report.summary())
