@@ -199,7 +199,7 @@ class BattleLog:
         with self._write_lock:
             # SQLite has one writer at a time anyway; keeping its connection saves a pool
             # checkout and reset per vote.
-            if self._writer is None or self._writer.closed:
+            if self._writer is None or self._writer.closed or self._writer.invalidated:
                 self._writer = self._engine.connect()
             with self._writer.begin():
                 yield self._writer
