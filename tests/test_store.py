@@ -182,7 +182,8 @@ def _write_from_process(url: str, worker: int, barrier) -> None:
 
 
 def test_concurrent_writers_in_four_processes_all_land(battle_log_url: str):
-    context = multiprocessing.get_context("spawn")
+    # fork: separate processes with their own connections, without re-importing everything.
+    context = multiprocessing.get_context("fork")
     barrier = context.Barrier(PROCESSES)
     workers = [
         context.Process(target=_write_from_process, args=(battle_log_url, w, barrier))
