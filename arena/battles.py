@@ -29,6 +29,7 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -159,6 +160,16 @@ class BattleService:
         # Fallback copy of the battles this process runs, used when Redis lost them (flushed or
         # down), and the basis of the expiry sweep. Keyed by battle id.
         self._local: dict[str, dict[str, Any]] = {}
+        # One writer thread per process: BattleLog serialises writers anyway (SQLite admits one
+        # at a time), so more threads would only wait, and holding them in a pool of their own
+        # keeps slow commits from starving the default pool that other blocking calls share.
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="battle-log-writer")
+
+    async def _write(self, record: BattleRecord) -> None:
+        """Commit one battle record to SQL (durable when this returns)."""
+        await asyncio.get_running_loop().run_in_executor(
+            self._writer, self.log.record_battle, record
+        )
 
     # ----------------------------------------------------------------------------------- start
     def rater(self, session_id: str) -> str:
@@ -257,16 +268,15 @@ class BattleService:
         voted_at = utcnow()
         record = self._record(state, status="voted", winner=winner, voted_at=voted_at)
         try:
-            await asyncio.to_thread(self.log.record_battle, record)
+            await self._write(record)
         except DuplicateBattle:
             raise VoteConflict("this battle already has a vote; start a new round") from None
         except BaseException:
             await self._release_claim(battle_id)
             raise
         # The vote is durable from here on; what follows only updates rebuildable state.
-        state["status"] = VOTED
-        state["winner"] = winner
-        await self._save(state, tolerate_outage=True)
+        # Keep only what a later reveal or refusal needs: the conversations are in SQL now.
+        await self._save(_voted_stub(state, winner), tolerate_outage=True)
         try:
             await self.live.incr_pair(state["model_a"], state["model_b"])
         except LiveStateUnavailable:
@@ -427,7 +437,7 @@ class BattleService:
             reason = "; ".join(f"side {s}: {records[s].error}" for s in failed)
             state["end_reason"] = reason
             await self._save(state, tolerate_outage=True)
-            await asyncio.to_thread(self.log.record_battle, self._record(state, status="error"))
+            await self._write(self._record(state, status="error"))
             self._local.pop(state["battle_id"], None)
             return BattleEvent(
                 "failed",
@@ -558,9 +568,7 @@ class BattleService:
         if not state["turns"]:
             return False
         try:
-            await asyncio.to_thread(
-                self.log.record_battle, self._record(state, status="abandoned")
-            )
+            await self._write(self._record(state, status="abandoned"))
         except DuplicateBattle:
             return False
         return True
@@ -596,6 +604,14 @@ class BattleService:
             flags=list(state["flags"]),
             category=state.get("category"),
         )
+
+
+def _voted_stub(state: dict[str, Any], winner: str) -> dict[str, Any]:
+    """The small state a voted battle keeps in Redis until its TTL: enough to refuse a second
+    vote with the right reason and to reveal the names again."""
+    keep = ("battle_id", "owner", "mode", "model_a", "model_b", "flags", "started_at")
+    return {**{key: state[key] for key in keep}, "status": VOTED, "winner": winner,
+            "turns": []}
 
 
 _DETACHED: set[asyncio.Task[Any]] = set()

