@@ -230,11 +230,8 @@ def build_app(runtime: ArenaRuntime, *, with_ui: bool = True) -> FastAPI:
     runtime.job.out_dir.mkdir(parents=True, exist_ok=True)
     app.mount("/snapshots", StaticFiles(directory=runtime.job.out_dir), name="snapshots")
     if with_ui:
-        import gradio as gr
+        from arena.ui import mount_ui
 
-        from arena.ui import build_ui
-
-        demo = build_ui(runtime.service, leaderboard=runtime.leaderboard,
-                        settings=runtime.settings)
-        app = gr.mount_gradio_app(app, demo, path="/", ssr_mode=False)
+        app = mount_ui(app, runtime.service, leaderboard=runtime.leaderboard,
+                       settings=runtime.settings)
     return app

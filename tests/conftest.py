@@ -2,6 +2,7 @@
 session in fixtures defined here or in tests/fixtures/."""
 
 pytest_plugins = [
+    "fixtures.arena_server",
     "fixtures.browser",
     "fixtures.postgres",
     "fixtures.redis",

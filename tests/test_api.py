@@ -15,7 +15,7 @@ import redis
 
 pytestmark = pytest.mark.vllm
 
-MODEL_NAMES = ("tiny-a", "tiny-b", "tiny-c")
+MODEL_NAMES = ("tiny-a", "tiny-b")
 
 
 @dataclass
@@ -82,7 +82,7 @@ def test_a_voted_battle_is_logged_with_everything_needed_to_replay_it(arena_serv
     assert record is not None and record.status == "voted" and record.winner == "model_b"
     assert (record.model_a, record.model_b) == (reveal["model_a"], reveal["model_b"])
     assert record.mode == "anonymous" and record.pair_policy == "uniform"
-    assert record.pair_probability == pytest.approx(1 / 3)
+    assert record.pair_probability == pytest.approx(1.0)
     assert record.side_seed is not None and record.rater_hash and record.rater_hash != rater.session
     assert len(record.turns) == 2
     # Both full conversations, system prompt first, each side its own history.
@@ -316,7 +316,8 @@ def test_redis_down_refuses_new_battles_but_a_pending_vote_is_still_written(aren
 def test_a_model_killed_mid_battle_fails_the_battle_and_it_cannot_be_voted(arena_server):
     rater = Rater(arena_server.url)
     url = f"{arena_server.url}/api/battles"
-    payload = {"prompt": "Tell a long story.", "mode": "named", "models": ["tiny-c", "tiny-a"]}
+    payload = {"prompt": "Tell a long story.", "mode": "named", "models": ["tiny-b", "tiny-a"]}
+    killed = False
     try:
         with rater.http.stream("POST", url, json=payload) as response:
             events = []
@@ -324,27 +325,28 @@ def test_a_model_killed_mid_battle_fails_the_battle_and_it_cannot_be_voted(arena
                 if not line.startswith("data: "):
                     continue
                 events.append(json.loads(line[6:]))
-                if events[-1]["kind"] == "delta" and events[-1]["side"] == "a" and \
-                        arena_server.victim is not None:
-                    arena_server.kill_model()
+                if not killed and events[-1]["kind"] == "battle":
+                    arena_server.kill_model("tiny-b")
+                    killed = True
         kinds = [e["kind"] for e in events if e["kind"] != "delta"]
         assert "failed" in kinds and "ready" not in kinds
         errors = [e for e in events if e["kind"] == "error"]
-        assert errors and errors[0]["side"] == "a" and "tiny-c" not in errors[0]["text"]
+        assert errors and errors[0]["side"] == "a" and "tiny-b" not in errors[0]["text"]
         battle_id = events[0]["battle_id"]
         refused = rater.vote(battle_id, "model_b")
         assert refused.status_code == 409 and "failed" in refused.json()["detail"]
         record = arena_server.log.get_battle(battle_id)
         assert record.status == "error" and record.turns[0].generation_a.error
-        # The health monitor flags the outage, and the sampler stops offering tiny-c.
+        # The health monitor flags the outage; with one healthy model left the arena says so.
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
+        down: list = []
+        while time.monotonic() < deadline and "tiny-b" not in down:
             down = httpx.get(f"{arena_server.url}/healthz", timeout=10).json()["models_down"]
-            if "tiny-c" in down:
-                break
             time.sleep(0.5)
-        assert "tiny-c" in down
+        assert "tiny-b" in down
+        alone = rater.start("Anyone there?")
+        assert alone.status == 503 and "healthy" in alone.body["detail"]
     finally:
-        if arena_server.victim is None:
-            arena_server.restart_model()
-    arena_server.wait_healthy(timeout_s=60)
+        if killed:
+            arena_server.restart_model("tiny-b")
+    assert rater.start("Back again.").status == 200
