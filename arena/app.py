@@ -14,7 +14,7 @@ import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -37,6 +37,9 @@ from serving.client import (
 from serving.config import ServingConfig
 from serving.health import HealthTracker
 from serving.records import GenerationRecord
+
+if TYPE_CHECKING:
+    from arena.replay.revote import ReplayPool
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +96,8 @@ class ArenaRuntime:
     redis_url: str
     run_jobs: bool = True
     config_path: Path | None = None
+    # Replay mode (`arena serve --replay`): logged battles to re-vote; no model is contacted.
+    replay_pool: ReplayPool | None = None
     service: BattleService = field(init=False)
     log: BattleLog = field(init=False)
     live: LiveState = field(init=False)
@@ -111,6 +116,11 @@ class ArenaRuntime:
             for spec in self.serving.models
         }
         weights = {spec.name: spec.weight for spec in self.serving.models}
+        ledger = None
+        if self.replay_pool is not None:
+            from arena.replay.revote import ReplayLedger
+
+            ledger = ReplayLedger(self.replay_pool, self.live, self.log)
         self.job = LeaderboardJob(
             log=self.log,
             live=self.live,
@@ -126,6 +136,7 @@ class ArenaRuntime:
             settings=self.settings,
             salt=load_rater_salt(self.settings),
             on_vote=self.job.note_vote,
+            replay=ledger,
         )
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -171,7 +182,8 @@ class ArenaRuntime:
                 await self.rebuild_pair_counts()
             except LiveStateUnavailable:
                 log.warning("pair counts not rebuilt: live state unavailable")
-        self._tasks.append(asyncio.create_task(self._watch_health()))
+        if self.replay_pool is None:  # a replay arena never contacts the models
+            self._tasks.append(asyncio.create_task(self._watch_health()))
         self._tasks.append(asyncio.create_task(self._sweep()))
         if self.run_jobs:
             self._tasks.append(
@@ -226,6 +238,10 @@ def build_app(runtime: ArenaRuntime, *, with_ui: bool = True) -> FastAPI:
     )
     install_error_handlers(app)
     app.include_router(build_router(runtime.service, runtime.leaderboard, runtime.health))
+    if runtime.replay_pool is not None:
+        from arena.replay.revote_api import build_replay_router
+
+        app.include_router(build_replay_router(runtime.service, runtime.replay_pool))
     # Each leaderboard snapshot's table, manifest and export, so visitors can re-derive it.
     runtime.job.out_dir.mkdir(parents=True, exist_ok=True)
     app.mount("/snapshots", StaticFiles(directory=runtime.job.out_dir), name="snapshots")

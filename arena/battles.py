@@ -32,7 +32,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from arena.config import ArenaSettings
 from arena.errors import (
@@ -50,11 +50,16 @@ from arena.sampling import NotEnoughModels, PairSampler, assign_sides, new_side_
 from arena.store import BattleLog, DuplicateBattle
 from serving.records import GenerationRecord
 
+if TYPE_CHECKING:
+    from arena.replay.revote import ReplayLedger
+
 log = logging.getLogger(__name__)
 
 SIDES = ("a", "b")
 # Battle state machine: generating -> ready -> voted | ended; generating -> failed.
 GENERATING, READY, FAILED, VOTED, ENDED = "generating", "ready", "failed", "voted", "ended"
+REPLAY_ONLY = ("this arena replays logged battles: no new prompts or follow-ups; "
+               "ask for the next logged battle instead")
 
 
 @dataclass(frozen=True)
@@ -147,6 +152,7 @@ class BattleService:
         salt: str,
         rng: random.Random | None = None,
         on_vote: Callable[[], None] | None = None,
+        replay: ReplayLedger | None = None,
     ) -> None:
         self.contenders = dict(contenders)
         self.generate = generate
@@ -157,6 +163,8 @@ class BattleService:
         self.salt = salt
         self.rng = rng or random.SystemRandom()
         self.on_vote = on_vote
+        # Replay mode (`arena serve --replay`): battles come from this pool, not from models.
+        self.replay = replay
         # Fallback copy of the battles this process runs, used when Redis lost them (flushed or
         # down), and the basis of the expiry sweep. Keyed by battle id.
         self._local: dict[str, dict[str, Any]] = {}
@@ -194,6 +202,8 @@ class BattleService:
         Anonymous mode samples the pair; named mode takes `models` as (left, right).
         Raises BadInput, PromptTooLong, RateLimited or Unavailable before anything streams.
         """
+        if self.replay is not None:
+            raise BadInput(REPLAY_ONLY)
         prompt = self._check_prompt(prompt)
         owner = self.rater(session_id)
         await self._rate_limit(owner, "battle", self.settings.battles_per_minute, 60)
@@ -234,6 +244,8 @@ class BattleService:
         """Send a follow-up prompt to both models of an open battle; returns its stream."""
         prompt = self._check_prompt(prompt)
         state = await self._owned(battle_id, session_id)
+        if state["mode"] == "replay":
+            raise VoteConflict(REPLAY_ONLY)
         if state["status"] == GENERATING:
             raise VoteConflict("both answers are still streaming; wait for them to finish")
         if state["status"] != READY:
@@ -282,6 +294,8 @@ class BattleService:
         except LiveStateUnavailable:
             log.warning("pair counter not updated for %s: live state unavailable", battle_id)
         self._local.pop(battle_id, None)
+        if state.get("replay_of") and self.replay is not None:
+            await self._note_replay_vote(state["replay_of"])
         if self.on_vote is not None:
             self.on_vote()
         return Reveal(
@@ -322,6 +336,93 @@ class BattleService:
             raise VoteConflict("names are revealed only after the vote")
         return Reveal(battle_id, state["winner"], state["model_a"], state["model_b"],
                       tuple(state["flags"]))
+
+    # ------------------------------------------------------------------------------- replay
+    async def start_replay(self, session_id: str) -> tuple[str, AsyncIterator[BattleEvent]]:
+        """Replay mode: open a battle on a logged battle this rater was not shown yet.
+
+        The logged battle is chosen by `ReplayLedger.assign` (fewest replay votes first), laid
+        out on new sides by a fresh logged coin (`side_seed`), and its recorded turns are
+        streamed: a `turn` event (the logged prompt) before each turn's deltas, then `ready`.
+        The vote goes through `vote` like any other and is logged with mode `replay`,
+        `replay_of` the original id and pair_policy `replay`. Raises BadInput outside replay
+        mode, RateLimited, or Unavailable when Redis is down or the rater has seen them all.
+        """
+        from arena.replay.revote import PoolExhausted, replay_sides
+
+        if self.replay is None:
+            raise BadInput("this arena is not in replay mode; start a battle with a prompt")
+        owner = self.rater(session_id)
+        await self._rate_limit(owner, "battle", self.settings.battles_per_minute, 60)
+        try:
+            original = await self._live(self.replay.assign(owner))
+        except PoolExhausted:
+            raise Unavailable(
+                f"you have seen every battle of this replay pool ({len(self.replay.pool)}); "
+                "thank you, there is nothing left to judge"
+            ) from None
+        side_seed = new_side_seed()
+        shown = replay_sides(original, side_seed)
+        battle_id = uuid.uuid4().hex
+        state = {
+            "battle_id": battle_id,
+            "owner": owner,
+            "mode": "replay",
+            "replay_of": original.battle_id,
+            **{key: shown[key] for key in (
+                "model_a", "model_b", "system_prompt_a", "system_prompt_b",
+                "conversation_a", "conversation_b", "turns")},
+            "status": GENERATING,
+            # The outputs are the logged ones, so whatever flagged them still applies.
+            "flags": list(original.flags),
+            "pair_policy": "replay",
+            "pair_probability": None,
+            "side_seed": side_seed,
+            "category": original.category,
+            "language": original.language,
+            "started_at": utcnow().isoformat(),
+            "touched": time.time(),
+        }
+        await self._save(state)
+        return battle_id, self._stream_replay(state)
+
+    async def _stream_replay(self, state: dict[str, Any]) -> AsyncIterator[BattleEvent]:
+        """Send the logged turns as a stream: both sides' text interleaved, turn by turn."""
+        from arena.replay.revote import text_chunks
+
+        yield BattleEvent("battle", data={"battle_id": state["battle_id"]})
+        finished = False
+        try:
+            for turn in state["turns"]:
+                yield BattleEvent("turn", text=turn["prompt"], data={"index": turn["index"]})
+                chunks = {side: text_chunks(turn[f"generation_{side}"]["output"])
+                          for side in SIDES}
+                for index in range(max(len(chunks["a"]), len(chunks["b"]))):
+                    for side in SIDES:
+                        if index < len(chunks[side]):
+                            yield BattleEvent("delta", side, chunks[side][index])
+                for side in SIDES:
+                    generation = turn[f"generation_{side}"]
+                    yield BattleEvent("done", side, data={
+                        "finish_reason": generation.get("finish_reason"),
+                        "completion_tokens": generation.get("completion_tokens"),
+                    })
+            state["status"] = READY
+            await self._save(state, tolerate_outage=True)
+            finished = True
+            yield BattleEvent("ready")
+        finally:
+            if not finished:
+                _detach(self._abandon(state, "disconnected_mid_turn"))
+
+    async def _note_replay_vote(self, original_id: str) -> None:
+        assert self.replay is not None
+        try:
+            await self.replay.note_vote(original_id)
+        except LiveStateUnavailable:
+            # Rebuilt from SQL with the rest of the replay ledger after a flush or outage.
+            log.warning("replay vote count of %s not updated: live state unavailable",
+                        original_id)
 
     # ---------------------------------------------------------------------------- streaming
     async def _stream_turn(
@@ -603,6 +704,8 @@ class BattleService:
             side_seed=state["side_seed"],
             flags=list(state["flags"]),
             category=state.get("category"),
+            language=state.get("language"),
+            replay_of=state.get("replay_of"),
         )
 
 

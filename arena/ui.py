@@ -384,6 +384,10 @@ def build_ui(
     """The arena's Gradio app. Mount it with `mount_ui` (or pass `MOUNT_OPTIONS` yourself)."""
     views = _Views()
     arena = BattlePanel(service, views, mode="anonymous", prefix="")
+    if service.replay is not None:  # `arena serve --replay`: logged battles, no prompt box
+        from arena.ui_replay import ReplayPanel
+
+        arena = ReplayPanel(service, views, mode="replay", prefix="")
     named = BattlePanel(service, views, mode="named", prefix="named-")
     with gr.Blocks(title=settings.title, analytics_enabled=False) as demo:
         gr.Markdown(f"# {markdown_literal(settings.title)}\nAsk anything, compare two "
@@ -391,7 +395,8 @@ def build_ui(
         with gr.Tabs():
             with gr.Tab("Arena", id="arena-tab"):
                 arena.build()
-            with gr.Tab("Side by side", id="named-tab") as named_tab:
+            with gr.Tab("Side by side", id="named-tab",
+                        visible=service.replay is None) as named_tab:
                 gr.Markdown("Pick both models. Named battles are logged but never count "
                             "towards the leaderboard.")
                 named.build()

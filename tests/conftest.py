@@ -6,5 +6,6 @@ pytest_plugins = [
     "fixtures.browser",
     "fixtures.postgres",
     "fixtures.redis",
+    "fixtures.replay_server",
     "fixtures.vllm",
 ]

@@ -64,20 +64,29 @@ def register(app: typer.Typer) -> None:
             port=port or settings.port,
             redis_url=redis_url or settings.redis_url,
         )
+        pool = None
         if replay is not None:
-            typer.echo("error: --replay is not available yet (see README, 'Not yet')", err=True)
-            raise typer.Exit(2)
+            from arena.replay.revote import ReplayPool, ReplayPoolError
+
+            try:
+                pool = ReplayPool.load(replay)
+            except ReplayPoolError as bad:
+                typer.echo(f"error: {bad}", err=True)
+                raise typer.Exit(2) from None
+            if worker_index == 0:
+                typer.echo(f"replay: {pool.summary()}; no model is launched or contacted")
+            no_models = True
         with contextlib.ExitStack() as stack:
             url = settings.redis_url or _start_redis(stack, settings)
             if not no_models and worker_index == 0:
                 _start_models(stack, serving, settings)
             children = [
-                _spawn_worker(config, settings, url, index, no_ui)
+                _spawn_worker(config, settings, url, index, no_ui, replay)
                 for index in range(1, workers)
             ] if worker_index == 0 else []
             for child in children:
                 stack.callback(_stop_child, child)
-            _run_worker(settings, serving, config, url, worker_index == 0, not no_ui)
+            _run_worker(settings, serving, config, url, worker_index == 0, not no_ui, pool)
 
 
 def _start_redis(stack: contextlib.ExitStack, settings) -> str:  # noqa: ANN001
@@ -120,7 +129,8 @@ def _start_models(stack: contextlib.ExitStack, serving, settings) -> None:  # no
         typer.echo(f"models: {handle.spec.name} ready at {handle.spec.url}")
 
 
-def _spawn_worker(config: Path, settings, redis_url: str, index: int, no_ui: bool):  # noqa: ANN001
+def _spawn_worker(config: Path, settings, redis_url: str, index: int, no_ui: bool,  # noqa: ANN001
+                  replay: Path | None = None):
     from serving.launcher import die_with_parent
 
     command = [
@@ -131,6 +141,8 @@ def _spawn_worker(config: Path, settings, redis_url: str, index: int, no_ui: boo
     ]
     if no_ui:
         command.append("--no-ui")
+    if replay is not None:
+        command += ["--replay", str(replay.resolve())]
     return subprocess.Popen(command, preexec_fn=die_with_parent(os.getpid()))
 
 
@@ -145,14 +157,14 @@ def _stop_child(child: subprocess.Popen) -> None:
 
 
 def _run_worker(settings, serving, config: Path, redis_url: str, run_jobs: bool,  # noqa: ANN001
-                with_ui: bool) -> None:
+                with_ui: bool, replay_pool=None) -> None:  # noqa: ANN001
     import uvicorn
 
     from arena.app import ArenaRuntime, build_app
 
     runtime = ArenaRuntime(
         settings=settings, serving=serving, redis_url=redis_url, run_jobs=run_jobs,
-        config_path=config,
+        config_path=config, replay_pool=replay_pool,
     )
     app = build_app(runtime, with_ui=with_ui)
     typer.echo(f"arena: serving on http://{settings.host}:{settings.port}")
