@@ -310,7 +310,7 @@ def start_server(
         record_path.unlink(missing_ok=True)  # a stale record of a server that has exited
     if not port_is_free(spec.host, spec.port):
         raise LaunchError(
-            f"{spec.name}: port {spec.port} on {spec.host} is busy (another process listens "
+            f"port {spec.port} on {spec.host} is busy (another process listens "
             f"there); stop that process or change `port` of model {spec.name} in the config"
         )
     log_path = log_dir(data_dir) / f"{spec.name}.log"
