@@ -181,7 +181,12 @@ async def stream_chat(
         seed=params.get("seed"),
         extra={"endpoint_name": endpoint.name},
     )
-    yield StreamStarted(record)
+    try:
+        yield StreamStarted(record)
+    except GeneratorExit:
+        record.error = "cancelled: the consumer closed the stream before it started"
+        record.finished_at = _now()
+        raise
 
     loop = asyncio.get_running_loop()
     start = loop.time()

@@ -84,10 +84,6 @@ class ServerStatus:
     pid: int | None = None
     detail: str = ""
 
-    @property
-    def ok(self) -> bool:
-        return self.status in ("ready", "reachable", "stopped", "not running")
-
 
 @dataclass
 class ServerHandle:

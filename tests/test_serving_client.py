@@ -65,3 +65,11 @@ async def test_health_marks_an_unreachable_endpoint_down_with_the_reason():
     assert not result.ok and "ConnectError" in result.reason
     assert await tracker.is_down("m")
     assert "ConnectError" in tracker.store.reasons["m"]
+
+
+async def test_closing_before_the_request_marks_the_record_cancelled():
+    stream = stream_chat(Endpoint("m", "http://127.0.0.1:1", "m"), MESSAGES,
+                         SamplingSettings().request_params())
+    started = await anext(stream)
+    await stream.aclose()
+    assert started.record.error.startswith("cancelled") and started.record.started_at is None
