@@ -10,6 +10,8 @@ VLLM_PACKAGE := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >
 
 .PHONY: test demo venv vllm-venv bench-venv system-deps lint models clean
 
+DEMO_CONFIG ?= examples/demo.toml
+
 venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -48,6 +50,19 @@ system-deps:
 
 test: venv vllm-venv system-deps
 	$(PY) -m pytest
+
+# The two tiny smoke-test models of the CPU demo (random weights: they write gibberish).
+models: models/tiny-a/config.json models/tiny-b/config.json
+models/tiny-a/config.json: | venv
+	$(VENV)/bin/arena models make-tiny models/tiny-a --seed 1 --force
+models/tiny-b/config.json: | venv
+	$(VENV)/bin/arena models make-tiny models/tiny-b --seed 2 --force
+
+# The arena in the browser: embedded Redis, SQLite under ./data, vLLM serving the models of
+# DEMO_CONFIG (default: the two tiny CPU models). Ctrl-C stops everything it started.
+demo: venv vllm-venv models
+	@echo "Starting the arena; open http://127.0.0.1:7860 once it says 'serving on'."
+	$(VENV)/bin/arena serve --config $(DEMO_CONFIG)
 
 lint: venv
 	$(VENV)/bin/ruff check arena ratings serving tests benchmarks
