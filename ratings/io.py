@@ -14,8 +14,11 @@ The normalised frame always has `model_a`, `model_b`, `winner` and `source_row` 
 number for line-based files, the 0-based index otherwise; `frame.attrs["row_kind"]` says which),
 and, when the input carries them, `judge` (rater id), `tstamp` (seconds since the Unix epoch),
 `mode`, `status`, `flags` (comma-joined string, empty when none), `conversation_a/_b`,
-`tokens_a/_b` and every other column unchanged. Nothing is validated or dropped here; that is
-`ratings.prepare.select_battles`' job, so the manifest can count every drop.
+`tokens_a/_b` and every other column unchanged (our exports' `battle_id`, `replay_of`,
+`side_seed` and `pair_policy` included, which the judge comparison in `ratings.agreement`
+needs; FastChat's `question_id` is also copied to `battle_id`). Nothing is validated or
+dropped here; that is `ratings.prepare.select_battles`' job, so the manifest can count every
+drop.
 """
 
 from __future__ import annotations
@@ -184,6 +187,8 @@ def _read_fastchat(path: Path) -> pd.DataFrame:
     if not all(isinstance(r, dict) for r in rows):
         raise BattleDataError(f"{path}: expected a JSON list of battle objects")
     frame = pd.DataFrame(rows)
+    if "question_id" in frame.columns and "battle_id" not in frame.columns:
+        frame["battle_id"] = frame["question_id"]  # so judge comparisons can match battles
     if "anony" in frame.columns and "mode" not in frame.columns:
         frame["mode"] = np.where(frame["anony"].astype(bool), "anonymous", "named")
     frame["source_row"] = np.arange(len(frame))

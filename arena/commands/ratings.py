@@ -64,12 +64,19 @@ def register(app: typer.Typer) -> None:
         plot: Path = typer.Option(None, help="Write PNG figures into this directory."),
         from_manifest: Path = typer.Option(
             None, help="Re-run a FILE.manifest.json (checks the input's SHA-256 first)."),
+        compare_replay: Path = typer.Option(
+            None, "--compare-replay",
+            help="Judge comparison: REPLAY export of an `arena serve --replay` log (may be "
+                 "INPUT itself when one file holds both): agreement of original and replay "
+                 "votes on the same battles, confusion table, a leaderboard from each."),
     ) -> None:
         """Compute a leaderboard (rating, CI, rank bounds) from a vote log and write it.
 
         Prints the table; with --out also writes it and FILE.manifest.json (input SHA-256,
         rows used and dropped per reason, every option, versions). --from-manifest
         re-runs a manifest and says whether the table came out byte-identical.
+        --compare-replay REPLAY compares the judges of INPUT (original votes) and REPLAY
+        (re-votes, mode replay); with --out FILE.json it writes the comparison there.
         """
         from ratings.errors import BattleDataError
         from ratings.manifest import ManifestError, rate_file, rerun_manifest, write_run
@@ -108,6 +115,9 @@ def register(app: typer.Typer) -> None:
                 position_bias=position_bias, raters=raters, exclude_flagged=exclude_flagged,
                 rater_alpha=rater_alpha, rater_min_votes=rater_min_votes,
             )
+            if compare_replay is not None:
+                _compare_judges(input, compare_replay, options, input_format, out)
+                return
             run = rate_file(input, options, by, input_format)
             if anchor_pair and all(anchor_pair[0] not in b.table["model"].values
                                    for b in run.boards.values()):
@@ -128,3 +138,41 @@ def register(app: typer.Typer) -> None:
                 prefix = "" if key is None else f"{by}={key}_".replace("/", "_")
                 for path in plot_leaderboard(board, plot, prefix):
                     typer.echo(f"wrote {path}")
+
+
+def _compare_judges(original_path: Path, replay_path: Path, options, input_format: str | None,
+                    out: Path | None) -> None:  # noqa: ANN001
+    """Print (and with --out FILE.json write) the judge comparison of two exports."""
+    import json
+
+    import pandas as pd
+
+    from ratings.agreement import agreement_text, boards_by_judge, compare_judges, split_replay
+    from ratings.io import read_battles
+    from ratings.report import text_table
+
+    if out is not None and out.suffix.lower() != ".json":
+        raise typer.BadParameter(f"--out {out}: the judge comparison is written as .json")
+    frames = [read_battles(original_path, input_format)]
+    if replay_path.resolve() != original_path.resolve():
+        frames.append(read_battles(replay_path, input_format))
+    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    original, replay = split_replay(frame)
+    result = compare_judges(original, replay, options.level)
+    boards = boards_by_judge(original, replay, result, options)
+    typer.echo(agreement_text(result))
+    for name, board in boards.items():
+        title = {"original": "Original votes on the re-voted battles",
+                 "replay": "Replay votes on the same battles"}[name]
+        typer.echo(f"\n== {title} ==")
+        typer.echo(board if isinstance(board, str) else text_table(board.table))
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        report = {
+            "original": str(original_path), "replay": str(replay_path),
+            "agreement": result.to_dict(),
+            "boards": {name: board if isinstance(board, str) else board.to_dict()
+                       for name, board in boards.items()},
+        }
+        out.write_text(json.dumps(report, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+        typer.echo(f"\nwrote {out}")
