@@ -25,9 +25,10 @@ Confidence intervals:
   B = sum_k w_k (y_k - p_k)^2 x_k x_k^T. Identical battles are exchangeable, so the sum over
   battles of score outer products equals this sum over cells exactly.
 - Bootstrap: cell counts resampled Multinomial(N, w / N) (exactly resampling battles with
-  replacement), each round refitted from the full-data solution by chord-Newton iterations
-  that reuse the full-data Hessian (they converge to the same penalised MLE; rounds that do
-  not settle within 100 iterations are refitted by full Newton).
+  replacement; drawn by Poissonisation, see `ratings.resample`), all rounds refitted together
+  from the full-data solution by chord-Newton iterations that reuse the full-data Hessian
+  (they converge to the same penalised MLE; rounds that do not settle within 100 iterations
+  are refitted by full Newton).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from scipy.special import expit
 from ratings.aggregate import BattleCounts
 from ratings.options import DEFAULT_PRIOR
 from ratings.prepare import A_WINS, B_WINS, TIE
-from ratings.resample import map_chunks
+from ratings.resample import map_chunks, single_threaded_blas
 
 
 @dataclass
@@ -89,6 +90,7 @@ class BTFit:
         return sandwich(self.hessian, self.meat)
 
 
+@single_threaded_blas
 def sandwich(hessian: np.ndarray, meat: np.ndarray, gauge: int | None = None) -> np.ndarray:
     """H^-1 B H^-1 on the sum-zero subspace of the first `gauge` coordinates (default all).
 
@@ -182,6 +184,7 @@ def pair_statistics(counts: BattleCounts) -> dict[str, np.ndarray]:
     }
 
 
+@single_threaded_blas
 def fit_bt(
     counts: BattleCounts,
     ties: str = "half",
@@ -240,11 +243,27 @@ def bootstrap_bt(
     rounds: int = 1000,
     seed: int = 0,
     ties: str = "half",
-    tol: float = 1e-9,
+    tol: float = 1e-7,
     threads: int | None = None,
 ) -> np.ndarray:
     """Bootstrap log-strengths, shape (rounds, n): multinomial resampling of the aggregated
-    cells, each round refitted (chord-Newton from `fit.theta`, full Newton as fallback)."""
+    cells (`ratings.resample`), each round refitted to the penalised MLE.
+
+    All rounds of a block are refitted together by chord-Newton from the full-data solution:
+    with theta as an (n x R) matrix, one iteration is
+
+        d = theta[i] - theta[j]                 (pairs x rounds)
+        g = X^T (score - total * sigmoid(d)) - prior * theta
+        theta += C g,   C = (H + 11^T/n)^-1 of the full-data fit, fixed,
+
+    so the per-round work is elementwise over pairs plus one small matrix product; a fresh
+    Hessian per round would cost an n x n solve per round and iteration, which measured slower
+    than the two or three extra chord iterations it saves. Iterations stop when every round's
+    last step is below `tol` logits; rounds that fail to settle within 100 iterations (or
+    overflow) are refitted by full Newton (`newton_pairs`). The iteration contracts the error
+    by a factor of about 0.04 per step on the 1.7 M-battle benchmark log, so after a last
+    step below `tol` = 1e-7 logits the remaining error is about 4e-9 logits (1e-6 Elo points).
+    """
     if ties == "davidson":
         from ratings.davidson import bootstrap_davidson
 
@@ -258,41 +277,37 @@ def bootstrap_bt(
     stats = pair_statistics(counts)
     pi, pj, cells_to_pair = stats["pi"], stats["pj"], stats["pair_of_cell"]
     n_pairs, n_cells = len(pi), len(cells_to_pair)
-    # Cells -> pair sums (for battles and scores) as sparse matrices: draws @ M.
-    to_total = csr_matrix((np.ones(n_cells), (np.arange(n_cells), cells_to_pair)),
-                          shape=(n_cells, n_pairs))
-    to_score = csr_matrix((stats["y"], (np.arange(n_cells), cells_to_pair)),
-                          shape=(n_cells, n_pairs))
-    incidence_t = csr_matrix(
+    # Cells -> pair sums (battles and scores), and pairs -> models (the design X^T), sparse.
+    to_total = csr_matrix((np.ones(n_cells), (cells_to_pair, np.arange(n_cells))),
+                          shape=(n_pairs, n_cells))
+    to_score = csr_matrix((stats["y"], (cells_to_pair, np.arange(n_cells))),
+                          shape=(n_pairs, n_cells))
+    design_t = csr_matrix(
         (np.r_[np.ones(n_pairs), -np.ones(n_pairs)],
          (np.r_[pi, pj], np.r_[np.arange(n_pairs), np.arange(n_pairs)])), shape=(n, n_pairs))
-    bread = fit.hessian + 1.0 / n
-    chord = np.linalg.inv(bread)
+    chord = np.linalg.inv(fit.hessian + 1.0 / n)
 
-    def work(draws: np.ndarray, start: int, stop: int) -> np.ndarray:
-        total = (to_total.T @ draws.T).T
-        score = (to_score.T @ draws.T).T
-        theta = np.tile(fit.theta, (stop - start, 1))
-        active = np.arange(stop - start)
+    def work(draws: np.ndarray) -> np.ndarray:
+        # Pairs x rounds layout: gathers theta[pi] copy whole contiguous rows.
+        cells = np.ascontiguousarray(draws.T)
+        total = to_total @ cells
+        observed = design_t @ (to_score @ cells)  # X^T score: fixed within a round
+        theta = np.repeat(fit.theta[:, None], len(draws), axis=1)
         for _ in range(100):
-            t = theta[active]
-            p = expit(t[:, pi] - t[:, pj])
-            residual = score[active] - total[active] * p
-            gradient = (incidence_t @ residual.T).T - prior * t
-            step = gradient @ chord
-            step -= step.mean(axis=1, keepdims=True)
-            theta[active] = t + step
-            size = np.max(np.abs(step), axis=1)
-            bad = ~np.isfinite(size)
-            if bad.any():
-                theta[active[bad]] = np.nan
-            active = active[(size >= tol) & ~bad]
-            if len(active) == 0:
+            expected = expit(theta[pi] - theta[pj])
+            expected *= total
+            gradient = observed - design_t @ expected - prior * theta
+            step = chord @ gradient
+            step -= step.mean(axis=0)
+            theta += step
+            size = np.abs(step).max(axis=0)
+            if not (size >= tol).any():  # NaN compares False: a blown-up round stops too
                 break
-        unsettled = np.flatnonzero(~np.isfinite(theta).all(axis=1))
-        unsettled = np.union1d(unsettled, active)
-        for row in unsettled:
-            theta[row], _ = newton_pairs(pi, pj, total[row], score[row], n, prior,
+        theta = theta.T.copy()
+        redo = np.flatnonzero(~(size < tol))  # unsettled or non-finite rounds
+        for row in redo:
+            score = to_score @ cells[:, row]
+            theta[row], _ = newton_pairs(pi, pj, total[:, row], score, n, prior,
                                          theta0=fit.theta, tol=tol)
         return theta
 

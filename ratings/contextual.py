@@ -25,10 +25,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.sparse import csr_matrix
 from scipy.special import expit
 
 from ratings.bt import _laplacian, sandwich
-from ratings.resample import map_chunks
+from ratings.resample import map_chunks, single_threaded_blas
 
 
 @dataclass
@@ -114,6 +115,7 @@ def _newton(rows: ContextualRows, prior: float, weight: np.ndarray, start: np.nd
     return params, max_iter
 
 
+@single_threaded_blas
 def fit_contextual_bt(rows: ContextualRows, prior: float, tol: float = 1e-10) -> ContextualFit:
     """Penalised MLE of the contextual BT model with its sandwich ingredients."""
     n, k = rows.n_models, rows.features.shape[1]
@@ -126,31 +128,56 @@ def fit_contextual_bt(rows: ContextualRows, prior: float, tol: float = 1e-10) ->
 
 def bootstrap_contextual(
     rows: ContextualRows, fit: ContextualFit, rounds: int, seed: int,
-    tol: float = 1e-9, threads: int | None = None,
+    tol: float = 1e-7, threads: int | None = None,
 ) -> np.ndarray:
     """Bootstrap (theta, gamma), shape (rounds, n + k): multinomial resampling of the
-    aggregated rows, each round refitted by chord-Newton from the full-data fit (full Newton
-    for rounds that do not settle)."""
+    aggregated rows (`ratings.resample`), each round refitted to the penalised MLE.
+
+    As in `ratings.bt.bootstrap_bt`, all rounds of a block are refitted together by
+    chord-Newton from the full-data fit, parameters as an ((n + k) x R) matrix::
+
+        p = sigmoid(theta[a] - theta[b] + F gamma)           (rows x rounds)
+        g = [X^T w (y - p) - prior theta ; F^T w (y - p)]
+        params += C g,   C = (I + 11^T/n on the theta block)^-1 of the full-data fit.
+
+    Iterations stop when every round's last step is below `tol` logits; rounds that do not
+    settle within 100 iterations (or overflow) are refitted by damped full Newton.
+    """
     n = rows.n_models
     start = np.r_[fit.theta, fit.gamma]
     bread = fit.information.copy()
     bread[:n, :n] += 1.0 / n
     chord = np.linalg.inv(bread)
+    m = len(rows.a)
+    # X^T: rows -> models (+1 for the left model, -1 for the right), sparse.
+    design_t = csr_matrix((np.r_[np.ones(m), -np.ones(m)],
+                           (np.r_[rows.a, rows.b], np.r_[np.arange(m), np.arange(m)])),
+                          shape=(n, m))
+    features_t = np.ascontiguousarray(rows.features.T)
 
-    def work(draws: np.ndarray, begin: int, stop: int) -> np.ndarray:
-        out = np.empty((stop - begin, len(start)))
-        for row, weight in enumerate(draws):
-            params = start.copy()
-            for _ in range(50):
-                g, _ = _gradient(rows, params, fit.prior, weight)
-                step = chord @ g
-                step[:n] -= step[:n].mean()
-                params = params + step
-                if not np.all(np.isfinite(params)) or np.max(np.abs(step)) < tol:
-                    break
-            if not np.all(np.isfinite(params)) or np.max(np.abs(step)) >= tol:
-                params, _ = _newton(rows, fit.prior, weight, start, tol)
-            out[row] = params
-        return out
+    def scores(values: np.ndarray) -> np.ndarray:
+        """[X^T values ; F^T values] for a (rows x rounds) matrix."""
+        return np.vstack([design_t @ values, features_t @ values])
+
+    def work(draws: np.ndarray) -> np.ndarray:
+        weight = np.ascontiguousarray(draws.T)  # rows x rounds
+        observed = scores(weight * rows.y[:, None])
+        params = np.repeat(start[:, None], len(draws), axis=1)
+        for _ in range(100):
+            theta = params[:n]
+            expected = expit(theta[rows.a] - theta[rows.b] + rows.features @ params[n:])
+            expected *= weight
+            gradient = observed - scores(expected)
+            gradient[:n] -= fit.prior * theta
+            step = chord @ gradient
+            step[:n] -= step[:n].mean(axis=0)
+            params += step
+            size = np.abs(step).max(axis=0)
+            if not (size >= tol).any():  # NaN compares False: a blown-up round stops too
+                break
+        params = params.T.copy()
+        for row in np.flatnonzero(~(size < tol)):  # unsettled or non-finite rounds
+            params[row], _ = _newton(rows, fit.prior, draws[row], start, tol)
+        return params
 
     return map_chunks(work, rows.weight, rounds, seed, threads)

@@ -24,7 +24,7 @@ from scipy.special import logsumexp
 from ratings.aggregate import BattleCounts
 from ratings.bt import BTFit, _laplacian, _pairs, sandwich
 from ratings.prepare import A_WINS, B_WINS, TIE
-from ratings.resample import map_chunks
+from ratings.resample import map_chunks, single_threaded_blas
 
 
 def _stats(counts: BattleCounts) -> dict[str, np.ndarray]:
@@ -93,6 +93,7 @@ def _fisher_scoring(pi, pj, W, L, T, n, prior, start, tol=1e-10, max_iter=200):
     return params, max_iter
 
 
+@single_threaded_blas
 def fit_davidson(counts: BattleCounts, prior: float, tol: float = 1e-10) -> BTFit:
     """Fit Davidson's model; returns a BTFit whose `tie_parameter` is nu and whose
     `tie_covariance` is the sandwich covariance of (theta, log nu)."""
@@ -138,8 +139,8 @@ def bootstrap_davidson(
     m = len(pi)
     start = np.r_[fit.theta, np.log(fit.tie_parameter)]
 
-    def work(draws: np.ndarray, begin: int, stop: int) -> np.ndarray:
-        out = np.empty((stop - begin, n))
+    def work(draws: np.ndarray) -> np.ndarray:
+        out = np.empty((len(draws), n))
         for row, w in enumerate(draws):
             W = np.bincount(cell, w * (outcome == A_WINS), m)
             L = np.bincount(cell, w * (outcome == B_WINS), m)

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ratings.aggregate import BattleCounts, count_battles
+from ratings.aggregate import BattleCounts, _codes, count_battles
 from ratings.bt import BTFit, bootstrap_bt, fit_bt
 from ratings.contextual import ContextualRows, bootstrap_contextual, fit_contextual_bt
 from ratings.elo import online_elo
@@ -31,6 +31,7 @@ from ratings.io import normalise_frame
 from ratings.options import RatingOptions
 from ratings.prepare import A_WINS, TIE, Selection, select_battles
 from ratings.raters import rater_anomalies
+from ratings.resample import single_threaded_blas
 from ratings.scale import (
     covariance_interval,
     percentile_interval,
@@ -97,6 +98,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
+@single_threaded_blas
 def compute_leaderboard(
     battles: pd.DataFrame, options: RatingOptions | None = None, **overrides: Any
 ) -> Leaderboard:
@@ -232,8 +234,11 @@ def _contextual_rows(used: pd.DataFrame, counts: BattleCounts, design: np.ndarra
                      ) -> ContextualRows:
     """Aggregate identical (a, b, outcome, features) battles into weighted rows."""
     index = {m: i for i, m in enumerate(counts.models)}
-    a = used["model_a"].astype(str).map(index).to_numpy(dtype=np.int64)
-    b = used["model_b"].astype(str).map(index).to_numpy(dtype=np.int64)
+    # Map the few distinct names, then index by code: mapping 1 M strings took seconds.
+    codes_a, names_a = _codes(used["model_a"])
+    codes_b, names_b = _codes(used["model_b"])
+    a = np.array([index.get(x, -1) for x in names_a], dtype=np.int64)[codes_a]
+    b = np.array([index.get(x, -1) for x in names_b], dtype=np.int64)[codes_b]
     outcome = used["outcome"].to_numpy().astype(np.int64)
     key = pd.DataFrame(design, columns=[f"f{c}" for c in range(design.shape[1])])
     key["a"], key["b"], key["o"] = a, b, outcome
