@@ -43,7 +43,21 @@ def _print_summary(report) -> None:
         typer.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
 
 
-@replay_app.command("generate")
+GENERATE_HELP = (
+    "Re-run every logged turn of the selected battles and report drift per model.\n\n"
+    "Each logged generation is sent again with its logged messages, sampling parameters and "
+    "seed to the endpoint that the config gives the same model name now. Per model the report "
+    "gives the exact-match rate, a text similarity (token-level difflib ratio), changes of the "
+    "served model id or system_fingerprint, failures, and the worst examples side by side, in "
+    "OUT_DIR/drift.json and OUT_DIR/drift.md.\n\n"
+    "Failed logged generations are skipped. Endpoint failures are reported, not fatal, and "
+    "tried again when the command is run again with the same --out-dir; finished generations "
+    "are kept in OUT_DIR/progress.jsonl.\n\n"
+    "Exit codes: 0 done; 1 --fail-on-drift failed; 2 bad command line, log or config."
+)
+
+
+@replay_app.command("generate", help=GENERATE_HELP)
 def generate(
     log: Path = typer.Argument(..., help="JSONL export of the vote log (arena export --format "
                                "jsonl)."),
