@@ -204,7 +204,8 @@ def run_drift_check(
     """
     started = datetime.now(UTC)
     tasks, skipped = collect_tasks(read_battle_log(log_path), models, limit)
-    store = ProgressStore(out_dir, log_path, file_sha256(log_path))
+    log_sha256 = file_sha256(log_path)
+    store = ProgressStore(out_dir, log_path, log_sha256)
     done = store.load()
     resumed = {t.key: TurnResult.from_dict(done[t.key]) for t in tasks if t.key in done}
     pending = [t for t in tasks if t.key not in resumed]
@@ -224,7 +225,7 @@ def run_drift_check(
     results = [by_key[t.key] for t in tasks] + [skipped_result(s) for s in skipped]
     report = summarise(results, worst=worst)
     report.meta = {
-        "log": str(log_path), "log_sha256": file_sha256(log_path),
+        "log": str(log_path), "log_sha256": log_sha256,
         "config": str(config.path) if config.path is not None else None,
         "models_selected": sorted(models) if models else None, "limit": limit,
         "concurrency": concurrency, "resumed": len(resumed), "attempted_now": len(fresh),
