@@ -587,9 +587,20 @@ class BattleService:
         return left, right, choice.policy, choice.probability, side_seed
 
     async def _rate_limit(self, owner: str, kind: str, limit: int, window_s: int) -> None:
-        allowed, retry_after = await self._live(
-            self.live.hit_rate_limit(kind, owner, limit=limit, window_s=window_s)
-        )
+        try:
+            allowed, retry_after = await self.live.hit_rate_limit(
+                kind, owner, limit=limit, window_s=window_s
+            )
+        except LiveStateUnavailable as down:
+            if kind == "vote":
+                # A battle that already streamed is still votable in an outage: its vote is
+                # counted (SQL keeps it unique) rather than lost for want of a rate counter.
+                log.warning("vote rate limit not checked: %s", down)
+                return
+            raise Unavailable(
+                "the arena's live-state store (Redis) is unreachable, so no new battle can "
+                "start; try again shortly"
+            ) from None
         if not allowed:
             what = "new battles" if kind == "battle" else "votes"
             raise RateLimited(
