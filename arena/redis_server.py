@@ -16,11 +16,10 @@ another long-lived one.)
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import importlib.util
 import logging
+import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -29,9 +28,10 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from serving.launcher import die_with_parent
+
 log = logging.getLogger(__name__)
 
-_PR_SET_PDEATHSIG = 1
 
 
 class EmbeddedRedisError(RuntimeError):
@@ -61,14 +61,6 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass  # no prctl: stop() and the context manager still clean up
 
 
 def _server_pid(port: int, timeout_s: float = 0.5) -> int | None:
@@ -191,7 +183,9 @@ class EmbeddedRedis:
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 cwd=self.data_dir,
-                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+                preexec_fn=(
+                    die_with_parent(os.getpid()) if sys.platform.startswith("linux") else None
+                ),
             )
         deadline = time.monotonic() + self.startup_timeout_s
         while time.monotonic() < deadline:

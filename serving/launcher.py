@@ -205,7 +205,7 @@ def group_members(pgid: int) -> list[int]:
     return members
 
 
-def _die_with_parent(parent_pid: int):
+def die_with_parent(parent_pid: int):
     """preexec_fn: ask the kernel to SIGTERM this child when its parent (thread) dies."""
 
     def preexec() -> None:
@@ -324,7 +324,7 @@ def start_server(
             stderr=subprocess.STDOUT,
             env=server_env(spec, extra_env),
             start_new_session=True,  # own process group, so `down` can signal all of vLLM
-            preexec_fn=_die_with_parent(os.getpid()) if attach and sys.platform == "linux"
+            preexec_fn=die_with_parent(os.getpid()) if attach and sys.platform == "linux"
             else None,
         )
     record = RunRecord(

@@ -85,9 +85,9 @@ def test_attached_server_dies_when_its_parent_is_killed(tmp_path):
     # SIGKILLed: the kernel must SIGTERM the child (no orphan).
     parent_code = textwrap.dedent("""
         import os, subprocess, sys, time
-        from serving.launcher import _die_with_parent
+        from serving.launcher import die_with_parent
         child = subprocess.Popen(["sleep", "60"], start_new_session=True,
-                                 preexec_fn=_die_with_parent(os.getpid()))
+                                 preexec_fn=die_with_parent(os.getpid()))
         print(child.pid, flush=True)
         time.sleep(60)
     """)
