@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +29,7 @@ from arena.live import LiveState, LiveStateUnavailable
 from arena.store import BattleLog
 from ratings.errors import BattleDataError
 from ratings.manifest import rate_file, write_run
-from ratings.options import RatingOptions
+from ratings.options import STYLE_FEATURES, RatingOptions
 
 log = logging.getLogger(__name__)
 
@@ -100,18 +101,32 @@ class LeaderboardJob:
 
 
 def rate_snapshot(export_path: Path, output: Path) -> dict[str, Any]:
-    """Rate one export as `arena ratings EXPORT --style --allow-disconnected --out OUTPUT` would.
+    """Rate one export as `arena ratings EXPORT --style --out OUTPUT` would.
 
-    Writes the table and its manifest; returns the board in the shape the UI and
-    `/api/leaderboard` serve: rows, style-controlled rows, when, and from how many votes.
+    Style features that do not vary are left out; without any (or with a comparison graph in
+    pieces) it falls back to `--allow-disconnected` without style control. Writes the table and its
+    manifest; returns the board in the shape the UI and `/api/leaderboard` serve: rows,
+    style-controlled rows, when, and from how many votes.
     """
-    options = RatingOptions(ci="sandwich", style=True, allow_disconnected=True)
-    try:
-        run = rate_file(export_path, options)
-    except BattleDataError:
-        # Too few battles for the style model (e.g. all outputs equally long): plain board.
-        options = RatingOptions(ci="sandwich", allow_disconnected=True)
-        run = rate_file(export_path, options)
+    features = list(STYLE_FEATURES)
+    while True:
+        options = RatingOptions(ci="sandwich", style=bool(features),
+                                style_features=tuple(features),
+                                allow_disconnected=not features)
+        try:
+            run = rate_file(export_path, options)
+            break
+        except BattleDataError as unfit:
+            # A feature no answer varies in (e.g. no markdown headers yet) cannot be
+            # estimated: leave it out, as `--style-features` would, and try again.
+            constant = _CONSTANT_FEATURE.search(str(unfit))
+            if constant and constant.group(1) in features:
+                features.remove(constant.group(1))
+            elif features:
+                log.info("leaderboard without style control: %s", unfit)
+                features = []
+            else:
+                raise
     write_run(run, output)
     board = run.boards[None]
     data = board.to_dict()
@@ -140,4 +155,5 @@ def rate_snapshot(export_path: Path, output: Path) -> dict[str, Any]:
     }
 
 
+_CONSTANT_FEATURE = re.compile(r"style feature '(\w+)' does not vary")
 _ROW_KEYS = ("rank", "rank_ub", "model", "rating", "lower", "upper", "battles", "win_rate")
