@@ -9,6 +9,8 @@ Needs the benchmark venv (`make bench-venv`) and the synthetic log
 - ours: style control (4 features) with --style-rounds bootstrap rounds on the first
   --style-battles row-level battles.
 
+Each row gives the median wall time and the median CPU time of the process (all threads).
+
     .venv-bench/bin/python benchmarks/ratings_speed.py /tmp/arena-bench/battles.parquet
 """
 
@@ -24,13 +26,17 @@ import numpy as np
 import pandas as pd
 
 
-def timed(fn: Callable[[], object], repeat: int) -> tuple[float, object]:
-    times, result = [], None
+def timed(fn: Callable[[], object], repeat: int) -> tuple[tuple[float, float], object]:
+    """Median wall seconds and median CPU seconds of this process (all its threads) over
+    `repeat` runs, and the last result. CPU time shows the work done when other jobs on a
+    shared machine stretch the wall time."""
+    walls, cpus, result = [], [], None
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         result = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
+        walls.append(time.perf_counter() - start)
+        cpus.append(time.process_time() - cpu)
+    return (statistics.median(walls), statistics.median(cpus)), result
 
 
 def ours_pipeline(path: Path, rounds: int):
@@ -112,9 +118,10 @@ def main() -> None:
         print(board.style_coefficients.to_string(index=False), flush=True)
 
     width = max(len(name) for name, _ in rows)
-    print(f"\n| {'step'.ljust(width)} | median s |\n|{'-' * (width + 2)}|---------:|")
-    for name, seconds in rows:
-        print(f"| {name.ljust(width)} | {seconds:8.2f} |")
+    print(f"\n| {'step'.ljust(width)} | median wall s | median CPU s |")
+    print(f"|{'-' * (width + 2)}|--------------:|-------------:|")
+    for name, (wall, cpu) in rows:
+        print(f"| {name.ljust(width)} | {wall:13.2f} | {cpu:12.2f} |")
 
 
 if __name__ == "__main__":
