@@ -28,19 +28,10 @@ def read_toml(path: Path) -> dict:
 
 
 def resolve_db_url(db: str | None, config: Path | None) -> str:
-    """The database URL: `--db` wins, then `[arena].db_url` of `--config`, then the default."""
+    """The database URL: `--db` wins, then the `[arena]` table of `--config`, then the default."""
     if db:
         return db
-    if config is not None:
-        arena = read_toml(config).get("arena", {})
-        if not isinstance(arena, dict):
-            raise ConfigError(f"{config}: [arena] must be a table")
-        url = arena.get("db_url")
-        if url is not None:
-            if not isinstance(url, str) or not url:
-                raise ConfigError(f"{config}: arena.db_url must be a non-empty string")
-            return url
-    return DEFAULT_DB_URL
+    return load_arena_settings(config).db_url
 
 
 # Keys of the `[arena]` table, their types and defaults. Unknown keys are errors so that a typo

@@ -26,7 +26,13 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def ratings(
         input: Path = typer.Argument(None, help="Vote log: .parquet, .jsonl (our export), "
-                                     ".json (FastChat clean_battle) or .csv."),
+                                     ".json (FastChat clean_battle) or .csv. Omit it to "
+                                     "rate the arena's database (--db or --config)."),
+        db: str = typer.Option(None, "--db", help="Rate the battles in this database "
+                               "(exported to a JSONL file first, kept for the manifest)."),
+        config: Path = typer.Option(None, "--config",
+                                    help="Arena config: rate the database of its [arena] "
+                                    "db_url."),
         out: Path = typer.Option(None, "--out", "-o",
                                  help="Write the table to FILE.csv|.json|.md (+ manifest)."),
         input_format: str = typer.Option(None, "--format",
@@ -93,8 +99,12 @@ def register(app: typer.Typer) -> None:
                 if not result.identical:
                     raise typer.Exit(1)
                 return
+            if input is None and (db or config):
+                input = _export_for_rating(db, config, out)
             if input is None:
-                raise typer.BadParameter("give an INPUT file or --from-manifest")
+                raise typer.BadParameter(
+                    "give an INPUT file, --db/--config (the arena's database) or "
+                    "--from-manifest")
             if out is not None and out.suffix.lower() not in OUTPUT_SUFFIXES:
                 raise typer.BadParameter(f"--out {out}: use a .csv, .json or .md file name")
             anchor_pair = None
@@ -138,6 +148,31 @@ def register(app: typer.Typer) -> None:
                 prefix = "" if key is None else f"{by}={key}_".replace("/", "_")
                 for path in plot_leaderboard(board, plot, prefix):
                     typer.echo(f"wrote {path}")
+
+
+def _export_for_rating(db: str | None, config: Path | None, out: Path | None) -> Path:
+    """Export the voted battles of the arena's database to a JSONL file and return its path.
+
+    The file is kept (beside --out, else under the data directory) because the manifest
+    names it by SHA-256: it is the exact input a re-run needs.
+    """
+    from datetime import UTC, datetime
+
+    from arena.config import ConfigError, resolve_db_url
+    from arena.exporters import export_battles
+    from arena.store import BattleLog
+
+    try:
+        url = resolve_db_url(db, config)
+    except ConfigError as bad:
+        raise typer.BadParameter(str(bad)) from None
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    target = (out.with_name(f"{out.stem}.battles.jsonl") if out is not None
+              else Path("data") / "ratings" / f"battles-{stamp}.jsonl")
+    with BattleLog(url) as log:
+        count = export_battles(log, "jsonl", target, status="voted")
+    typer.echo(f"exported {count} voted battles from {url} to {target}")
+    return target
 
 
 def _compare_judges(original_path: Path, replay_path: Path, options, input_format: str | None,
