@@ -1,4 +1,5 @@
-"""Leaderboard figures (matplotlib, Agg backend: no display needed).
+"""Leaderboard figures, drawn on `matplotlib.figure.Figure` objects: no display and no pyplot
+backend needed, so plotting never changes the backend of a notebook or GUI that imports us.
 
 - ratings.png: ratings with confidence-interval whiskers, best first.
 - win_fraction.png: observed share of points (ties half) of row model vs column model.
@@ -16,11 +17,18 @@ import numpy as np
 from ratings.leaderboard import Leaderboard
 
 
-def _heatmap(plt, matrix: np.ndarray, labels: list[str], title: str, path: Path,
+def _figure(figsize: tuple[float, float]):  # noqa: ANN202 - (Figure, Axes)
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots()
+
+
+def _heatmap(matrix: np.ndarray, labels: list[str], title: str, path: Path,
              fmt: str | None, cmap: str) -> None:
     n = len(labels)
     size = max(5.0, 0.28 * n + 2)
-    fig, ax = plt.subplots(figsize=(size, size))
+    fig, ax = _figure((size, size))
     image = ax.imshow(matrix, cmap=cmap)
     ax.set_xticks(range(n), labels, rotation=90, fontsize=7 if n > 20 else 9)
     ax.set_yticks(range(n), labels, fontsize=7 if n > 20 else 9)
@@ -36,22 +44,16 @@ def _heatmap(plt, matrix: np.ndarray, labels: list[str], title: str, path: Path,
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def plot_leaderboard(board: Leaderboard, directory: Path, prefix: str = "") -> list[Path]:
     """Write the four PNGs into `directory`; returns their paths."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     directory.mkdir(parents=True, exist_ok=True)
     table = board.table
     order = list(table["model"])
     paths = []
 
-    fig, ax = plt.subplots(figsize=(8, max(3.0, 0.25 * len(order) + 1)))
+    fig, ax = _figure((8, max(3.0, 0.25 * len(order) + 1)))
     y = np.arange(len(order))[::-1]
     rating = table["rating"].to_numpy()
     has_ci = table["lower"].notna().all()
@@ -68,7 +70,6 @@ def plot_leaderboard(board: Leaderboard, directory: Path, prefix: str = "") -> l
     fig.tight_layout()
     paths.append(directory / f"{prefix}ratings.png")
     fig.savefig(paths[-1], dpi=110)
-    plt.close(fig)
 
     counts = board.counts
     index = [counts.models.index(m) for m in order]
@@ -77,15 +78,15 @@ def plot_leaderboard(board: Leaderboard, directory: Path, prefix: str = "") -> l
     with np.errstate(invalid="ignore", divide="ignore"):
         fraction = np.where(total > 0, score / total, np.nan)
     paths.append(directory / f"{prefix}win_fraction.png")
-    _heatmap(plt, fraction, order, "Observed win fraction (row vs column, ties half)",
+    _heatmap(fraction, order, "Observed win fraction (row vs column, ties half)",
              paths[-1], ".2f", "RdBu")
     paths.append(directory / f"{prefix}battle_count.png")
-    _heatmap(plt, np.where(total > 0, total, np.nan), order, "Battles per pair", paths[-1],
+    _heatmap(np.where(total > 0, total, np.nan), order, "Battles per pair", paths[-1],
              ".0f", "viridis")
     if board.predicted is not None:
         predicted = board.predicted.loc[order, order].to_numpy().copy()
         np.fill_diagonal(predicted, np.nan)
         paths.append(directory / f"{prefix}predicted_win_probability.png")
-        _heatmap(plt, predicted, order, "Predicted P(row beats column)", paths[-1], ".2f",
+        _heatmap(predicted, order, "Predicted P(row beats column)", paths[-1], ".2f",
                  "RdBu")
     return paths
