@@ -289,10 +289,12 @@ class BattleService:
         # The vote is durable from here on; what follows only updates rebuildable state.
         # Keep only what a later reveal or refusal needs: the conversations are in SQL now.
         await self._save(_voted_stub(state, winner), tolerate_outage=True)
-        try:
-            await self.live.incr_pair(state["model_a"], state["model_b"])
-        except LiveStateUnavailable:
-            log.warning("pair counter not updated for %s: live state unavailable", battle_id)
+        if state["mode"] == "anonymous":  # the sampler counts sampled pairs only
+            try:
+                await self.live.incr_pair(state["model_a"], state["model_b"])
+            except LiveStateUnavailable:
+                log.warning("pair counter not updated for %s: live state unavailable",
+                            battle_id)
         self._local.pop(battle_id, None)
         if state.get("replay_of") and self.replay is not None:
             await self._note_replay_vote(state["replay_of"])
