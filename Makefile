@@ -48,7 +48,7 @@ system-deps:
 	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
 	fi
 
-test: venv vllm-venv system-deps
+test: venv vllm-venv system-deps models
 	$(PY) -m pytest
 
 # The two tiny smoke-test models of the CPU demo (random weights: they write gibberish).
