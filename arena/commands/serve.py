@@ -168,5 +168,5 @@ def _run_worker(settings, serving, config: Path, redis_url: str, run_jobs: bool,
     )
     app = build_app(runtime, with_ui=with_ui)
     typer.echo(f"arena: serving on http://{settings.host}:{settings.port}")
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning",
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False,
                 timeout_graceful_shutdown=5)
