@@ -274,16 +274,9 @@ class BattlePanel:
             if self.pickers:
                 started.update({picker: gr.update(interactive=False) for picker in self.pickers})
             yield {**self._frame(view), **started, **self._votes(False)}
-            async with contextlib.aclosing(events):
-                last = 0.0
-                async for event in events:
-                    update = self._apply(view, event)
-                    now = time.monotonic()
-                    if update is not None or now - last >= UPDATE_INTERVAL_S:
-                        last = now
-                        yield {**self._frame(view), **(update or {})}
-                # The stream ended; the last delta may not have been sent yet.
-                yield self._frame(view)
+            async with contextlib.aclosing(self._relay(view, events)) as frames:
+                async for frame in frames:
+                    yield frame
         except ArenaError as refused:
             if view is not None and view.phase == "streaming":
                 view.phase = "failed"
@@ -293,6 +286,22 @@ class BattlePanel:
             if view is not None:
                 view.phase = "failed"
             yield {self.status: _status(UNEXPECTED), **self._votes(False)}
+
+    async def _relay(
+        self, view: _View, events: AsyncIterator[BattleEvent]
+    ) -> AsyncIterator[dict[Any, Any]]:
+        """Fold the service's events into the view and yield page updates: state changes at
+        once, plain text at most every UPDATE_INTERVAL_S. Closing it closes `events`."""
+        async with contextlib.aclosing(events):
+            last = 0.0
+            async for event in events:
+                update = self._apply(view, event)
+                now = time.monotonic()
+                if update is not None or now - last >= UPDATE_INTERVAL_S:
+                    last = now
+                    yield {**self._frame(view), **(update or {})}
+            # The stream ended; the last delta may not have been sent yet.
+            yield self._frame(view)
 
     def _apply(self, view: _View, event: BattleEvent) -> dict[Any, Any] | None:
         """Fold one service event into the view; returns component changes it implies."""

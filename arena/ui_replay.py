@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -24,7 +23,6 @@ from arena.ui import (
     SIDES,
     STREAM_CONCURRENCY,
     UNEXPECTED,
-    UPDATE_INTERVAL_S,
     VOTE_CONCURRENCY,
     VOTES,
     BattlePanel,
@@ -93,15 +91,9 @@ class ReplayPanel(BattlePanel):
             yield {**self._frame(view), **cleared, **self._votes(False)}
             battle_id, events = await self.service.start_replay(session)
             view.battle_id, view.phase = battle_id, "streaming"
-            async with contextlib.aclosing(events):
-                last = 0.0
-                async for event in events:
-                    update = self._apply(view, event)
-                    now = time.monotonic()
-                    if update is not None or now - last >= UPDATE_INTERVAL_S:
-                        last = now
-                        yield {**self._frame(view), **(update or {})}
-                yield self._frame(view)
+            async with contextlib.aclosing(self._relay(view, events)) as frames:
+                async for frame in frames:
+                    yield frame
         except ArenaError as refused:
             if view is not None and view.phase == "streaming":
                 view.phase = "failed"
