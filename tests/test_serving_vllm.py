@@ -123,7 +123,8 @@ async def test_cancelling_the_consumer_task_aborts_the_request_on_the_server(vll
 
     task = asyncio.create_task(consume())
     await asyncio.wait_for(got_text.wait(), 60)
-    assert await running_requests(url) == 1  # the generation is under way
+    # The generation is under way (the gauge can trail the first token by a moment).
+    assert await wait_for_running(url, 1) == 1
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
@@ -140,7 +141,8 @@ async def test_closing_the_generator_aborts_the_request_on_the_server(vllm_serve
     async with contextlib.aclosing(stream):
         async for event in stream:
             if isinstance(event, TextDelta):
-                assert await running_requests(url) == 1
+                # The gauge can trail the first token by a moment.
+                assert await wait_for_running(url, 1) == 1
                 break
     assert await wait_for_running(url, 0) == 0
 
