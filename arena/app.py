@@ -149,7 +149,7 @@ class ArenaRuntime:
         except LiveStateUnavailable as down:
             report.update(ok=False, redis=f"unreachable: {down}")
         try:
-            await asyncio.to_thread(self.log.count_battles)
+            await asyncio.to_thread(self.log.ping)
             report["sql"] = "ok"
         except Exception as broken:  # noqa: BLE001 - reported, not raised
             report.update(ok=False, sql=f"error: {broken}")
@@ -167,14 +167,8 @@ class ArenaRuntime:
         if await self.live.pair_counts_built():
             return
 
-        def count() -> dict[frozenset[str], int]:
-            counts: dict[frozenset[str], int] = {}
-            for record in self.log.iter_battles(mode="anonymous", status="voted"):
-                pair = frozenset((record.model_a, record.model_b))
-                counts[pair] = counts.get(pair, 0) + 1
-            return counts
-
-        await self.live.rebuild_pair_counts(await asyncio.to_thread(count))
+        counts = await asyncio.to_thread(self.log.pair_counts, mode="anonymous", status="voted")
+        await self.live.rebuild_pair_counts(counts)  # (a, b) and (b, a) add up there
 
     async def start(self) -> None:
         if self.run_jobs:

@@ -123,6 +123,16 @@ def test_iter_battles_streams_in_start_order_with_filters(log: BattleLog):
     assert log.count_battles() == 11
 
 
+def test_pair_counts_are_counted_per_shown_pair_with_filters(log: BattleLog):
+    for a, b, mode, status in [("x", "y", "anonymous", "voted"), ("x", "y", "anonymous", "voted"),
+                               ("y", "x", "anonymous", "voted"), ("x", "z", "named", "voted"),
+                               ("x", "z", "anonymous", "abandoned")]:
+        log.record_battle(make_battle(model_a=a, model_b=b, mode=mode, status=status))
+    assert log.pair_counts(mode="anonymous", status="voted") == {("x", "y"): 2, ("y", "x"): 1}
+    assert sum(log.pair_counts().values()) == 5
+    log.ping()
+
+
 def test_iter_battles_refuses_naive_since(log: BattleLog):
     with pytest.raises(ValueError, match="timezone"):
         list(log.iter_battles(since=datetime(2026, 1, 1)))

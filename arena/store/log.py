@@ -132,6 +132,22 @@ class BattleLog:
         with self._read() as connection:
             return int(connection.execute(query).scalar_one())
 
+    def pair_counts(
+        self, *, mode: str | None = None, status: str | None = None
+    ) -> dict[tuple[str, str], int]:
+        """Battles per (model_a, model_b) as shown, counted in SQL (no records are loaded)."""
+        query = _filtered(
+            select(battle_t.c.model_a, battle_t.c.model_b, func.count()).select_from(battle_t),
+            mode, status, None,
+        ).group_by(battle_t.c.model_a, battle_t.c.model_b)
+        with self._read() as connection:
+            return {(a, b): int(n) for a, b, n in connection.execute(query)}
+
+    def ping(self) -> None:
+        """Raise if the database cannot be reached (a trivial query, for health checks)."""
+        with self._read() as connection:
+            connection.execute(select(1)).scalar_one()
+
     def iter_battles(
         self,
         *,
