@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +26,7 @@ from typing import Any
 from arena.exporters import export_battles
 from arena.live import LiveState, LiveStateUnavailable
 from arena.store import BattleLog
-from ratings.errors import BattleDataError
+from ratings.errors import BattleDataError, ConstantStyleFeature
 from ratings.manifest import rate_file, write_run
 from ratings.options import STYLE_FEATURES, RatingOptions
 
@@ -116,13 +115,12 @@ def rate_snapshot(export_path: Path, output: Path) -> dict[str, Any]:
         try:
             run = rate_file(export_path, options)
             break
-        except BattleDataError as unfit:
+        except ConstantStyleFeature as constant:
             # A feature no answer varies in (e.g. no markdown headers yet) cannot be
             # estimated: leave it out, as `--style-features` would, and try again.
-            constant = _CONSTANT_FEATURE.search(str(unfit))
-            if constant and constant.group(1) in features:
-                features.remove(constant.group(1))
-            elif features:
+            features.remove(constant.feature)
+        except BattleDataError as unfit:
+            if features:
                 log.info("leaderboard without style control: %s", unfit)
                 features = []
             else:
@@ -155,5 +153,4 @@ def rate_snapshot(export_path: Path, output: Path) -> dict[str, Any]:
     }
 
 
-_CONSTANT_FEATURE = re.compile(r"style feature '(\w+)' does not vary")
 _ROW_KEYS = ("rank", "rank_ub", "model", "rating", "lower", "upper", "battles", "win_rate")

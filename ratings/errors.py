@@ -27,6 +27,18 @@ class DisconnectedGraphError(BattleDataError):
         )
 
 
+class ConstantStyleFeature(BattleDataError):
+    """A style feature has the same normalised difference in every battle, so its coefficient
+    cannot be estimated. `feature` names it."""
+
+    def __init__(self, feature: str):
+        self.feature = feature
+        super().__init__(
+            f"style feature {feature!r} does not vary across battles; remove it with "
+            "--style-features"
+        )
+
+
 def name_rows(labels: list, kind: str, limit: int = 10) -> str:
     """'line 3, 7 and 2 more' style listing of offending rows for error messages."""
     shown = ", ".join(str(label) for label in labels[:limit])

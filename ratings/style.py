@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ratings.errors import BattleDataError
+from ratings.errors import BattleDataError, ConstantStyleFeature
 
 _CODE = re.compile(r"```.*?(?:```|\Z)", re.S)
 _HEADER = re.compile(r"^#{1,6}\s+\S", re.M)
@@ -105,10 +105,7 @@ def style_design(counts: pd.DataFrame, features: tuple[str, ...]) -> tuple[np.nd
         diff = (a - b) / (a + b + 1.0)
         mean, sd = float(diff.mean()), float(diff.std())
         if sd == 0:
-            raise BattleDataError(
-                f"style feature {feature!r} does not vary across battles; remove it with "
-                "--style-features"
-            )
+            raise ConstantStyleFeature(feature)
         columns.append((diff - mean) / sd)
         stats[feature] = {"mean": mean, "sd": sd}
     return np.column_stack(columns), stats
