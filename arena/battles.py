@@ -29,7 +29,6 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -44,6 +43,7 @@ from arena.errors import (
     Unavailable,
     VoteConflict,
 )
+from arena.group_writer import GroupWriter
 from arena.live import LiveState, LiveStateUnavailable
 from arena.record import WINNERS, BattleRecord, Turn
 from arena.sampling import NotEnoughModels, PairSampler, assign_sides, new_side_seed
@@ -153,6 +153,7 @@ class BattleService:
         rng: random.Random | None = None,
         on_vote: Callable[[], None] | None = None,
         replay: ReplayLedger | None = None,
+        writer: GroupWriter | None = None,
     ) -> None:
         self.contenders = dict(contenders)
         self.generate = generate
@@ -169,15 +170,17 @@ class BattleService:
         # down), and the basis of the expiry sweep. Keyed by battle id.
         self._local: dict[str, dict[str, Any]] = {}
         # One writer thread per process: BattleLog serialises writers anyway (SQLite admits one
-        # at a time), so more threads would only wait, and holding them in a pool of their own
-        # keeps slow commits from starving the default pool that other blocking calls share.
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="battle-log-writer")
+        # at a time), so more threads would only wait; it commits the records that queued up
+        # during a commit together (group commit), each caller still awaiting its own.
+        self._writer = writer or GroupWriter(log)
+
+    def close(self) -> None:
+        """Commit the records still queued for SQL and stop the writer thread (blocking)."""
+        self._writer.close()
 
     async def _write(self, record: BattleRecord) -> None:
         """Commit one battle record to SQL (durable when this returns)."""
-        await asyncio.get_running_loop().run_in_executor(
-            self._writer, self.log.record_battle, record
-        )
+        await self._writer.write(record)
 
     # ----------------------------------------------------------------------------------- start
     def rater(self, session_id: str) -> str:
@@ -273,8 +276,7 @@ class BattleService:
         state = await self._owned(battle_id, session_id)
         if state["status"] != READY:
             raise VoteConflict(self._closed_reason(state))
-        await self._rate_limit(state["owner"], "vote", self.settings.votes_per_hour, 3600)
-        claimed = await self._claim(battle_id, state["owner"])
+        claimed = await self._admit_vote(battle_id, state["owner"])
         if not claimed:
             raise VoteConflict("this battle already has a vote; start a new round")
         voted_at = utcnow()
@@ -286,16 +288,18 @@ class BattleService:
         except BaseException:
             await self._release_claim(battle_id)
             raise
-        # The vote is durable from here on; what follows only updates rebuildable state.
-        # Keep only what a later reveal or refusal needs: the conversations are in SQL now.
-        await self._save(_voted_stub(state, winner), tolerate_outage=True)
-        if state["mode"] == "anonymous":  # the sampler counts sampled pairs only
-            try:
-                await self.live.incr_pair(state["model_a"], state["model_b"])
-            except LiveStateUnavailable:
-                log.warning("pair counter not updated for %s: live state unavailable",
-                            battle_id)
+        # The vote is durable from here on; what follows only updates rebuildable state:
+        # the battle's state shrinks to what a later reveal or refusal needs (the
+        # conversations are in SQL now), and the sampler counts the pair (sampled pairs only).
         self._local.pop(battle_id, None)
+        stub = _voted_stub(state, winner)
+        stub["touched"] = time.time()
+        pair = (state["model_a"], state["model_b"]) if state["mode"] == "anonymous" else None
+        try:
+            await self.live.settle_vote(battle_id, stub, self.settings.battle_ttl_s, pair)
+        except LiveStateUnavailable:
+            log.warning("battle %s voted, but its live state and pair counter were not "
+                        "updated: live state unavailable", battle_id)
         if state.get("replay_of") and self.replay is not None:
             await self._note_replay_vote(state["replay_of"])
         if self.on_vote is not None:
@@ -589,24 +593,20 @@ class BattleService:
         return left, right, choice.policy, choice.probability, side_seed
 
     async def _rate_limit(self, owner: str, kind: str, limit: int, window_s: int) -> None:
+        """Count one new battle against the rater's limit; RateLimited beyond it, Unavailable
+        when Redis is down (votes are admitted by `_admit_vote`)."""
         try:
             allowed, retry_after = await self.live.hit_rate_limit(
                 kind, owner, limit=limit, window_s=window_s
             )
-        except LiveStateUnavailable as down:
-            if kind == "vote":
-                # A battle that already streamed is still votable in an outage: its vote is
-                # counted (SQL keeps it unique) rather than lost for want of a rate counter.
-                log.warning("vote rate limit not checked: %s", down)
-                return
+        except LiveStateUnavailable:
             raise Unavailable(
                 "the arena's live-state store (Redis) is unreachable, so no new battle can "
                 "start; try again shortly"
             ) from None
         if not allowed:
-            what = "new battles" if kind == "battle" else "votes"
             raise RateLimited(
-                f"too many {what}: the limit is {limit} per "
+                f"too many new battles: the limit is {limit} per "
                 f"{'minute' if window_s == 60 else 'hour'}; try again in {retry_after:.0f} s",
                 retry_after_s=retry_after,
             )
@@ -620,12 +620,26 @@ class BattleService:
                 f"start; try again shortly ({down})"
             ) from None
 
-    async def _claim(self, battle_id: str, owner: str) -> bool:
+    async def _admit_vote(self, battle_id: str, owner: str) -> bool:
+        """Count the vote against the rater's hourly limit (RateLimited beyond it) and claim
+        the battle's vote; False when another vote holds the claim."""
+        limit = self.settings.votes_per_hour
         try:
-            return await self.live.claim_vote(battle_id, owner)
-        except LiveStateUnavailable:
-            # SQL's unique battle id still guarantees one vote per battle.
+            decision, claimed = await self.live.admit_vote(
+                battle_id, owner, limit=limit, window_s=3600)
+        except LiveStateUnavailable as down:
+            # A battle that already streamed is still votable in an outage: its vote is
+            # counted rather than lost for want of a rate counter, and SQL's unique battle id
+            # still guarantees one vote per battle.
+            log.warning("vote rate limit and claim not checked: %s", down)
             return True
+        if not decision.allowed:
+            raise RateLimited(
+                f"too many votes: the limit is {limit} per hour; "
+                f"try again in {decision.retry_after_s:.0f} s",
+                retry_after_s=decision.retry_after_s,
+            )
+        return claimed
 
     async def _release_claim(self, battle_id: str) -> None:
         try:

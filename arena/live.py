@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, ParamSpec, TypeVar
 
+import orjson
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -137,6 +138,23 @@ end
 return {hits, ttl}
 """
 
+# The admission of a vote in one round trip: count it against the rater's vote rate limit
+# (as _RATE_LUA: KEYS[1], window ARGV[1] ms) and, if within ARGV[2] hits, claim the battle's
+# vote (SET KEYS[2] ARGV[3] NX PX ARGV[4]). Returns {hits, ms until the window closes,
+# claimed: 1, 0 (someone holds the claim) or -1 (rate-limited, nothing claimed)}.
+_ADMIT_VOTE_LUA = """
+local hits = redis.call('INCR', KEYS[1])
+if hits == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+if hits > tonumber(ARGV[2]) then return {hits, ttl, -1} end
+if redis.call('SET', KEYS[2], ARGV[3], 'NX', 'PX', ARGV[4]) then return {hits, ttl, 1} end
+return {hits, ttl, 0}
+"""
+
 # Delete the vote claim only if ARGV[1] holds it.
 _RELEASE_LUA = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -152,6 +170,12 @@ def _pair_field(model_a: str, model_b: str) -> str:
     if "\n" in model_a or "\n" in model_b:
         raise ValueError(f"model names must not contain a newline: {model_a!r}, {model_b!r}")
     return "\n".join(sorted((model_a, model_b)))
+
+
+def _dumps(state: Mapping[str, Any]) -> bytes:
+    """A battle state as JSON. orjson: the state carries whole conversations and is written
+    and read on every request, where the standard library's encoder cost several times more."""
+    return orjson.dumps(state)
 
 
 def _ms(seconds: float, what: str) -> int:
@@ -173,6 +197,7 @@ class LiveState:
         self._transition = client.register_script(_TRANSITION_LUA)
         self._rate = client.register_script(_RATE_LUA)
         self._release = client.register_script(_RELEASE_LUA)
+        self._admit_vote = client.register_script(_ADMIT_VOTE_LUA)
         self._pair_cache: tuple[float, dict[frozenset[str], int]] | None = None
 
     @classmethod
@@ -245,14 +270,14 @@ class LiveState:
     async def put_battle(self, battle_id: str, state: Mapping[str, Any], ttl_s: float) -> None:
         """Store a battle's JSON state, replacing any, expiring after ``ttl_s`` seconds."""
         await self.client.set(
-            self.key("battle", battle_id), json.dumps(state), px=_ms(ttl_s, "battle TTL")
+            self.key("battle", battle_id), _dumps(state), px=_ms(ttl_s, "battle TTL")
         )
 
     @_guarded
     async def get_battle(self, battle_id: str) -> dict[str, Any] | None:
         """The battle's state, or None when unknown or expired."""
         raw = await self.client.get(self.key("battle", battle_id))
-        return None if raw is None else json.loads(raw)
+        return None if raw is None else orjson.loads(raw)
 
     @_guarded
     async def delete_battle(self, battle_id: str) -> bool:
@@ -285,7 +310,7 @@ class LiveState:
         ttl_ms = 0 if ttl_s is None else _ms(ttl_s, "battle TTL")
         replaced = await self._transition(
             keys=[self.key("battle", battle_id)],
-            args=[json.dumps(new_state), ttl_ms, *statuses],
+            args=[_dumps(new_state), ttl_ms, *statuses],
         )
         return replaced == 1
 
@@ -304,6 +329,56 @@ class LiveState:
                 self.key("vote", battle_id), owner, nx=True, px=_ms(ttl_s, "vote claim TTL")
             )
         )
+
+    @_guarded
+    async def admit_vote(
+        self,
+        battle_id: str,
+        rater: str,
+        *,
+        limit: int,
+        window_s: float,
+        claim_ttl_s: float = DEFAULT_VOTE_CLAIM_TTL_S,
+    ) -> tuple[RateLimitDecision, bool]:
+        """`hit_rate_limit` on the rater's votes, then `claim_vote` if allowed: one round trip.
+
+        Returns the rate-limit decision and whether this caller now holds the battle's vote
+        claim (always False when the rate limit refused the vote: nothing is claimed then).
+        """
+        if limit < 1:
+            raise ValueError(f"rate limit must be at least 1, got {limit!r}")
+        window_ms = _ms(window_s, "rate-limit window")
+        hits, ttl_ms, claimed = await self._admit_vote(
+            keys=[self.key("rate", "vote", rater), self.key("vote", battle_id)],
+            args=[window_ms, limit, rater, _ms(claim_ttl_s, "vote claim TTL")],
+        )
+        hits, ttl_ms = int(hits), int(ttl_ms)
+        allowed = int(claimed) >= 0
+        decision = RateLimitDecision(
+            allowed=allowed,
+            remaining=max(limit - hits, 0),
+            retry_after_s=0.0 if allowed else ttl_ms / 1000,
+            limit=limit,
+            window_s=float(window_s),
+        )
+        return decision, int(claimed) == 1
+
+    @_guarded
+    async def settle_vote(
+        self,
+        battle_id: str,
+        stub: Mapping[str, Any],
+        ttl_s: float,
+        pair: tuple[str, str] | None,
+    ) -> None:
+        """After a vote is in SQL: replace the battle's state by `stub` and, when `pair` is
+        given, count the vote for that pair (`put_battle` and `incr_pair` in one round trip,
+        not atomic: both are rebuildable)."""
+        async with self.client.pipeline(transaction=False) as pipe:
+            pipe.set(self.key("battle", battle_id), _dumps(stub), px=_ms(ttl_s, "battle TTL"))
+            if pair is not None:
+                pipe.hincrby(self.key("pair_counts"), _pair_field(*pair), 1)
+            await pipe.execute()
 
     @_guarded
     async def vote_claimant(self, battle_id: str) -> str | None:

@@ -1,21 +1,32 @@
-"""Vote throughput of one arena process over REST, on SQLite.
+"""Vote throughput and latency of one arena process over REST, on SQLite.
 
 Setup: an embedded Redis, one `arena serve --no-ui --no-models` worker with a SQLite file, and
 N battles "already generated": their ready state (two turns of realistic length, both sides,
 every generation field) is written into Redis exactly as the battle service leaves it after a
-turn. Then C concurrent scripted raters (async httpx, one session each) vote on all of them.
+turn. Then scripted raters (one session per battle) vote on all of them, either
 
-Reported: votes/s over the whole run, latency percentiles of the vote request (ms), and the
-counts in SQL afterwards (every acknowledged vote present once, nothing else).
+- open loop (`--rate R`): votes arrive as a Poisson process of R per second whatever the
+  server does, and latency counts from each vote's scheduled arrival: the test of "sustains
+  R votes/s with p99 under X ms"; or
+- closed loop (`--concurrency C`): C raters each vote again as soon as the last vote returns:
+  the server's maximum throughput (latency is then C / throughput by construction).
 
-    .venv/bin/python benchmarks/vote_throughput.py --battles 3000 --concurrency 32
+Reported: votes/s over the whole run, latency percentiles (ms), CPU per vote of the server,
+the raters and Redis (all share this machine's cores), and the votes in SQL afterwards (every
+acknowledged vote present once, nothing else).
+
+    .venv/bin/python benchmarks/vote_throughput.py --battles 6000 --rate 300
+    .venv/bin/python benchmarks/vote_throughput.py --battles 3000 --concurrency 16
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
+import json
 import os
+import random
 import signal
 import statistics
 import subprocess
@@ -108,8 +119,9 @@ async def seed_battles(redis_url: str, count: int) -> list[tuple[str, str]]:
     return battles
 
 
-async def cast_votes(url: str, battles: list[tuple[str, str]], concurrency: int
-                     ) -> tuple[list[float], list[int], float]:
+async def cast_votes_httpx(url: str, battles: list[tuple[str, str]], concurrency: int
+                           ) -> tuple[list[float], list[int], float]:
+    """The raters as httpx clients (about 1 ms of client CPU per request here)."""
     queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
     for battle in battles:
         queue.put_nowait(battle)
@@ -134,10 +146,148 @@ async def cast_votes(url: str, battles: list[tuple[str, str]], concurrency: int
     return latencies, codes, elapsed
 
 
+class RawConnection:
+    """One keep-alive HTTP/1.1 connection of a scripted rater, over asyncio streams.
+
+    It writes the request a browser's fetch would (POST, JSON body, the session header) and
+    reads the status line, the headers and the Content-Length body. The raters share the 2
+    cores with the server, so a client that costs less CPU leaves more to the server under
+    test (httpx cost about 5 ms of CPU per vote here, as much as the server); `--client httpx`
+    measures with httpx instead.
+    """
+
+    BODY = json.dumps({"winner": "model_a"}).encode()
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def vote(self, battle_id: str, session: str) -> int:
+        reused = self.writer is not None
+        try:
+            return await self._vote(battle_id, session)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            if not reused:
+                raise
+            # The server closed this connection while it was idle (its keep-alive timeout),
+            # before the request: send it again on a new one.
+            self.close()
+            self.writer = None
+            return await self._vote(battle_id, session)
+
+    async def _vote(self, battle_id: str, session: str) -> int:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        self.writer.write((
+            f"POST /api/battles/{battle_id}/vote HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+            f"X-Arena-Session: {session}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(self.BODY)}\r\n\r\n"
+        ).encode() + self.BODY)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status_line, *header_lines = head.decode("latin-1").split("\r\n")
+        length = next(int(line.split(":", 1)[1]) for line in header_lines
+                      if line.lower().startswith("content-length:"))
+        await self.reader.readexactly(length)
+        return int(status_line.split()[1])
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def _address(url: str) -> tuple[str, int]:
+    host, port = url.removeprefix("http://").split(":")
+    return host, int(port)
+
+
+async def cast_votes_raw(url: str, battles: list[tuple[str, str]], concurrency: int
+                         ) -> tuple[list[float], list[int], float]:
+    """Closed loop: `concurrency` raters, each voting again as soon as its vote returns."""
+    queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+    for battle in battles:
+        queue.put_nowait(battle)
+    latencies: list[float] = []
+    codes: list[int] = []
+
+    async def rater() -> None:
+        connection = RawConnection(*_address(url))
+        try:
+            while not queue.empty():
+                battle_id, session = queue.get_nowait()
+                started = time.perf_counter()
+                codes.append(await connection.vote(battle_id, session))
+                latencies.append((time.perf_counter() - started) * 1000)
+        finally:
+            connection.close()
+
+    began = time.perf_counter()
+    await asyncio.gather(*(rater() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - began
+    return latencies, codes, elapsed
+
+
+async def cast_votes_at_rate(url: str, battles: list[tuple[str, str]], rate: float,
+                             seed: int = 0) -> tuple[list[float], list[int], float]:
+    """Open loop: votes arrive as a Poisson process of `rate` per second, whatever the server's
+    speed, each on an idle keep-alive connection (a new one when none is idle). Latency counts
+    from the scheduled arrival, so time spent waiting behind a slow server is included."""
+    arrivals = random.Random(seed)
+    idle: list[RawConnection] = []
+    opened: list[RawConnection] = []
+    latencies: list[float] = []
+    codes: list[int] = []
+
+    async def one(battle_id: str, session: str, scheduled: float) -> None:
+        if idle:
+            connection = idle.pop()
+        else:
+            connection = RawConnection(*_address(url))
+            opened.append(connection)
+        codes.append(await connection.vote(battle_id, session))
+        latencies.append((time.perf_counter() - scheduled) * 1000)
+        if os.environ.get("BENCH_SLOW") and latencies[-1] > 100:
+            print(f"slow vote at {scheduled - began:.3f} s: {latencies[-1]:.0f} ms")
+        idle.append(connection)
+
+    began = time.perf_counter()
+    scheduled = began
+    tasks = []
+    for battle_id, session in battles:
+        scheduled += arrivals.expovariate(rate)
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(battle_id, session, scheduled)))
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - began
+    for connection in opened:
+        connection.close()
+    return latencies, codes, elapsed
+
+
 def process_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU seconds so far of a process and its live descendants (Linux /proc;
+    the server's SQL writer is a child process)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        todo.extend(children.get(current, []))
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -149,6 +299,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--battles", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--client", choices=("raw", "httpx"), default="raw",
+                        help="the raters' HTTP client (default: minimal keep-alive HTTP/1.1)")
+    parser.add_argument("--rate", type=float, default=None,
+                        help="open loop: votes arrive at this many per second (Poisson); "
+                             "without it, --concurrency raters vote as fast as they can")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp, EmbeddedRedis() as redis:
@@ -176,10 +331,21 @@ def main() -> None:
                                  + (root / "serve.log").read_text()[-3000:])
                     time.sleep(0.2)
             battles = asyncio.run(seed_battles(redis.url, args.battles))
+            if args.rate is not None:
+                if args.client != "raw":
+                    sys.exit("--rate uses the raw client")
+                cast_votes = functools.partial(cast_votes_at_rate, rate=args.rate)
+            else:
+                client = cast_votes_raw if args.client == "raw" else cast_votes_httpx
+                cast_votes = functools.partial(client, concurrency=args.concurrency)
             cpu_before = process_cpu_s(server.pid)
+            redis_cpu_before = process_cpu_s(redis.pid)
+            client_cpu_before = time.process_time()
             latencies, codes, elapsed = asyncio.run(
-                cast_votes(url, battles, args.concurrency))
+                cast_votes(url, battles))
+            client_cpu_s = time.process_time() - client_cpu_before
             server_cpu_s = process_cpu_s(server.pid) - cpu_before
+            redis_cpu_s = process_cpu_s(redis.pid) - redis_cpu_before
         finally:
             server.send_signal(signal.SIGINT)
             server.wait(timeout=30)
@@ -191,14 +357,18 @@ def main() -> None:
         log.close()
 
     accepted = codes.count(200)
-    print(f"battles {args.battles}, concurrency {args.concurrency}, SQLite")
-    print("| votes | accepted | votes/s | p50 ms | p90 ms | p99 ms | max ms | server CPU ms/vote "
-          "| in SQL |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    per_vote = 1000 / len(codes)
+    load = (f"open loop at {args.rate:g} votes/s (Poisson)" if args.rate is not None
+            else f"closed loop, {args.concurrency} raters")
+    print(f"battles {args.battles}, {load}, client {args.client}, SQLite")
+    print("| votes | accepted | votes/s | p50 ms | p90 ms | p99 ms | max ms "
+          "| CPU ms/vote: server | raters | redis | in SQL |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     print(f"| {len(codes)} | {accepted} | {len(codes) / elapsed:.0f} "
           f"| {statistics.median(latencies):.1f} | {percentile(latencies, 90):.1f} "
           f"| {percentile(latencies, 99):.1f} | {max(latencies):.1f} "
-          f"| {server_cpu_s / len(codes) * 1000:.2f} | {stored} |")
+          f"| {server_cpu_s * per_vote:.2f} | {client_cpu_s * per_vote:.2f} "
+          f"| {redis_cpu_s * per_vote:.2f} | {stored} |")
     if not (accepted == args.battles == stored == distinct):
         sys.exit(f"LOST OR DUPLICATED VOTES: accepted {accepted}, in SQL {stored}")
 

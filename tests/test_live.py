@@ -178,6 +178,29 @@ async def test_rate_limit_must_allow_at_least_one_hit(live: LiveState):
         await live.hit_rate_limit("battle", "r", limit=0, window_s=60)
 
 
+async def test_admitting_a_vote_counts_it_and_claims_the_battle_in_one_call(live: LiveState):
+    decision, claimed = await live.admit_vote("b1", "alice", limit=2, window_s=60)
+    assert decision.allowed and decision.remaining == 1 and claimed
+    assert await live.vote_claimant("b1") == "alice"
+    decision, claimed = await live.admit_vote("b1", "alice", limit=2, window_s=60)
+    assert decision.allowed and not claimed  # within the limit, but the vote is taken
+    decision, claimed = await live.admit_vote("b2", "alice", limit=2, window_s=60)
+    assert not decision.allowed and not claimed and 59 < decision.retry_after_s <= 60
+    assert await live.vote_claimant("b2") is None  # a refused vote claims nothing
+    # the same counter as hit_rate_limit("vote", ...)
+    assert not (await live.allow_vote("alice", per_hour=2)).allowed
+
+
+async def test_settling_a_vote_stores_the_stub_and_counts_the_pair(live: LiveState):
+    await live.put_battle("b1", {"status": "ready", "turns": ["long"]}, 60)
+    await live.settle_vote("b1", {"status": "voted", "winner": "tie"}, 30, ("x", "y"))
+    await live.settle_vote("b2", {"status": "voted", "winner": "tie"}, 30, None)
+    assert await live.get_battle("b1") == {"status": "voted", "winner": "tie"}
+    assert 29 < await live.battle_ttl_s("b1") <= 30
+    assert await live.get_battle("b2") == {"status": "voted", "winner": "tie"}
+    assert await live.pair_counts() == {frozenset({"x", "y"}): 1}
+
+
 # -------------------------------------------------------------------------------- pair counts
 async def test_pair_counters_count_unordered_pairs(live: LiveState):
     assert await live.pair_counts() == {}

@@ -10,6 +10,9 @@ class DuplicateBattle(ValueError):
         super().__init__(f"battle {battle_id!r} is already recorded; a battle is stored once")
         self.battle_id = battle_id
 
+    def __reduce__(self) -> tuple[type, tuple[str]]:  # pickled by the writer process
+        return type(self), (self.battle_id,)
+
 
 class SchemaError(RuntimeError):
     """The database's tables do not match what this program expects."""

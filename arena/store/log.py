@@ -11,20 +11,22 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 
 from sqlalchemy import Connection, Select, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from arena.record import BattleRecord
+from arena.record import BattleRecord, InvalidRecord
 from arena.store.checks import check_storable
-from arena.store.engine import describe_url, is_sqlite, make_engine
+from arena.store.engine import SQLITE_BUSY_TIMEOUT_MS, describe_url, is_sqlite, make_engine
 from arena.store.errors import DuplicateBattle
 from arena.store.rows import record_to_rows, rows_to_record
 from arena.store.schema import ensure_schema
+from arena.store.sqlite_rows import insert_rows
 from arena.store.tables import BattleRow, GenerationRow, TurnRow, VoteRow
+from arena.store.wal import WalCheckpointer
 
 battle_t = BattleRow.__table__
 vote_t = VoteRow.__table__
@@ -50,6 +52,8 @@ class BattleLog:
         self._sqlite = is_sqlite(self._engine)
         self._write_lock = threading.Lock() if self._sqlite else None
         self._writer: Connection | None = None
+        # SQLite file: WAL checkpoints run in a thread of their own, not inside a vote's commit.
+        self._checkpointer: WalCheckpointer | None = None
         self._pid = os.getpid()
         try:
             self.schema_version = ensure_schema(self._engine)
@@ -86,6 +90,47 @@ class BattleLog:
                 raise DuplicateBattle(record.battle_id) from None
             raise
 
+    def record_battles(self, records: Sequence[BattleRecord]) -> list[Exception | None]:
+        """Store each of `records` as `record_battle` would, committing them together.
+
+        Group commit for the battle service: one transaction, one statement per table for the
+        whole batch, so a burst of votes pays for one BEGIN/COMMIT instead of one each. Every
+        record still succeeds or fails on its own: the result holds, in order, None for a
+        record that is committed on return, or the exception `record_battle` would have
+        raised for it (InvalidRecord, DuplicateBattle — also for the second of two records
+        with the same id in the batch). If the batch cannot be written as a whole (another
+        process inserted one of its ids meanwhile, say), it falls back to one transaction per
+        record; an error of the database itself (unreachable, disk full) is raised.
+        """
+        outcomes: list[Exception | None] = [None] * len(records)
+        for position, record in enumerate(records):
+            try:
+                check_storable(record)
+            except InvalidRecord as invalid:
+                outcomes[position] = invalid
+        try:
+            with self._write() as connection:
+                pending = [i for i, outcome in enumerate(outcomes) if outcome is None]
+                taken = self._existing_ids(connection, [records[i].battle_id for i in pending])
+                fresh: list[int] = []
+                for position in pending:
+                    battle_id = records[position].battle_id
+                    if battle_id in taken:
+                        outcomes[position] = DuplicateBattle(battle_id)
+                    else:
+                        taken.add(battle_id)
+                        fresh.append(position)
+                self._insert_many(connection, [records[i] for i in fresh])
+        except IntegrityError:
+            # Rolled back as a whole; let each record find its own fate.
+            for position, outcome in enumerate(outcomes):
+                if outcome is None:
+                    try:
+                        self.record_battle(records[position])
+                    except (InvalidRecord, DuplicateBattle) as refused:
+                        outcomes[position] = refused
+        return outcomes
+
     def record_new_battles(self, records: Iterable[BattleRecord]) -> tuple[int, int]:
         """Store, in one transaction, those of `records` whose battle_id is not yet stored.
 
@@ -96,17 +141,18 @@ class BattleLog:
         batch = list(records)
         for record in batch:
             check_storable(record)
-        inserted = present = 0
+        present = 0
         with self._write() as connection:
             seen = self._existing_ids(connection, [r.battle_id for r in batch])
+            fresh = []
             for record in batch:
                 if record.battle_id in seen:
                     present += 1
                     continue
-                self._insert(connection, record)
+                fresh.append(record)
                 seen.add(record.battle_id)
-                inserted += 1
-        return inserted, present
+            self._insert_many(connection, fresh)
+        return len(fresh), present
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -189,6 +235,9 @@ class BattleLog:
 
     def close(self) -> None:
         """Release every pooled connection. The BattleLog must not be used afterwards."""
+        if self._checkpointer is not None:
+            self._checkpointer.close()
+            self._checkpointer = None
         if self._writer is not None:
             self._writer.close()
             self._writer = None
@@ -202,6 +251,7 @@ class BattleLog:
         if os.getpid() != self._pid:
             self._pid = os.getpid()
             self._writer = None
+            self._checkpointer = None  # the parent's thread does not exist here
             self._write_lock = threading.Lock() if self._sqlite else None
             self._engine.dispose(close=False)
 
@@ -217,8 +267,22 @@ class BattleLog:
             # checkout and reset per vote.
             if self._writer is None or self._writer.closed or self._writer.invalidated:
                 self._writer = self._engine.connect()
+                self._checkpoint_elsewhere(self._writer)
             with self._writer.begin():
                 yield self._writer
+
+    def _checkpoint_elsewhere(self, writer: Connection) -> None:
+        """Turn off the writer's automatic WAL checkpoints and start the checkpoint thread
+        (for a SQLite file; see arena.store.wal)."""
+        database = self._engine.url.database or ""
+        if database in ("", ":memory:") or database.startswith("file:"):
+            return
+        driver = writer.connection.driver_connection
+        assert driver is not None
+        driver.execute("PRAGMA wal_autocheckpoint=0").fetchall()
+        if self._checkpointer is None:
+            self._checkpointer = WalCheckpointer(
+                database, busy_timeout_ms=SQLITE_BUSY_TIMEOUT_MS)
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -239,13 +303,31 @@ class BattleLog:
 
     @staticmethod
     def _insert(connection: Connection, record: BattleRecord) -> None:
-        rows = record_to_rows(record)
-        connection.execute(battle_t.insert(), rows.battle)
-        if rows.vote is not None:
-            connection.execute(vote_t.insert(), rows.vote)
-        if rows.turns:
-            connection.execute(turn_t.insert(), rows.turns)
-            connection.execute(generation_t.insert(), rows.generations)
+        BattleLog._insert_many(connection, [record])
+
+    @staticmethod
+    def _insert_many(connection: Connection, records: Sequence[BattleRecord]) -> None:
+        """Insert the rows of `records` with one (executemany) statement per table."""
+        battles: list[dict] = []
+        votes: list[dict] = []
+        turns: list[dict] = []
+        generations: list[dict] = []
+        for record in records:
+            rows = record_to_rows(record)
+            battles.append(rows.battle)
+            if rows.vote is not None:
+                votes.append(rows.vote)
+            turns.extend(rows.turns)
+            generations.extend(rows.generations)
+        # Parents first: the foreign keys are checked per statement.
+        for table, rows_of_table in ((battle_t, battles), (vote_t, votes), (turn_t, turns),
+                                     (generation_t, generations)):
+            if not rows_of_table:
+                continue
+            if connection.dialect.name == "sqlite":
+                insert_rows(connection, table, rows_of_table)  # same bytes, less CPU
+            else:
+                connection.execute(table.insert(), rows_of_table)
 
     @staticmethod
     def _load(connection: Connection, ids: list[str]) -> list[BattleRecord]:

@@ -1,0 +1,237 @@
+"""Group commit of battle records: batch writes, the raw SQLite rows, the writer thread, the
+writer process and the WAL checkpointer, on real SQLite files (and PostgreSQL for batches)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from factories import make_battle, varied_battles
+
+from arena.group_writer import GroupWriter
+from arena.record import InvalidRecord
+from arena.store import BattleLog, DuplicateBattle
+from arena.store.log import battle_t, generation_t, turn_t, vote_t
+from arena.store.log_process import LogProcess, LogProcessDied
+from arena.store.wal import WalCheckpointer
+
+TABLES = (battle_t, vote_t, turn_t, generation_t)
+
+
+@pytest.fixture
+def log(battle_log_url: str):
+    with BattleLog(battle_log_url) as opened:
+        yield opened
+
+
+def _invalid():
+    record = make_battle()
+    record.winner = "left"
+    return record
+
+
+# ------------------------------------------------------------------------- record_battles
+def test_each_record_of_a_batch_gets_its_own_outcome(log: BattleLog):
+    stored = make_battle()
+    log.record_battle(stored)
+    fresh, bad, again = make_battle(), _invalid(), make_battle()
+    twin = make_battle(battle_id=again.battle_id, winner="model_b")
+    outcomes = log.record_battles(
+        [fresh, bad, make_battle(battle_id=stored.battle_id), again, twin])
+    assert outcomes[0] is None and outcomes[3] is None
+    assert isinstance(outcomes[1], InvalidRecord) and "winner 'left'" in str(outcomes[1])
+    assert isinstance(outcomes[2], DuplicateBattle) and outcomes[2].battle_id == stored.battle_id
+    assert isinstance(outcomes[4], DuplicateBattle)  # the second of two with one id
+    assert log.count_battles() == 3
+    assert log.get_battle(fresh.battle_id) == fresh
+    assert log.get_battle(again.battle_id).winner == again.winner  # the first one won
+
+
+def test_a_batch_reads_back_exactly(log: BattleLog):
+    battles = varied_battles()
+    assert log.record_battles(battles) == [None] * len(battles)
+    for battle in battles:
+        assert log.get_battle(battle.battle_id) == battle
+
+
+def test_raw_sqlite_rows_are_byte_identical_to_sqlalchemys(tmp_path: Path, monkeypatch):
+    """The fast insert path stores exactly what SQLAlchemy's insert stores."""
+    battles = varied_battles()
+    fast = tmp_path / "fast.db"
+    with BattleLog(f"sqlite:///{fast}") as log:
+        log.record_battles(battles)
+    slow = tmp_path / "slow.db"
+    import arena.store.log as store_log
+
+    with BattleLog(f"sqlite:///{slow}") as log:
+        def sqlalchemy_insert(connection, table, rows):
+            connection.execute(table.insert(), rows)
+
+        monkeypatch.setattr(store_log, "insert_rows", sqlalchemy_insert)
+        log.record_battles(battles)
+    for table in TABLES:
+        keys = ", ".join(c.name for c in table.primary_key.columns)
+        query = f'SELECT * FROM "{table.name}" ORDER BY {keys}'
+        with sqlite3.connect(fast) as a, sqlite3.connect(slow) as b:
+            rows_a, rows_b = a.execute(query).fetchall(), b.execute(query).fetchall()
+        assert rows_a, table.name
+        assert rows_a == rows_b, table.name
+        # typeof too: the same bytes, stored as the same SQLite type
+        types = f'SELECT {", ".join(f"typeof({c.name})" for c in table.columns)} ' \
+                f'FROM "{table.name}" ORDER BY {keys}'
+        with sqlite3.connect(fast) as a, sqlite3.connect(slow) as b:
+            assert a.execute(types).fetchall() == b.execute(types).fetchall()
+
+
+# -------------------------------------------------------------------------------- GroupWriter
+@pytest.mark.asyncio(loop_scope="session")
+async def test_concurrent_writes_commit_together_and_each_caller_gets_its_outcome(
+    tmp_path: Path,
+):
+    log = BattleLog(f"sqlite:///{tmp_path / 'arena.db'}")
+    first_batch_started = threading.Event()
+    release = threading.Event()
+
+    def slow_first_batch(records):
+        if not first_batch_started.is_set():
+            first_batch_started.set()
+            release.wait(5)  # everything written meanwhile queues up for the next batch
+        return log.record_battles(records)
+
+    writer = GroupWriter(log, sink=slow_first_batch)
+    battles = [make_battle() for _ in range(40)]
+    duplicate = make_battle(battle_id=battles[5].battle_id)
+    first = asyncio.ensure_future(writer.write(battles[0]))
+    await asyncio.to_thread(first_batch_started.wait, 5)
+    rest = [asyncio.ensure_future(writer.write(b)) for b in [*battles[1:], duplicate]]
+    await asyncio.sleep(0.1)
+    release.set()
+    results = await asyncio.gather(first, *rest, return_exceptions=True)
+    writer.close()
+    assert results[:-1] == [None] * 40
+    assert isinstance(results[-1], DuplicateBattle)
+    assert log.count_battles() == 40
+    assert writer.records == 41 and writer.commits == 2  # 1, then the 40 that queued
+    log.close()
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_failed_database_fails_every_caller_of_the_batch(tmp_path: Path):
+    log = BattleLog(f"sqlite:///{tmp_path / 'arena.db'}")
+
+    def broken(records):
+        raise RuntimeError("disk full")
+
+    writer = GroupWriter(log, sink=broken)
+    results = await asyncio.gather(*(writer.write(make_battle()) for _ in range(3)),
+                                   return_exceptions=True)
+    writer.close()
+    assert all(isinstance(r, RuntimeError) and "disk full" in str(r) for r in results)
+    log.close()
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_close_writes_what_is_queued(tmp_path: Path):
+    log = BattleLog(f"sqlite:///{tmp_path / 'arena.db'}")
+    writer = GroupWriter(log)
+    tasks = [asyncio.ensure_future(writer.write(make_battle())) for _ in range(10)]
+    await asyncio.sleep(0)  # queued
+    await asyncio.to_thread(writer.close)
+    await asyncio.gather(*tasks)
+    assert log.count_battles() == 10
+    with pytest.raises(RuntimeError, match="closed"):
+        await writer.write(make_battle())
+    log.close()
+
+
+# -------------------------------------------------------------------------------- LogProcess
+def test_the_writer_process_writes_and_reports_per_record_and_survives_a_kill(tmp_path: Path):
+    url = f"sqlite:///{tmp_path / 'arena.db'}"
+    process = LogProcess(url)
+    try:
+        battle = make_battle()
+        assert process.record_battles([battle]) == [None]
+        outcomes = process.record_battles([make_battle(battle_id=battle.battle_id), _invalid()])
+        assert isinstance(outcomes[0], DuplicateBattle)
+        assert outcomes[0].battle_id == battle.battle_id  # survives pickling intact
+        assert battle.battle_id in str(outcomes[0])
+        assert isinstance(outcomes[1], InvalidRecord)
+        with BattleLog(url) as log:
+            assert log.get_battle(battle.battle_id) == battle
+
+        first_pid = process.pid
+        os.kill(first_pid, signal.SIGKILL)
+        time.sleep(0.2)
+        with pytest.raises(LogProcessDied, match="ended during a write"):
+            process.record_battles([make_battle()])
+        again = make_battle()
+        assert process.record_battles([again]) == [None]  # a new child took over
+        assert process.pid != first_pid
+        with BattleLog(url) as log:
+            assert log.has_battle(again.battle_id)
+    finally:
+        process.close()
+    assert process.pid is None
+
+
+def test_the_writer_process_raises_the_error_of_opening_the_log(tmp_path: Path):
+    path = tmp_path / "arena.db"
+    with BattleLog(f"sqlite:///{path}"):
+        pass
+    with sqlite3.connect(path) as raw:
+        raw.execute("UPDATE arena_meta SET value='999' WHERE key='schema_version'")
+    with pytest.raises(Exception, match="999"):
+        LogProcess(f"sqlite:///{path}")
+
+
+# ----------------------------------------------------------------------------- checkpoints
+def test_votes_never_checkpoint_themselves_and_the_thread_does(tmp_path: Path, monkeypatch):
+    """The writer's connection has automatic checkpoints off; the checkpoint thread runs them
+    (its effect under a concurrent stream of votes is measured by the vote benchmark)."""
+    import arena.store.log as store_log
+
+    made: list[WalCheckpointer] = []
+
+    def quick(path, *, busy_timeout_ms):
+        made.append(WalCheckpointer(path, busy_timeout_ms=busy_timeout_ms, interval_s=0.05))
+        return made[-1]
+
+    monkeypatch.setattr(store_log, "WalCheckpointer", quick)
+    path = tmp_path / "arena.db"
+    log = BattleLog(f"sqlite:///{path}")
+    log.record_battles([make_battle() for _ in range(5)])
+    writer_driver = log._writer.connection.driver_connection
+    assert writer_driver.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+    deadline = time.monotonic() + 10
+    while made[0].checkpoints == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(made) == 1 and made[0].checkpoints > 0
+    log.close()
+    assert not made[0]._thread.is_alive()
+    with BattleLog(f"sqlite:///{path}") as reopened:
+        assert reopened.count_battles() == 5
+
+
+def test_a_long_log_is_copied_whole_and_restarted(tmp_path: Path):
+    path = tmp_path / "arena.db"
+    log = BattleLog(f"sqlite:///{path}")
+    log.record_battle(make_battle())  # opens the writer: automatic checkpoints off
+    checkpointer = WalCheckpointer(str(path), busy_timeout_ms=1000, interval_s=3600,
+                                   restart_frames=100)
+    connection = sqlite3.connect(path, isolation_level=None)
+    for _ in range(10):
+        log.record_battles([make_battle(outputs=["x" * 20_000] * 2) for _ in range(3)])
+    frames, copied = checkpointer.checkpoint(connection)
+    assert frames >= 100 and copied == frames  # all of it is in the database file now
+    log.record_battle(make_battle())
+    frames_after, _ = checkpointer.checkpoint(connection)
+    assert frames_after < 100  # the next write started the log again from its beginning
+    connection.close()
+    checkpointer.close()
+    log.close()
