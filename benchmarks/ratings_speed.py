@@ -62,28 +62,51 @@ def main() -> None:
     skip = set(args.skip.split(","))
     rows = []
 
-    seconds, (counts, fit, _, draws) = timed(lambda: ours_pipeline(args.parquet, args.rounds),
-                                             args.repeat)
-    rows.append(("ours: read Parquet + BT + sandwich + "
-                 f"{args.rounds}-round bootstrap", seconds))
-    print(f"{counts.n_battles:,.0f} battles, {counts.n_models} models, "
-          f"{len(counts.count):,} aggregated rows", flush=True)
-
     frame = pd.read_parquet(args.parquet, columns=["model_a", "model_b", "winner"])
     frame = frame.astype({"model_a": str, "model_b": str, "winner": str})
     frame = frame.replace({"winner": {"tie (bothbad)": "tie"}})
 
+    def run_ours():
+        return ours_pipeline(args.parquet, args.rounds)
+
+    run_evalica = None
     if "evalica" not in skip:
         import evalica
 
         winners = frame["winner"].map({"model_a": evalica.Winner.X, "model_b": evalica.Winner.Y,
                                        "tie": evalica.Winner.Draw}).tolist()
         xs, ys = frame["model_a"].tolist(), frame["model_b"].tolist()
-        seconds, result = timed(lambda: evalica.bradley_terry(xs, ys, winners), args.repeat)
-        rows.append(("evalica 0.4.2: bradley_terry point fit (lists in memory)", seconds))
+
+        def run_evalica():
+            return evalica.bradley_terry(xs, ys, winners)
+
+    # Ours and evalica alternate, so that a slow stretch of this shared machine hits both;
+    # the ratio is the median of the per-repeat ratios.
+    ours_runs, evalica_runs, ratios = [], [], []
+    for _ in range(args.repeat):
+        ours_seconds, (counts, fit, _, draws) = timed(run_ours, 1)
+        ours_runs.append(ours_seconds)
+        if run_evalica is not None:
+            evalica_seconds, result = timed(run_evalica, 1)
+            evalica_runs.append(evalica_seconds)
+            ratios.append(ours_seconds[0] / evalica_seconds[0])
+
+    def medians(runs):
+        return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+
+    rows.append(("ours: read Parquet + BT + sandwich + "
+                 f"{args.rounds}-round bootstrap", medians(ours_runs)))
+    print(f"{counts.n_battles:,.0f} battles, {counts.n_models} models, "
+          f"{len(counts.count):,} aggregated rows", flush=True)
+    if run_evalica is not None:
+        rows.append(("evalica 0.4.2: bradley_terry point fit (lists in memory)",
+                     medians(evalica_runs)))
         theirs = np.log(result.scores.reindex(counts.models).to_numpy())
         gap = np.max(np.abs((theirs - theirs.mean()) - fit.theta))
         print(f"evalica vs ours: max |log-strength difference| = {gap:.2e}", flush=True)
+        print(f"ours / evalica wall time, median of {len(ratios)} alternating runs: "
+              f"{statistics.median(ratios):.2f} (runs: "
+              f"{', '.join(f'{r:.2f}' for r in ratios)})", flush=True)
 
     if "arena-rank" not in skip:
         from arena_rank.models.bradley_terry import BradleyTerry
