@@ -72,16 +72,26 @@ async def client_stream(http: httpx.AsyncClient, endpoint: Endpoint, params: dic
 async def run_round(kind: str, http: httpx.AsyncClient, endpoint: Endpoint, streams: int,
                     max_tokens: int, seed_base: int) -> tuple[list[tuple], float]:
     one = raw_stream if kind == "raw" else client_stream
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     results = await asyncio.gather(*(
         one(http, endpoint, request_params(seed_base + i, max_tokens)) for i in range(streams)))
+    CPU_SECONDS[kind] += time.process_time() - cpu
     return results, time.perf_counter() - start
+
+
+# CPU seconds this process spent in each kind's rounds: on a CPU-only host, CPU the client
+# spends is CPU the model server does not get.
+CPU_SECONDS = {"raw": 0.0, "client": 0.0}
 
 
 async def benchmark(endpoint: Endpoint, streams: int, max_tokens: int, rounds: int) -> dict:
     limits = httpx.Limits(max_connections=streams * 2, max_keepalive_connections=streams * 2)
     samples: dict[str, list[tuple]] = {"raw": [], "client": []}
     aggregate: dict[str, list[float]] = {"raw": [0.0, 0.0], "client": [0.0, 0.0]}
+    # Per round: (median TTFT, median per-stream tokens/s, aggregate tokens/s) of each kind;
+    # the client/raw ratio of each round pairs runs seconds apart, so slow drift of the
+    # shared machine cancels in it.
+    per_round: dict[str, list[tuple[float, float, float]]] = {"raw": [], "client": []}
     async with httpx.AsyncClient(timeout=httpx.Timeout(None), limits=limits) as http:
         await run_round("raw", http, endpoint, streams, max_tokens, 10_000)  # warm-up
         for round_index in range(rounds):
@@ -92,13 +102,22 @@ async def benchmark(endpoint: Endpoint, streams: int, max_tokens: int, rounds: i
                 samples[kind] += results
                 aggregate[kind][0] += sum(r[2] for r in results)
                 aggregate[kind][1] += wall
+                per_round[kind].append((statistics.median(r[0] for r in results),
+                                        statistics.median(r[2] / r[1] for r in results),
+                                        sum(r[2] for r in results) / wall))
     summary = {}
     for kind, rows in samples.items():
         summary[kind] = {
             "ttft_s": statistics.median(r[0] for r in rows),
             "stream_tokens_per_s": statistics.median(r[2] / r[1] for r in rows),
             "aggregate_tokens_per_s": aggregate[kind][0] / aggregate[kind][1],
+            "cpu_ms_per_stream": CPU_SECONDS[kind] / len(rows) * 1000,
         }
+    summary["paired"] = {
+        key: sorted(ours[i] / raw[i] for ours, raw in zip(per_round["client"], per_round["raw"],
+                                                           strict=True))
+        for i, key in enumerate(("ttft_s", "stream_tokens_per_s", "aggregate_tokens_per_s"))
+    }
     return summary
 
 
@@ -112,9 +131,23 @@ def table(summary: dict, streams: int, max_tokens: int, rounds: int) -> str:
     ]
     for key, label in (("ttft_s", "median time to first token (s)"),
                        ("stream_tokens_per_s", "median tokens/s per stream"),
-                       ("aggregate_tokens_per_s", "aggregate tokens/s")):
+                       ("aggregate_tokens_per_s", "aggregate tokens/s"),
+                       ("cpu_ms_per_stream", "benchmark-process CPU per stream (ms)")):
         lines.append(f"| {label} | {raw[key]:.3f} | {ours[key]:.3f} | "
                      f"{ours[key] / raw[key]:.3f} |")
+    lines += [
+        "",
+        "client / raw per round (rounds paired, then the median and the quartiles):",
+        "",
+        "| metric | median ratio | quartiles |",
+        "|---|---:|---:|",
+    ]
+    for key, label in (("ttft_s", "time to first token"),
+                       ("stream_tokens_per_s", "tokens/s per stream"),
+                       ("aggregate_tokens_per_s", "aggregate tokens/s")):
+        ratios = summary["paired"][key]
+        low, middle, high = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
+        lines.append(f"| {label} | {middle:.3f} | {low:.3f} - {high:.3f} |")
     return "\n".join(lines)
 
 

@@ -73,3 +73,123 @@ async def test_closing_before_the_request_marks_the_record_cancelled():
     started = await anext(stream)
     await stream.aclose()
     assert started.record.error.startswith("cancelled") and started.record.started_at is None
+
+
+# --------------------------------------------------------------- deadlines while streaming
+def _sse(*events: str) -> bytes:
+    return "".join(f"data: {e}\n\n" for e in events).encode()
+
+
+def _chunk(text: str, finish: str | None = None) -> str:
+    import json
+
+    return json.dumps({"id": "c1", "model": "m", "choices": [
+        {"index": 0, "delta": {"content": text}, "finish_reason": finish}]})
+
+
+async def _scripted_server(script):
+    """A real HTTP/1.1 server whose single response body is written by `script(write)`."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                     b"transfer-encoding: chunked\r\n\r\n")
+
+        async def write(data: bytes) -> None:
+            writer.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            await writer.drain()
+
+        try:
+            await script(write)
+            writer.write(b"0\r\n\r\n")
+            await writer.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    return server, Endpoint("m", f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", "m")
+
+
+async def test_a_server_that_stalls_mid_stream_hits_the_total_deadline():
+    async def script(write):
+        await write(_sse(_chunk("hello")))
+        await asyncio.sleep(30)  # then silence
+
+    server, endpoint = await _scripted_server(script)
+    try:
+        started = time.monotonic()
+        record = await complete_chat(endpoint, MESSAGES, SamplingSettings().request_params(),
+                                     timeouts=StreamTimeouts(first_token=5.0, total=1.0))
+        assert 0.9 <= time.monotonic() - started < 3.0
+        assert record.error == "timeout: the request exceeded the total limit of 1 s"
+        assert record.output == "hello"
+    finally:
+        server.close()
+
+
+async def test_the_deadline_never_cancels_the_consumer_between_reads():
+    """A consumer that is busy in its own await when the deadline passes is not cancelled
+    there: the stream ends with a timeout record at its next read."""
+
+    async def script(write):
+        await write(_sse(_chunk("a")))
+        await asyncio.sleep(0.1)
+        await write(_sse(_chunk("b")))
+        await asyncio.sleep(30)
+
+    server, endpoint = await _scripted_server(script)
+    events = []
+    try:
+        async for event in stream_chat(endpoint, MESSAGES, SamplingSettings().request_params(),
+                                       timeouts=StreamTimeouts(first_token=5.0, total=0.5)):
+            events.append(event)
+            if len(events) == 2:  # after the first delta: outlive the deadline elsewhere
+                await asyncio.sleep(0.8)  # would raise CancelledError if the timer hit it
+        record = events[-1].record
+        assert isinstance(events[-1], StreamFinished)
+        assert record.error == "timeout: the request exceeded the total limit of 0.5 s"
+        assert record.output == "a"  # "b" was there, but the deadline had passed
+    finally:
+        server.close()
+
+
+async def test_an_outside_cancel_during_a_read_is_not_turned_into_a_timeout():
+    async def script(write):
+        await write(_sse(_chunk("a")))
+        await asyncio.sleep(30)
+
+    server, endpoint = await _scripted_server(script)
+    records = []
+
+    async def consume():
+        async for event in stream_chat(endpoint, MESSAGES, SamplingSettings().request_params(),
+                                       timeouts=StreamTimeouts(first_token=5.0, total=10.0)):
+            records.append(event.record if hasattr(event, "record") else None)
+
+    try:
+        task = asyncio.ensure_future(consume())
+        await asyncio.sleep(0.5)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert records[0].error == "cancelled: the consumer closed the stream"
+    finally:
+        server.close()
+
+
+async def test_chunks_split_anywhere_and_crlf_lines_are_parsed():
+    body = _sse(_chunk("héllo "), _chunk("wörld", "stop"), "[DONE]").replace(b"\n", b"\r\n")
+
+    async def script(write):
+        for start in range(0, len(body), 7):  # 7-byte pieces split lines and characters
+            await write(body[start:start + 7])
+
+    server, endpoint = await _scripted_server(script)
+    try:
+        record = await complete_chat(endpoint, MESSAGES, SamplingSettings().request_params())
+        assert record.ok, record.error
+        assert record.output == "héllo wörld" and record.finish_reason == "stop"
+    finally:
+        server.close()
