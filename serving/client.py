@@ -140,12 +140,15 @@ class _ReadDeadline:
         self._timer = self._loop.call_at(when, self._fire)
 
     def move(self, when: float) -> None:
-        """Replace the deadline (monotonic loop time, as `loop.time()`)."""
-        if when == self.when or self.expired:
+        """Replace the deadline (monotonic loop time, as `loop.time()`). An old deadline that
+        passed between reads no longer counts (the first-token deadline, once text came)."""
+        if when == self.when:
             return
         self._timer.cancel()
         self.when = when
-        self._timer = self._loop.call_at(when, self._fire)
+        self.expired = self._loop.time() >= when
+        if not self.expired:
+            self._timer = self._loop.call_at(when, self._fire)
 
     async def read(self, awaitable: Any) -> Any:
         if self.expired:

@@ -193,3 +193,24 @@ async def test_chunks_split_anywhere_and_crlf_lines_are_parsed():
         assert record.output == "héllo wörld" and record.finish_reason == "stop"
     finally:
         server.close()
+
+
+async def test_a_slow_consumer_after_the_first_token_is_held_to_the_total_deadline_only():
+    async def script(write):
+        await write(_sse(_chunk("a")))
+        await asyncio.sleep(0.2)
+        await write(_sse(_chunk("b", "stop"), "[DONE]"))
+
+    server, endpoint = await _scripted_server(script)
+    events = []
+    try:
+        async for event in stream_chat(endpoint, MESSAGES, SamplingSettings().request_params(),
+                                       timeouts=StreamTimeouts(first_token=0.3, total=5.0)):
+            events.append(event)
+            if len(events) == 2:
+                await asyncio.sleep(0.6)  # past the first-token deadline, within the total
+        record = events[-1].record
+        assert record.ok, record.error
+        assert record.output == "ab"
+    finally:
+        server.close()
