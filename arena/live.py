@@ -125,9 +125,9 @@ end
 return 0
 """
 
-# Fixed window anchored at the first hit: INCR, start the window's clock on the first hit.
-# Returns {hits in this window, ms until the window closes}.
-_RATE_LUA = """
+# Fixed window anchored at the first hit: INCR KEYS[1], start the window's clock (ARGV[1] ms)
+# on the first hit. Leaves `hits` (in this window) and `ttl` (ms until it closes) set.
+_COUNT_HIT_LUA = """
 local hits = redis.call('INCR', KEYS[1])
 if hits == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 local ttl = redis.call('PTTL', KEYS[1])
@@ -135,21 +135,16 @@ if ttl < 0 then
   redis.call('PEXPIRE', KEYS[1], ARGV[1])
   ttl = tonumber(ARGV[1])
 end
-return {hits, ttl}
 """
+
+# One hit on a rate limit. Returns {hits in this window, ms until the window closes}.
+_RATE_LUA = _COUNT_HIT_LUA + "return {hits, ttl}\n"
 
 # The admission of a vote in one round trip: count it against the rater's vote rate limit
 # (as _RATE_LUA: KEYS[1], window ARGV[1] ms) and, if within ARGV[2] hits, claim the battle's
 # vote (SET KEYS[2] ARGV[3] NX PX ARGV[4]). Returns {hits, ms until the window closes,
 # claimed: 1, 0 (someone holds the claim) or -1 (rate-limited, nothing claimed)}.
-_ADMIT_VOTE_LUA = """
-local hits = redis.call('INCR', KEYS[1])
-if hits == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-  ttl = tonumber(ARGV[1])
-end
+_ADMIT_VOTE_LUA = _COUNT_HIT_LUA + """
 if hits > tonumber(ARGV[2]) then return {hits, ttl, -1} end
 if redis.call('SET', KEYS[2], ARGV[3], 'NX', 'PX', ARGV[4]) then return {hits, ttl, 1} end
 return {hits, ttl, 0}

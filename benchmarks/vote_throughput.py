@@ -119,12 +119,18 @@ async def seed_battles(redis_url: str, count: int) -> list[tuple[str, str]]:
     return battles
 
 
-async def cast_votes_httpx(url: str, battles: list[tuple[str, str]], concurrency: int
-                           ) -> tuple[list[float], list[int], float]:
-    """The raters as httpx clients (about 1 ms of client CPU per request here)."""
+def _queued(battles: list[tuple[str, str]]) -> asyncio.Queue[tuple[str, str]]:
+    """The battles to vote on, for closed-loop raters to take one at a time."""
     queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
     for battle in battles:
         queue.put_nowait(battle)
+    return queue
+
+
+async def cast_votes_httpx(url: str, battles: list[tuple[str, str]], concurrency: int
+                           ) -> tuple[list[float], list[int], float]:
+    """The raters as httpx clients (about 5 ms of client CPU per request here)."""
+    queue = _queued(battles)
     latencies: list[float] = []
     codes: list[int] = []
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
@@ -205,9 +211,7 @@ def _address(url: str) -> tuple[str, int]:
 async def cast_votes_raw(url: str, battles: list[tuple[str, str]], concurrency: int
                          ) -> tuple[list[float], list[int], float]:
     """Closed loop: `concurrency` raters, each voting again as soon as its vote returns."""
-    queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
-    for battle in battles:
-        queue.put_nowait(battle)
+    queue = _queued(battles)
     latencies: list[float] = []
     codes: list[int] = []
 
