@@ -209,7 +209,7 @@ class BattleService:
             raise BadInput(REPLAY_ONLY)
         prompt = self._check_prompt(prompt)
         owner = self.rater(session_id)
-        await self._rate_limit(owner, "battle", self.settings.battles_per_minute, 60)
+        await self._limit_new_battles(owner)
         if mode == "anonymous":
             left, right, policy, probability, side_seed = await self._sample_pair()
         elif mode == "named":
@@ -359,7 +359,7 @@ class BattleService:
         if self.replay is None:
             raise BadInput("this arena is not in replay mode; start a battle with a prompt")
         owner = self.rater(session_id)
-        await self._rate_limit(owner, "battle", self.settings.battles_per_minute, 60)
+        await self._limit_new_battles(owner)
         try:
             original = await self._live(self.replay.assign(owner))
         except PoolExhausted:
@@ -592,23 +592,22 @@ class BattleService:
         left, right = assign_sides(choice.pair, side_seed)
         return left, right, choice.policy, choice.probability, side_seed
 
-    async def _rate_limit(self, owner: str, kind: str, limit: int, window_s: int) -> None:
-        """Count one new battle against the rater's limit; RateLimited beyond it, Unavailable
-        when Redis is down (votes are admitted by `_admit_vote`)."""
+    async def _limit_new_battles(self, owner: str) -> None:
+        """Count one new battle against the rater's per-minute limit: RateLimited beyond it,
+        Unavailable when Redis is down (votes are admitted by `_admit_vote`)."""
+        limit = self.settings.battles_per_minute
         try:
-            allowed, retry_after = await self.live.hit_rate_limit(
-                kind, owner, limit=limit, window_s=window_s
-            )
+            decision = await self.live.allow_battle(owner, limit)
         except LiveStateUnavailable:
             raise Unavailable(
                 "the arena's live-state store (Redis) is unreachable, so no new battle can "
                 "start; try again shortly"
             ) from None
-        if not allowed:
+        if not decision.allowed:
             raise RateLimited(
-                f"too many new battles: the limit is {limit} per "
-                f"{'minute' if window_s == 60 else 'hour'}; try again in {retry_after:.0f} s",
-                retry_after_s=retry_after,
+                f"too many new battles: the limit is {limit} per minute; "
+                f"try again in {decision.retry_after_s:.0f} s",
+                retry_after_s=decision.retry_after_s,
             )
 
     async def _live(self, awaitable: Any) -> Any:

@@ -278,14 +278,22 @@ class BattlePanel:
                 async for frame in frames:
                     yield frame
         except ArenaError as refused:
-            if view is not None and view.phase == "streaming":
-                view.phase = "failed"
-            yield {self.status: _status(refused.message)}
+            yield self._refused(view, refused)
         except Exception:  # noqa: BLE001 - the user sees a readable line, the log the trace
             log.exception("battle turn failed")
-            if view is not None:
-                view.phase = "failed"
-            yield {self.status: _status(UNEXPECTED), **self._votes(False)}
+            yield self._crashed(view)
+
+    def _refused(self, view: _View | None, refused: ArenaError) -> dict[Any, Any]:
+        """The frame for a turn the service refused: its reason; a streaming view fails."""
+        if view is not None and view.phase == "streaming":
+            view.phase = "failed"
+        return {self.status: _status(refused.message)}
+
+    def _crashed(self, view: _View | None) -> dict[Any, Any]:
+        """The frame for a turn that failed unexpectedly (logged by the caller): votes off."""
+        if view is not None:
+            view.phase = "failed"
+        return {self.status: _status(UNEXPECTED), **self._votes(False)}
 
     async def _relay(
         self, view: _View, events: AsyncIterator[BattleEvent]

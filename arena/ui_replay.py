@@ -22,13 +22,11 @@ from arena.errors import ArenaError
 from arena.ui import (
     SIDES,
     STREAM_CONCURRENCY,
-    UNEXPECTED,
     VOTE_CONCURRENCY,
     VOTES,
     BattlePanel,
     _Message,
     _session,
-    _status,
     _View,
 )
 
@@ -95,14 +93,10 @@ class ReplayPanel(BattlePanel):
                 async for frame in frames:
                     yield frame
         except ArenaError as refused:
-            if view is not None and view.phase == "streaming":
-                view.phase = "failed"
-            yield {self.status: _status(refused.message)}
+            yield self._refused(view, refused)
         except Exception:  # noqa: BLE001 - the user sees a readable line, the log the trace
             log.exception("replay battle failed")
-            if view is not None:
-                view.phase = "failed"
-            yield {self.status: _status(UNEXPECTED), **self._votes(False)}
+            yield self._crashed(view)
 
     def _apply(self, view: _View, event: BattleEvent) -> dict[Any, Any] | None:
         if event.kind == "turn":

@@ -251,8 +251,6 @@ async def cast_votes_at_rate(url: str, battles: list[tuple[str, str]], rate: flo
             opened.append(connection)
         codes.append(await connection.vote(battle_id, session))
         latencies.append((time.perf_counter() - scheduled) * 1000)
-        if os.environ.get("BENCH_SLOW") and latencies[-1] > 100:
-            print(f"slow vote at {scheduled - began:.3f} s: {latencies[-1]:.0f} ms")
         idle.append(connection)
 
     began = time.perf_counter()

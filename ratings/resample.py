@@ -153,7 +153,15 @@ class CountSampler:
         self.cell_of_battle = None
         if self.by_index and (self.integer_count != 1).any():
             self.cell_of_battle = np.repeat(np.arange(self.cells), self.integer_count)
-        self._tables: PoissonTables | None = None  # built on the first table chunk
+        # Table chunks (see `chunk_rounds`): the Poisson tables, built once here so that the
+        # threads share them, and battle number -> cell as one gather for the added battles.
+        self.tables: PoissonTables | None = None
+        if self.chunk_rounds == TABLE_CHUNK_ROUNDS:
+            scale = max(0.0, 1.0 - THINNING_SIGMAS / np.sqrt(max(self.battles, 1)))
+            self.tables = PoissonTables(self.integer_count, scale)
+            if self.battles <= CELL_TABLE_MAX_BATTLES:
+                self.cell_of_battle = np.repeat(
+                    np.arange(self.cells, dtype=np.int32), self.integer_count)
 
     def _cells_of(self, battle: np.ndarray) -> np.ndarray:
         # Battle b belongs to cell k with cumulative[k-1] <= b < cumulative[k].
@@ -178,11 +186,9 @@ class CountSampler:
         for all rounds of the chunk in one vectorised pass; the rare round over N takes the
         removal path of `_exact_total`.
         """
-        if self.chunk_rounds != TABLE_CHUNK_ROUNDS:
+        if self.tables is None:
             return self.draw_rounds(generator, size)
-        if self._tables is None:
-            self._tables = self.poisson_tables()
-        x = self._tables.draw(generator, size)
+        x = self.tables.draw(generator, size)
         n, k = self.battles, self.cells
         drawn = x.sum(axis=0).astype(np.int64)
         short = np.flatnonzero(drawn < n)
@@ -197,15 +203,6 @@ class CountSampler:
         for column in np.flatnonzero(drawn > n):
             x[:, column] = self._exact_total(generator, x[:, column].astype(np.int64))
         return x.T
-
-    def poisson_tables(self) -> PoissonTables:
-        """The tables of this sampler's table chunks (see `draw_chunk`)."""
-        scale = max(0.0, 1.0 - THINNING_SIGMAS / np.sqrt(max(self.battles, 1)))
-        if self.cell_of_battle is None and self.battles <= CELL_TABLE_MAX_BATTLES:
-            # battle number -> cell as one gather, for the added battles
-            self.cell_of_battle = np.repeat(
-                np.arange(self.cells, dtype=np.int32), self.integer_count)
-        return PoissonTables(self.integer_count, scale)
 
     def draw(self, generator: np.random.Generator) -> np.ndarray:
         """One bootstrap round: resampled counts per cell (float64, sums to N)."""
@@ -265,13 +262,11 @@ def map_chunks(
     generators = chunk_generators(seed, len(chunks))
     threads = threads or min(len(chunks), os.cpu_count() or 1, 8)
     block = max(1, min(chunk_rounds, BLOCK_ELEMENTS // max(sampler.cells, 1)))
-    if chunk_rounds == TABLE_CHUNK_ROUNDS:
-        sampler._tables = sampler.poisson_tables()  # once, before the threads
 
     def one(index: int) -> np.ndarray:
         start, stop = chunks[index]
         generator = generators[index]
-        if chunk_rounds == TABLE_CHUNK_ROUNDS:  # the whole chunk at once, refitted by blocks
+        if sampler.tables is not None:  # the whole chunk at once, refitted by blocks
             draws = sampler.draw_chunk(generator, stop - start)
             return np.concatenate([work(draws[b:b + block]) for b in range(0, len(draws), block)])
         parts = []

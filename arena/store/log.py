@@ -82,7 +82,7 @@ class BattleLog:
         check_storable(record)
         try:
             with self._write() as connection:
-                self._insert(connection, record)
+                self._insert_many(connection, [record])
         except IntegrityError:
             # The battle's primary key is taken (checked rather than parsed from the driver's
             # message, which differs per database); the transaction was rolled back.
@@ -300,10 +300,6 @@ class BattleLog:
             query = select(battle_t.c.battle_id).where(battle_t.c.battle_id.in_(chunk))
             found.update(connection.execute(query).scalars())
         return found
-
-    @staticmethod
-    def _insert(connection: Connection, record: BattleRecord) -> None:
-        BattleLog._insert_many(connection, [record])
 
     @staticmethod
     def _insert_many(connection: Connection, records: Sequence[BattleRecord]) -> None:
