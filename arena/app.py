@@ -23,7 +23,6 @@ from fastapi.staticfiles import StaticFiles
 from arena.api import build_router, install_error_handlers
 from arena.battles import BattleService, Contender, GenerateFn
 from arena.config import ArenaSettings
-from arena.group_writer import GroupWriter
 from arena.leaderboard_job import LeaderboardJob
 from arena.live import LiveState, LiveStateUnavailable
 from arena.sampling import PairSampler
@@ -143,7 +142,7 @@ class ArenaRuntime:
             salt=load_rater_salt(self.settings),
             on_vote=self.job.note_vote,
             replay=ledger,
-            writer=GroupWriter(self.log, sink=self.log_writer.record_battles),
+            writer=self.log_writer,
         )
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -199,8 +198,7 @@ class ArenaRuntime:
         await self.http.aclose()
         with contextlib.suppress(Exception):
             await self.live.aclose()
-        await asyncio.to_thread(self.service.close)  # queued votes reach SQL first
-        await asyncio.to_thread(self.log_writer.close)
+        await self.service.aclose()  # votes in flight reach SQL, then the writer child exits
         self.log.close()
 
     async def _watch_health(self) -> None:

@@ -43,8 +43,8 @@ from arena.errors import (
     Unavailable,
     VoteConflict,
 )
-from arena.group_writer import GroupWriter
-from arena.live import LiveState, LiveStateUnavailable
+from arena.group_writer import GroupWriter, RecordWriter
+from arena.live import LiveState, LiveStateUnavailable, RateLimitDecision
 from arena.record import WINNERS, BattleRecord, Turn
 from arena.sampling import NotEnoughModels, PairSampler, assign_sides, new_side_seed
 from arena.store import BattleLog, DuplicateBattle
@@ -60,6 +60,8 @@ SIDES = ("a", "b")
 GENERATING, READY, FAILED, VOTED, ENDED = "generating", "ready", "failed", "voted", "ended"
 REPLAY_ONLY = ("this arena replays logged battles: no new prompts or follow-ups; "
                "ask for the next logged battle instead")
+ALREADY_VOTED = "this battle already has a vote; start a new round"
+NOT_YOURS = "this battle belongs to another session"
 
 
 @dataclass(frozen=True)
@@ -153,7 +155,7 @@ class BattleService:
         rng: random.Random | None = None,
         on_vote: Callable[[], None] | None = None,
         replay: ReplayLedger | None = None,
-        writer: GroupWriter | None = None,
+        writer: RecordWriter | None = None,
     ) -> None:
         self.contenders = dict(contenders)
         self.generate = generate
@@ -169,14 +171,15 @@ class BattleService:
         # Fallback copy of the battles this process runs, used when Redis lost them (flushed or
         # down), and the basis of the expiry sweep. Keyed by battle id.
         self._local: dict[str, dict[str, Any]] = {}
-        # One writer thread per process: BattleLog serialises writers anyway (SQLite admits one
-        # at a time), so more threads would only wait; it commits the records that queued up
-        # during a commit together (group commit), each caller still awaiting its own.
+        # One writer per process (BattleLog serialises writers anyway: SQLite admits one at a
+        # time); it commits the records that queued up during a commit together (group
+        # commit), each caller still awaiting its own. By default a thread of this process;
+        # `arena serve` passes a writer child process (arena.store.log_process).
         self._writer = writer or GroupWriter(log)
 
-    def close(self) -> None:
-        """Commit the records still queued for SQL and stop the writer thread (blocking)."""
-        self._writer.close()
+    async def aclose(self) -> None:
+        """Commit the records still queued for SQL and stop the writer."""
+        await self._writer.aclose()
 
     async def _write(self, record: BattleRecord) -> None:
         """Commit one battle record to SQL (durable when this returns)."""
@@ -273,18 +276,13 @@ class BattleService:
             raise BadInput(
                 f"winner {winner!r} is not one of {', '.join(repr(w) for w in WINNERS)}"
             )
-        state = await self._owned(battle_id, session_id)
-        if state["status"] != READY:
-            raise VoteConflict(self._closed_reason(state))
-        claimed = await self._admit_vote(battle_id, state["owner"])
-        if not claimed:
-            raise VoteConflict("this battle already has a vote; start a new round")
+        state = await self._admit(battle_id, self.rater(session_id))
         voted_at = utcnow()
         record = self._record(state, status="voted", winner=winner, voted_at=voted_at)
         try:
             await self._write(record)
         except DuplicateBattle:
-            raise VoteConflict("this battle already has a vote; start a new round") from None
+            raise VoteConflict(ALREADY_VOTED) from None
         except BaseException:
             await self._release_claim(battle_id)
             raise
@@ -619,26 +617,71 @@ class BattleService:
                 f"start; try again shortly ({down})"
             ) from None
 
+    async def _admit(self, battle_id: str, owner: str) -> dict[str, Any]:
+        """The battle's state, once this vote is admitted: the battle is `owner`'s and ready,
+        the vote is within the rater's hourly limit, and this caller holds its vote claim.
+
+        One Redis round trip (`LiveState.admit_stored_vote`) reads, checks, counts and claims
+        atomically. When Redis lost the battle's state (flushed), this process's own copy
+        stands in and the limit and claim are taken separately. When Redis is down, a battle
+        that already streamed is still votable on that copy: its vote is counted rather than
+        lost for want of a rate counter, and SQL's unique battle id still guarantees one vote
+        per battle. Raises BattleNotFound, NotYourBattle, VoteConflict or RateLimited.
+        """
+        try:
+            admission = await self.live.admit_stored_vote(
+                battle_id, owner, votable_status=READY,
+                limit=self.settings.votes_per_hour, window_s=3600,
+            )
+        except LiveStateUnavailable as down:
+            log.warning("vote rate limit and claim not checked: %s", down)
+            return self._votable(self._local.get(battle_id), battle_id, owner)
+        if admission.outcome == "missing":
+            state = self._votable(self._local.get(battle_id), battle_id, owner)
+            if not await self._admit_vote(battle_id, owner):
+                raise VoteConflict(ALREADY_VOTED)
+            return state
+        if admission.outcome == "not_owner":
+            raise NotYourBattle(NOT_YOURS)
+        if admission.outcome == "not_ready":
+            raise VoteConflict(self._closed_reason(admission.state or {}))
+        if admission.outcome == "limited":
+            assert admission.decision is not None
+            raise self._vote_limit_refusal(admission.decision)
+        if admission.outcome == "taken":
+            raise VoteConflict(ALREADY_VOTED)
+        assert admission.state is not None
+        return admission.state
+
+    def _votable(self, state: dict[str, Any] | None, battle_id: str, owner: str
+                 ) -> dict[str, Any]:
+        """`state` if it is `owner`'s battle and ready for a vote; raises why not."""
+        state = self._check_owner(state, battle_id, owner)
+        if state["status"] != READY:
+            raise VoteConflict(self._closed_reason(state))
+        return state
+
     async def _admit_vote(self, battle_id: str, owner: str) -> bool:
         """Count the vote against the rater's hourly limit (RateLimited beyond it) and claim
-        the battle's vote; False when another vote holds the claim."""
-        limit = self.settings.votes_per_hour
+        the battle's vote; False when another vote holds the claim. For a battle whose state
+        Redis does not hold (see `_admit`)."""
         try:
             decision, claimed = await self.live.admit_vote(
-                battle_id, owner, limit=limit, window_s=3600)
+                battle_id, owner, limit=self.settings.votes_per_hour, window_s=3600)
         except LiveStateUnavailable as down:
-            # A battle that already streamed is still votable in an outage: its vote is
-            # counted rather than lost for want of a rate counter, and SQL's unique battle id
-            # still guarantees one vote per battle.
             log.warning("vote rate limit and claim not checked: %s", down)
             return True
         if not decision.allowed:
-            raise RateLimited(
-                f"too many votes: the limit is {limit} per hour; "
-                f"try again in {decision.retry_after_s:.0f} s",
-                retry_after_s=decision.retry_after_s,
-            )
+            raise self._vote_limit_refusal(decision)
         return claimed
+
+    @staticmethod
+    def _vote_limit_refusal(decision: RateLimitDecision) -> RateLimited:
+        return RateLimited(
+            f"too many votes: the limit is {decision.limit} per hour; "
+            f"try again in {decision.retry_after_s:.0f} s",
+            retry_after_s=decision.retry_after_s,
+        )
 
     async def _release_claim(self, battle_id: str) -> None:
         try:
@@ -667,13 +710,17 @@ class BattleService:
         return state if state is not None else self._local.get(battle_id)
 
     async def _owned(self, battle_id: str, session_id: str) -> dict[str, Any]:
-        state = await self._load(battle_id)
+        return self._check_owner(await self._load(battle_id), battle_id, self.rater(session_id))
+
+    @staticmethod
+    def _check_owner(state: dict[str, Any] | None, battle_id: str, owner: str
+                     ) -> dict[str, Any]:
         if state is None:
             raise BattleNotFound(
                 f"battle {battle_id} is unknown or expired; start a new round"
             )
-        if state["owner"] != self.rater(session_id):
-            raise NotYourBattle("this battle belongs to another session")
+        if state["owner"] != owner:
+            raise NotYourBattle(NOT_YOURS)
         return state
 
     @staticmethod
@@ -681,7 +728,7 @@ class BattleService:
         return {
             GENERATING: "both answers must finish before you can vote",
             FAILED: "a model failed in this battle, so it cannot be voted; start a new round",
-            VOTED: "this battle already has a vote; start a new round",
+            VOTED: ALREADY_VOTED,
             ENDED: "this battle has ended; start a new round",
         }.get(state["status"], f"battle is {state['status']}")
 

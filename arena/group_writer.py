@@ -21,6 +21,7 @@ import queue
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from arena.record import BattleRecord
 from arena.store import BattleLog
@@ -30,6 +31,19 @@ from arena.store import BattleLog
 DEFAULT_MAX_BATCH = 64
 # How often the idle writer looks whether the interpreter is exiting, in seconds.
 _IDLE_POLL_S = 0.25
+
+
+class RecordWriter(Protocol):
+    """What the battle service writes its records through (this module's `GroupWriter`, or
+    `arena.store.log_process.LogProcess` in `arena serve`)."""
+
+    async def write(self, record: BattleRecord) -> None:
+        """Return once `record` is committed; raise what `BattleLog.record_battles` gave it."""
+        ...
+
+    async def aclose(self) -> None:
+        """Commit what is queued, then stop."""
+        ...
 
 
 @dataclass
@@ -86,6 +100,10 @@ class GroupWriter:
         pending.done.add_done_callback(lambda done: done.cancelled() or done.exception())
         self._queue.put(pending)
         await asyncio.shield(pending.done)
+
+    async def aclose(self) -> None:
+        """`close` without blocking the event loop."""
+        await asyncio.to_thread(self.close)
 
     def close(self, timeout_s: float | None = None) -> None:
         """Write what is queued, then stop the thread."""

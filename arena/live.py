@@ -76,6 +76,23 @@ class RateLimitDecision:
 
 
 @dataclass(frozen=True)
+class VoteAdmission:
+    """What `LiveState.admit_stored_vote` found, in one atomic step.
+
+    ``outcome`` is ``missing`` (no state stored: Redis lost it or it expired), ``not_owner``
+    (another rater's battle), ``not_ready`` (its status is not the votable one; ``state`` is
+    its state), ``limited`` (the rater's vote rate limit refused it; ``decision`` says until
+    when), ``taken`` (another vote holds the battle's claim) or ``admitted`` (counted and
+    claimed by this caller; ``state`` is the battle's state). Nothing was counted or claimed
+    for ``missing``, ``not_owner`` and ``not_ready``, and ``decision`` is then None.
+    """
+
+    outcome: str
+    state: dict[str, Any] | None
+    decision: RateLimitDecision | None
+
+
+@dataclass(frozen=True)
 class CachedLeaderboard:
     """A leaderboard as stored: the JSON-able table, when it was computed (Unix seconds), and
     how many votes it was computed from."""
@@ -125,29 +142,54 @@ end
 return 0
 """
 
-# Fixed window anchored at the first hit: INCR KEYS[1], start the window's clock (ARGV[1] ms)
-# on the first hit. Leaves `hits` (in this window) and `ttl` (ms until it closes) set.
-_COUNT_HIT_LUA = """
-local hits = redis.call('INCR', KEYS[1])
-if hits == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-local ttl = redis.call('PTTL', KEYS[1])
+def _count_hit_lua(key: str, window_ms: str) -> str:
+    """Lua for one hit on a fixed-window counter anchored at the first hit: INCR `key`, start
+    the window's clock (`window_ms`) on the first hit. Leaves `hits` (in this window) and `ttl`
+    (ms until it closes) set. `key` and `window_ms` are Lua expressions (KEYS[i], ARGV[j])."""
+    return f"""
+local hits = redis.call('INCR', {key})
+if hits == 1 then redis.call('PEXPIRE', {key}, {window_ms}) end
+local ttl = redis.call('PTTL', {key})
 if ttl < 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-  ttl = tonumber(ARGV[1])
+  redis.call('PEXPIRE', {key}, {window_ms})
+  ttl = tonumber({window_ms})
 end
 """
 
-# One hit on a rate limit. Returns {hits in this window, ms until the window closes}.
-_RATE_LUA = _COUNT_HIT_LUA + "return {hits, ttl}\n"
+
+# One hit on a rate limit (KEYS[1], window ARGV[1] ms). Returns {hits in this window, ms until
+# the window closes}.
+_RATE_LUA = _count_hit_lua("KEYS[1]", "ARGV[1]") + "return {hits, ttl}\n"
 
 # The admission of a vote in one round trip: count it against the rater's vote rate limit
 # (as _RATE_LUA: KEYS[1], window ARGV[1] ms) and, if within ARGV[2] hits, claim the battle's
 # vote (SET KEYS[2] ARGV[3] NX PX ARGV[4]). Returns {hits, ms until the window closes,
 # claimed: 1, 0 (someone holds the claim) or -1 (rate-limited, nothing claimed)}.
-_ADMIT_VOTE_LUA = _COUNT_HIT_LUA + """
+_ADMIT_VOTE_LUA = _count_hit_lua("KEYS[1]", "ARGV[1]") + """
 if hits > tonumber(ARGV[2]) then return {hits, ttl, -1} end
 if redis.call('SET', KEYS[2], ARGV[3], 'NX', 'PX', ARGV[4]) then return {hits, ttl, 1} end
 return {hits, ttl, 0}
+"""
+
+# The whole admission of a vote on a stored battle, atomically, in one round trip: read the
+# battle's state (KEYS[1]); only if ARGV[1] owns it and its status is ARGV[2], count the vote
+# against the rater's rate limit (KEYS[2], window ARGV[3] ms, at most ARGV[4] hits) and, within
+# it, claim the vote (SET KEYS[3] ARGV[1] NX PX ARGV[5]). Returns {outcome, state JSON or '',
+# hits, ms until the window closes}; outcome is one of the VoteAdmission outcomes. Nothing is
+# counted or claimed unless the rater owns a battle in that status.
+_ADMIT_STORED_VOTE_LUA = """
+local raw = redis.call('GET', KEYS[1])
+if not raw then return {'missing', '', 0, 0} end
+local ok, state = pcall(cjson.decode, raw)
+if not ok or type(state) ~= 'table' then return {'missing', '', 0, 0} end
+if state['owner'] ~= ARGV[1] then return {'not_owner', '', 0, 0} end
+if state['status'] ~= ARGV[2] then return {'not_ready', raw, 0, 0} end
+""" + _count_hit_lua("KEYS[2]", "ARGV[3]") + """
+if hits > tonumber(ARGV[4]) then return {'limited', '', hits, ttl} end
+if redis.call('SET', KEYS[3], ARGV[1], 'NX', 'PX', ARGV[5]) then
+  return {'admitted', raw, hits, ttl}
+end
+return {'taken', '', hits, ttl}
 """
 
 # Delete the vote claim only if ARGV[1] holds it.
@@ -193,6 +235,7 @@ class LiveState:
         self._rate = client.register_script(_RATE_LUA)
         self._release = client.register_script(_RELEASE_LUA)
         self._admit_vote = client.register_script(_ADMIT_VOTE_LUA)
+        self._admit_stored_vote = client.register_script(_ADMIT_STORED_VOTE_LUA)
         self._pair_cache: tuple[float, dict[frozenset[str], int]] | None = None
 
     @classmethod
@@ -357,6 +400,46 @@ class LiveState:
             window_s=float(window_s),
         )
         return decision, int(claimed) == 1
+
+    @_guarded
+    async def admit_stored_vote(
+        self,
+        battle_id: str,
+        rater: str,
+        *,
+        votable_status: str,
+        limit: int,
+        window_s: float,
+        claim_ttl_s: float = DEFAULT_VOTE_CLAIM_TTL_S,
+    ) -> VoteAdmission:
+        """Read the battle's state, check that ``rater`` owns it and that its status is
+        ``votable_status``, then `admit_vote`: all atomically, in one round trip.
+
+        The vote path's only read of the battle: the state comes back with the admission.
+        """
+        if limit < 1:
+            raise ValueError(f"rate limit must be at least 1, got {limit!r}")
+        window_ms = _ms(window_s, "rate-limit window")
+        outcome, raw, hits, ttl_ms = await self._admit_stored_vote(
+            keys=[
+                self.key("battle", battle_id),
+                self.key("rate", "vote", rater),
+                self.key("vote", battle_id),
+            ],
+            args=[rater, votable_status, window_ms, limit, _ms(claim_ttl_s, "vote claim TTL")],
+        )
+        state = orjson.loads(raw) if raw else None
+        decision = None
+        if outcome in ("limited", "taken", "admitted"):
+            allowed = outcome != "limited"
+            decision = RateLimitDecision(
+                allowed=allowed,
+                remaining=max(limit - int(hits), 0),
+                retry_after_s=0.0 if allowed else int(ttl_ms) / 1000,
+                limit=limit,
+                window_s=float(window_s),
+            )
+        return VoteAdmission(outcome=outcome, state=state, decision=decision)
 
     @_guarded
     async def settle_vote(

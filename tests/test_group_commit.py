@@ -151,33 +151,98 @@ async def test_close_writes_what_is_queued(tmp_path: Path):
 
 
 # -------------------------------------------------------------------------------- LogProcess
-def test_the_writer_process_writes_and_reports_per_record_and_survives_a_kill(tmp_path: Path):
-    url = f"sqlite:///{tmp_path / 'arena.db'}"
+class _WriteLock:
+    """Holds SQLite's write lock from another connection, so the writer child's next commit
+    waits (busy timeout) until `release`: writes sent meanwhile queue up in the child."""
+
+    def __init__(self, path: Path) -> None:
+        self.connection = sqlite3.connect(path, isolation_level=None)
+        self.connection.execute("BEGIN IMMEDIATE")
+
+    def release(self) -> None:
+        self.connection.execute("ROLLBACK")
+        self.connection.close()
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_the_writer_process_reports_per_record_and_survives_a_kill(tmp_path: Path):
+    path = tmp_path / "arena.db"
+    url = f"sqlite:///{path}"
     process = LogProcess(url)
     try:
         battle = make_battle()
-        assert process.record_battles([battle]) == [None]
-        outcomes = process.record_battles([make_battle(battle_id=battle.battle_id), _invalid()])
-        assert isinstance(outcomes[0], DuplicateBattle)
-        assert outcomes[0].battle_id == battle.battle_id  # survives pickling intact
-        assert battle.battle_id in str(outcomes[0])
-        assert isinstance(outcomes[1], InvalidRecord)
+        await process.write(battle)
+        results = await asyncio.gather(
+            process.write(make_battle(battle_id=battle.battle_id)), process.write(_invalid()),
+            return_exceptions=True)
+        assert isinstance(results[0], DuplicateBattle)
+        assert results[0].battle_id == battle.battle_id  # survives pickling intact
+        assert battle.battle_id in str(results[0])
+        assert isinstance(results[1], InvalidRecord)
         with BattleLog(url) as log:
             assert log.get_battle(battle.battle_id) == battle
 
         first_pid = process.pid
+        lock = _WriteLock(path)
+        in_flight = asyncio.ensure_future(process.write(make_battle()))
+        await asyncio.sleep(0.2)  # sent; the child waits for the lock
         os.kill(first_pid, signal.SIGKILL)
-        time.sleep(0.2)
         with pytest.raises(LogProcessDied, match="ended during a write"):
-            process.record_battles([make_battle()])
+            await asyncio.wait_for(in_flight, 10)
+        lock.release()
         again = make_battle()
-        assert process.record_battles([again]) == [None]  # a new child took over
+        await process.write(again)  # a new child took over
         assert process.pid != first_pid
         with BattleLog(url) as log:
             assert log.has_battle(again.battle_id)
     finally:
-        process.close()
+        await process.aclose()
     assert process.pid is None
+    with pytest.raises(RuntimeError, match="closed"):
+        await process.write(make_battle())
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_writes_queued_in_the_child_commit_together_each_with_its_outcome(tmp_path: Path):
+    path = tmp_path / "arena.db"
+    process = LogProcess(f"sqlite:///{path}")
+    battles = [make_battle() for _ in range(40)]
+    duplicate = make_battle(battle_id=battles[5].battle_id)
+    lock = _WriteLock(path)
+    try:
+        writes = [asyncio.ensure_future(process.write(b)) for b in [*battles, duplicate]]
+        await asyncio.sleep(0.3)
+        cancelled = writes[7]
+        cancelled.cancel()  # a caller gone away does not withdraw its record
+        lock.release()
+        results = await asyncio.gather(*writes, return_exceptions=True)
+    finally:
+        await process.aclose()
+    assert isinstance(results[7], asyncio.CancelledError)
+    assert results[:7] + results[8:-1] == [None] * 39
+    assert isinstance(results[-1], DuplicateBattle)
+    assert process.records == 41
+    # The first commit takes what arrived before it (it then waits for the lock); the rest
+    # arrived meanwhile and share the next one or two (a request split across reads).
+    assert process.commits <= 3
+    with BattleLog(f"sqlite:///{path}") as log:
+        assert log.count_battles() == 40
+        assert log.has_battle(battles[7].battle_id)
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_failed_database_fails_every_write_of_the_batch(tmp_path: Path):
+    path = tmp_path / "arena.db"
+    process = LogProcess(f"sqlite:///{path}")
+    try:
+        await process.write(make_battle())
+        with sqlite3.connect(path) as raw:
+            raw.execute("DROP TABLE generation")
+        results = await asyncio.gather(*(process.write(make_battle()) for _ in range(3)),
+                                       return_exceptions=True)
+        assert all(isinstance(r, Exception) and "generation" in str(r) for r in results)
+    finally:
+        await process.aclose()
 
 
 def test_the_writer_process_raises_the_error_of_opening_the_log(tmp_path: Path):

@@ -191,6 +191,39 @@ async def test_admitting_a_vote_counts_it_and_claims_the_battle_in_one_call(live
     assert not (await live.allow_vote("alice", per_hour=2)).allowed
 
 
+async def test_admitting_a_vote_on_a_stored_battle_checks_it_first(live: LiveState):
+    """Owner and status are checked inside the same atomic step; only a votable battle is
+    counted against the rate limit and claimed, and its state comes back with the answer."""
+    state = {"battle_id": "b1", "owner": "alice", "status": "ready", "n": 2 ** 60,
+             "text": "ünïcode \"quoted\""}
+    await live.put_battle("b1", state, 60)
+    await live.put_battle("b2", {**state, "battle_id": "b2", "status": "generating"}, 60)
+    await live.put_battle("b3", {**state, "battle_id": "b3"}, 60)
+
+    def admit(battle_id: str, rater: str = "alice"):
+        return live.admit_stored_vote(battle_id, rater, votable_status="ready", limit=2,
+                                      window_s=60)
+
+    missing = await admit("nope")
+    assert (missing.outcome, missing.state, missing.decision) == ("missing", None, None)
+    assert (await admit("b1", "mallory")).outcome == "not_owner"
+    not_ready = await admit("b2")
+    assert not_ready.outcome == "not_ready" and not_ready.state["status"] == "generating"
+    assert await live.vote_claimant("b1") is None and await live.vote_claimant("b2") is None
+    assert (await live.allow_vote("mallory", per_hour=1)).allowed  # nothing was counted
+
+    admitted = await admit("b1")
+    assert admitted.outcome == "admitted" and admitted.state == state  # exact, big ints too
+    assert admitted.decision.allowed and admitted.decision.remaining == 1
+    assert await live.vote_claimant("b1") == "alice"
+    taken = await admit("b1")
+    assert taken.outcome == "taken" and taken.state is None
+    limited = await admit("b3")  # the third vote of the window: over the limit of 2
+    assert limited.outcome == "limited" and not limited.decision.allowed
+    assert 59 < limited.decision.retry_after_s <= 60
+    assert await live.vote_claimant("b3") is None  # a refused vote claims nothing
+
+
 async def test_settling_a_vote_stores_the_stub_and_counts_the_pair(live: LiveState):
     await live.put_battle("b1", {"status": "ready", "turns": ["long"]}, 60)
     await live.settle_vote("b1", {"status": "voted", "winner": "tie"}, 30, ("x", "y"))

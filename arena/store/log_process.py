@@ -1,35 +1,47 @@
-"""A child process that writes battle records, so SQL writes do not share the server's GIL.
+"""A child process that writes battle records: SQL off the server's interpreter, group commit
+in the child, and no thread in the server.
 
-In one process, the vote writer thread (JSON encoding, row building, the driver) and the event
-loop (HTTP, Redis) take turns on one interpreter lock: on this 2-core machine a vote cost
-about 1.5 ms of CPU without its SQL write and 3.2 ms with it, the write costing more than
-twice what it costs alone because of the contention. `LogProcess` moves the writes into a
-child process that owns its own `BattleLog`; the server sends each batch of records pickled
-over a pipe (about 0.1 ms per record) and gets back one outcome per record, exactly what
-`BattleLog.record_battles` returned in the child (None or the exception). `arena serve` uses
-it through `GroupWriter(log, sink=LogProcess(url).record_battles)`; tests and library users
-keep the in-process writer.
+In one process, a vote writer thread (JSON encoding, row building, the driver) and the event
+loop (HTTP, Redis) take turns on one interpreter lock: on this 2-core machine a vote cost about
+1.5 ms of CPU without its SQL write and 3.2 ms with it. `LogProcess` moves the writes into a
+child process that owns its own `BattleLog`. The event loop talks to it over a socket pair
+without any thread of its own: `write(record)` sends the pickled record as one framed request
+and awaits the reply that names it. The child commits whatever requests arrived while it was
+committing the last batch together (up to `max_batch`, one transaction, one statement per
+table: `BattleLog.record_battles`), so with one vote at a time each vote is one transaction and
+under load batches form by themselves. Each request still gets its own outcome: None, or the
+exception `record_battles` gave for it (DuplicateBattle, InvalidRecord), or the database's
+error for the whole batch.
 
-Failure rules: if the child cannot open the log (bad URL, newer schema) the constructor
-raises its error. If it dies (killed, out of memory), the batch in flight fails with
-`LogProcessDied` (its records may or may not have been committed: a retried vote then meets
-DuplicateBattle, never a second row) and the next batch starts a new child. The child asks the
-kernel to terminate it when the server dies, so it is never orphaned.
+Wire format, both ways: a 4-byte big-endian length, then that many bytes. A request's bytes
+are an 8-byte request id and the pickled BattleRecord; an empty message asks the child to
+stop once it has answered what came before. A reply is the pickle of (request ids, outcomes),
+outcomes being a list (one per id) or one exception for all of them.
+
+Failure rules: if the child cannot open the log (bad URL, newer schema) the constructor raises
+its error. If it dies (killed, out of memory), every write in flight fails with
+`LogProcessDied` (those records may or may not have been committed: a retried vote then meets
+DuplicateBattle, never a second row) and the next write starts a new child. A write is never
+acknowledged before the child committed it, so nothing acknowledged is lost. The child asks
+the kernel to terminate it when the thread that started it (the server's event loop thread)
+ends, so it is never orphaned; a clean `aclose` lets it answer everything first.
 """
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import itertools
 import logging
 import multiprocessing
 import os
 import pickle
+import socket
+import struct
 import sys
-import threading
-from collections.abc import Sequence
-from multiprocessing.connection import Connection
 from typing import Any
 
+from arena.group_writer import DEFAULT_MAX_BATCH
 from arena.record import BattleRecord
 
 log = logging.getLogger(__name__)
@@ -37,93 +49,237 @@ log = logging.getLogger(__name__)
 # How long the child may take to import and open the log, in seconds.
 START_TIMEOUT_S = 120.0
 
+_LENGTH = struct.Struct("!I")  # every message's length prefix, in bytes
+_REQUEST_ID = struct.Struct("!Q")  # leads each request's bytes
+_STOP = _LENGTH.pack(0)
+# What the child reads from its socket at once, in bytes.
+_RECV_BYTES = 1 << 20
+
 
 class LogProcessDied(RuntimeError):
-    """The writer process ended while a batch was in flight."""
+    """The writer process ended while a write was in flight."""
 
 
 class LogProcess:
-    """Owns a child process with a `BattleLog(url)`; `record_battles` runs there."""
+    """Owns a child process with a `BattleLog(url)`; `write` commits one record there.
 
-    def __init__(self, url: str) -> None:
+    Used from one event loop (the server's); a write from another thread's loop is handed to
+    that loop. `commits` and `records` count the transactions and records answered so far.
+    """
+
+    def __init__(self, url: str, *, max_batch: int = DEFAULT_MAX_BATCH) -> None:
+        if max_batch < 1:
+            raise ValueError(f"max_batch must be at least 1, got {max_batch!r}")
         self.url = url
-        self._lock = threading.Lock()  # one batch in flight at a time
-        self._process: Any = None
-        self._pipe: Connection | None = None
-        self._start()
-
-    def record_battles(self, records: Sequence[BattleRecord]) -> list[Exception | None]:
-        """`BattleLog.record_battles(records)` in the child; raises what it raised there."""
-        payload = pickle.dumps(list(records), protocol=pickle.HIGHEST_PROTOCOL)
-        with self._lock:
-            if self._pipe is None:
-                self._start()
-            assert self._pipe is not None
-            try:
-                self._pipe.send_bytes(payload)
-                reply = pickle.loads(self._pipe.recv_bytes())
-            except (EOFError, OSError) as broken:
-                self._discard()
-                raise LogProcessDied(
-                    f"the battle-log writer process ended during a write ({broken}); "
-                    "a new one starts with the next write"
-                ) from None
-        if isinstance(reply, BaseException):
-            raise reply
-        return reply
-
-    def close(self, timeout_s: float = 30.0) -> None:
-        """Let the child finish and exit (it has no queue: every batch was answered)."""
-        with self._lock:
-            if self._pipe is not None:
-                try:
-                    self._pipe.send_bytes(b"")
-                except OSError:
-                    pass
-            if self._process is not None:
-                self._process.join(timeout_s)
-                if self._process.is_alive():
-                    self._process.terminate()
-            self._discard()
+        self.max_batch = max_batch
+        self.commits = 0
+        self.records = 0
+        self._ids = itertools.count()
+        self._pending: dict[int, asyncio.Future[None]] = {}
+        self._closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._starting: asyncio.Lock | None = None
+        self._stream: asyncio.StreamWriter | None = None
+        self._replies: asyncio.Task[None] | None = None
+        self._process, sock = self._spawn()
+        try:
+            sock.settimeout(START_TIMEOUT_S)
+            self._check_ready(_recv_message(sock), self._process)
+            sock.setblocking(False)
+        except BaseException:
+            sock.close()
+            raise
+        # Connected to the event loop by the first write.
+        self._socket: socket.socket | None = sock
 
     @property
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
 
-    def _start(self) -> None:
-        # spawn: the server has threads (a fork would copy their locks mid-use).
+    async def write(self, record: BattleRecord) -> None:
+        """Return once `record` is committed; raise what `BattleLog.record_battles` gave for it.
+
+        Cancelling the caller does not withdraw the record: once sent it is written all the
+        same, so a vote is never half-done.
+        """
+        loop = asyncio.get_running_loop()
+        if self._loop is not None and loop is not self._loop:
+            handed = asyncio.run_coroutine_threadsafe(self.write(record), self._loop)
+            return await asyncio.wrap_future(handed)
+        if self._closed:
+            raise RuntimeError("the battle log writer is closed")
+        payload = pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)
+        stream = self._stream or await self._connect(loop)
+        request_id = next(self._ids)
+        done = loop.create_future()
+        # A caller cancelled while waiting never reads the outcome; read it so asyncio does
+        # not report an unretrieved exception.
+        done.add_done_callback(lambda future: future.cancelled() or future.exception())
+        self._pending[request_id] = done
+        stream.write(
+            _LENGTH.pack(_REQUEST_ID.size + len(payload)) + _REQUEST_ID.pack(request_id) + payload
+        )
+        await asyncio.shield(done)
+
+    async def aclose(self, timeout_s: float = 30.0) -> None:
+        """Wait for the writes in flight, let the child finish and exit."""
+        self._closed = True
+        if self._pending:
+            await asyncio.wait(list(self._pending.values()), timeout=timeout_s)
+        if self._stream is not None:
+            self._stream.write(_STOP)
+            try:
+                await self._stream.drain()
+            except ConnectionError:
+                pass
+        elif self._socket is not None:
+            try:
+                self._socket.setblocking(True)
+                self._socket.sendall(_STOP)
+            except OSError:
+                pass
+        if self._process is not None:
+            await asyncio.to_thread(self._process.join, timeout_s)
+            if self._process.is_alive():
+                self._process.terminate()
+        if self._replies is not None:
+            await asyncio.gather(self._replies, return_exceptions=True)
+        if self._stream is not None:
+            self._stream.close()
+        if self._socket is not None:
+            self._socket.close()
+        self._process = self._stream = self._socket = None
+
+    # -- connecting ------------------------------------------------------------------------------
+
+    async def _connect(self, loop: asyncio.AbstractEventLoop) -> asyncio.StreamWriter:
+        """The stream to the child: the one opened in the constructor, or a new child's."""
+        if self._starting is None:
+            self._starting = asyncio.Lock()
+        async with self._starting:
+            if self._stream is not None:
+                return self._stream
+            if self._closed:
+                raise RuntimeError("the battle log writer is closed")
+            fresh = self._socket is None
+            if fresh:  # the last child died: start another (on this thread: see _spawn)
+                self._process, self._socket = self._spawn()
+            reader, stream = await asyncio.open_connection(sock=self._socket)
+            self._socket = None
+            if fresh:
+                try:
+                    ready = await asyncio.wait_for(_read_message(reader), START_TIMEOUT_S)
+                except (asyncio.IncompleteReadError, ConnectionError, TimeoutError):
+                    stream.close()
+                    self._process.terminate()
+                    raise LogProcessDied(
+                        "a new battle-log writer did not start; the next write tries again"
+                    ) from None
+                self._check_ready(ready, self._process)
+            self._loop = loop
+            self._replies = loop.create_task(self._read_replies(reader, stream, self._process))
+            self._stream = stream
+            return stream
+
+    def _spawn(self) -> tuple[Any, socket.socket]:
+        """Start a child; returns it and the parent's end of its socket pair.
+
+        spawn, not fork: the server has threads (a fork would copy their locks mid-use). The
+        child's PDEATHSIG is tied to the calling thread, which is the server's main thread:
+        the constructor and every restart run there, never in a worker thread.
+        """
         context = multiprocessing.get_context("spawn")
-        parent, child = context.Pipe()
+        parent, child = socket.socketpair()
         process = context.Process(
-            target=_serve, args=(self.url, child, os.getpid()),
+            target=_serve, args=(self.url, child, os.getpid(), self.max_batch),
             name="arena-log-writer", daemon=True,
         )
-        process.start()
-        child.close()
-        if not parent.poll(START_TIMEOUT_S):
-            process.terminate()
-            raise LogProcessDied(f"the battle-log writer did not start in {START_TIMEOUT_S:.0f} s")
         try:
-            ready = pickle.loads(parent.recv_bytes())
-        except (EOFError, OSError):
+            process.start()
+        finally:
+            child.close()
+        return process, parent
+
+    @staticmethod
+    def _check_ready(message: bytes | None, process: Any) -> None:
+        if message is None:
             process.join(5)
             raise LogProcessDied(
                 f"the battle-log writer exited while opening the log (code {process.exitcode})"
-            ) from None
+            )
+        ready = pickle.loads(message)
         if isinstance(ready, BaseException):
             process.join(5)
             raise ready
-        self._process, self._pipe = process, parent
 
-    def _discard(self) -> None:
-        if self._pipe is not None:
-            self._pipe.close()
-        self._pipe = None
-        self._process = None
+    # -- replies ---------------------------------------------------------------------------------
+
+    async def _read_replies(
+        self, reader: asyncio.StreamReader, stream: asyncio.StreamWriter, process: Any
+    ) -> None:
+        """Settle each write with its outcome; when the child is gone, fail what is left."""
+        try:
+            while True:
+                ids, outcomes = pickle.loads(await _read_message(reader))
+                if isinstance(outcomes, BaseException):  # the database failed: all of them
+                    outcomes = [outcomes] * len(ids)
+                self.commits += 1
+                self.records += len(ids)
+                for request_id, outcome in zip(ids, outcomes, strict=True):
+                    done = self._pending.pop(request_id, None)
+                    if done is not None and not done.done():
+                        if outcome is None:
+                            done.set_result(None)
+                        else:
+                            done.set_exception(outcome)
+        except (asyncio.IncompleteReadError, ConnectionError, OSError):
+            pass
+        finally:
+            if self._stream is stream:
+                self._stream = None
+            stream.close()
+            if self._pending:
+                died = LogProcessDied(
+                    "the battle-log writer process ended during a write; "
+                    "a new one starts with the next write"
+                )
+                for done in self._pending.values():
+                    if not done.done():
+                        done.set_exception(died)
+                self._pending.clear()
+            if not self._closed:
+                log.error("the battle-log writer process (pid %s) ended", process.pid)
+                if process.is_alive():
+                    process.terminate()
+                process.join(0)  # reap it if it is gone (multiprocessing reaps it later if not)
 
 
-def _serve(url: str, pipe: Connection, parent_pid: int) -> None:
-    """The child: open the log, then answer batches until told to stop (an empty message)."""
+async def _read_message(reader: asyncio.StreamReader) -> bytes:
+    (length,) = _LENGTH.unpack(await reader.readexactly(_LENGTH.size))
+    return await reader.readexactly(length)
+
+
+def _recv_message(sock: socket.socket) -> bytes | None:
+    """One message from a blocking socket; None at end of stream."""
+    buffer = bytearray()
+    while len(buffer) < _LENGTH.size or len(buffer) < _LENGTH.size + _LENGTH.unpack_from(buffer)[0]:
+        chunk = sock.recv(_RECV_BYTES)
+        if not chunk:
+            return None
+        buffer += chunk
+    (length,) = _LENGTH.unpack_from(buffer)
+    return bytes(buffer[_LENGTH.size:_LENGTH.size + length])
+
+
+def _send_message(sock: socket.socket, payload: bytes) -> None:
+    sock.sendall(_LENGTH.pack(len(payload)) + payload)
+
+
+# -- the child -------------------------------------------------------------------------------------
+
+
+def _serve(url: str, sock: socket.socket, parent_pid: int, max_batch: int) -> None:
+    """The child: open the log, then commit requests in batches until told to stop."""
     if sys.platform.startswith("linux"):
         from serving.launcher import die_with_parent
 
@@ -133,28 +289,63 @@ def _serve(url: str, pipe: Connection, parent_pid: int) -> None:
     try:
         battle_log = BattleLog(url)
     except Exception as failure:  # noqa: BLE001 - sent to the parent, which raises it
-        pipe.send_bytes(_pickled(failure))
+        _send_message(sock, _pickled(failure))
         return
     # What is alive now lives as long as the child: keep it out of the cyclic collector's
     # full passes, which would otherwise pause writes (see arena.app's lifespan).
     gc.collect()
     gc.freeze()
-    pipe.send_bytes(pickle.dumps("ready"))
+    _send_message(sock, pickle.dumps("ready"))
+    buffer = bytearray()
     try:
         while True:
-            try:
-                message = pipe.recv_bytes()
-            except EOFError:  # the server closed its end
+            requests, stop = _take_requests(buffer, max_batch)
+            if requests:
+                ids = [request_id for request_id, _ in requests]
+                try:
+                    records = [pickle.loads(payload) for _, payload in requests]
+                    outcomes: Any = battle_log.record_battles(records)
+                except Exception as failure:  # noqa: BLE001 - the parent fails the batch
+                    outcomes = failure
+                _send_message(sock, _pickled((ids, outcomes)))
+            if stop:
                 return
-            if not message:
-                return
-            try:
-                reply: Any = battle_log.record_battles(pickle.loads(message))
-            except Exception as failure:  # noqa: BLE001 - the database failed: the parent raises
-                reply = failure
-            pipe.send_bytes(_pickled(reply))
+            if not requests:  # nothing complete is buffered: wait for more
+                chunk = sock.recv(_RECV_BYTES)
+                if not chunk:  # the server closed its end
+                    return
+                buffer += chunk
     finally:
         battle_log.close()
+
+
+def _take_requests(buffer: bytearray, limit: int) -> tuple[list[tuple[int, bytes]], bool]:
+    """Remove up to `limit` complete requests from the front of `buffer`.
+
+    Returns them as (request id, pickled record) and whether a stop message came next.
+    """
+    requests: list[tuple[int, bytes]] = []
+    offset = 0
+    stop = False
+    view = memoryview(buffer)
+    try:
+        while len(requests) < limit and len(buffer) - offset >= _LENGTH.size:
+            (length,) = _LENGTH.unpack_from(view, offset)
+            if length == 0:
+                stop = True
+                offset += _LENGTH.size
+                break
+            end = offset + _LENGTH.size + length
+            if end > len(buffer):
+                break
+            start = offset + _LENGTH.size
+            (request_id,) = _REQUEST_ID.unpack_from(view, start)
+            requests.append((request_id, bytes(view[start + _REQUEST_ID.size:end])))
+            offset = end
+    finally:
+        view.release()
+    del buffer[:offset]
+    return requests, stop
 
 
 def _pickled(reply: Any) -> bytes:
@@ -162,8 +353,12 @@ def _pickled(reply: Any) -> bytes:
     try:
         return pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:  # noqa: BLE001
-        if isinstance(reply, list):
-            reply = [_portable(item) for item in reply]
+        if isinstance(reply, tuple):
+            ids, outcomes = reply
+            if isinstance(outcomes, list):
+                reply = (ids, [_portable(item) for item in outcomes])
+            else:
+                reply = (ids, _portable(outcomes))
         else:
             reply = _portable(reply)
         return pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
