@@ -19,6 +19,7 @@ import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -46,6 +47,16 @@ class FollowUp(BaseModel):
 
 class CastVote(BaseModel):
     winner: str = Field(description="'model_a' (left), 'model_b' (right), 'tie', 'tie (bothbad)'")
+
+
+class VoteReveal(BaseModel):
+    """The answer to a vote, once it is in SQL: the names behind the two sides."""
+
+    battle_id: str
+    winner: str
+    model_a: str = Field(description="The model that answered on the left.")
+    model_b: str = Field(description="The model that answered on the right.")
+    flags: list[str] = Field(description="e.g. 'identity_leak': kept, off the default board.")
 
 
 def session_id(request: Request) -> tuple[str, bool]:
@@ -104,17 +115,23 @@ def build_router(
         events = await service.continue_battle(battle_id, sid, body.prompt)
         return _stream_response(events, sid, new)
 
-    @router.post("/api/battles/{battle_id}/vote", summary="Vote; returns the revealed names")
-    async def vote(battle_id: str, body: CastVote, request: Request) -> dict[str, Any]:
+    @router.post("/api/battles/{battle_id}/vote", summary="Vote; returns the revealed names",
+                 response_model=VoteReveal)
+    async def vote(battle_id: str, body: CastVote, request: Request) -> Response:
         sid, _ = session_id(request)
         reveal = await service.vote(battle_id, sid, body.winner)
-        return {
-            "battle_id": reveal.battle_id,
-            "winner": reveal.winner,
-            "model_a": reveal.model_a,
-            "model_b": reveal.model_b,
-            "flags": list(reveal.flags),
-        }
+        # Encoded here (the schema above documents it): the hottest route skips FastAPI's
+        # validation of its own return value.
+        return Response(
+            orjson.dumps({
+                "battle_id": reveal.battle_id,
+                "winner": reveal.winner,
+                "model_a": reveal.model_a,
+                "model_b": reveal.model_b,
+                "flags": list(reveal.flags),
+            }),
+            media_type="application/json",
+        )
 
     @router.post("/api/battles/{battle_id}/end", summary="Leave a battle without voting")
     async def end(battle_id: str, request: Request) -> dict[str, Any]:

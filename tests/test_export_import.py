@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,6 +16,7 @@ from arena.exporters import export_battles
 from arena.exporters.fastchat import to_clean_battle
 from arena.importer import ImportFailed, import_file
 from arena.store import BattleLog
+from serving.records import GenerationRecord
 
 FASTCHAT_KEYS = {
     "question_id", "model_a", "model_b", "winner", "judge", "conversation_a",
@@ -242,3 +244,23 @@ def test_files_with_a_byte_order_mark_are_read(tmp_path: Path):
     with fresh_log(tmp_path) as log:
         assert import_file(path, log).inserted == 1
         assert log.get_battle(battle.battle_id) == battle
+
+
+def test_a_generation_dict_holds_every_field_and_shares_nothing_with_the_record():
+    generations = [g for battle in varied_battles() for turn in battle.turns
+                   for g in (turn.generation_a, turn.generation_b)]
+    assert generations
+    for generation in generations:
+        data = generation.to_dict()
+        expected = dataclasses.asdict(generation)
+        for moment in ("started_at", "first_token_at", "finished_at"):
+            value = expected[moment]
+            expected[moment] = value.isoformat() if value is not None else None
+        assert data == expected
+        assert GenerationRecord.from_dict(data) == generation
+        before = dataclasses.asdict(generation)
+        for message in data["messages"]:
+            message["content"] = "changed"
+        data["params"]["changed"] = True
+        data["extra"]["changed"] = True
+        assert dataclasses.asdict(generation) == before
