@@ -27,7 +27,6 @@ import logging
 import random
 import re
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -44,6 +43,7 @@ from arena.errors import (
     VoteConflict,
 )
 from arena.group_writer import GroupWriter, RecordWriter
+from arena.ids import new_battle_id
 from arena.live import LiveState, LiveStateUnavailable, RateLimitDecision
 from arena.record import WINNERS, BattleRecord, Turn
 from arena.sampling import NotEnoughModels, PairSampler, assign_sides, new_side_seed
@@ -220,7 +220,7 @@ class BattleService:
             policy, probability, side_seed = "named", None, None
         else:
             raise BadInput(f"mode {mode!r} is not 'anonymous' or 'named'")
-        battle_id = uuid.uuid4().hex
+        battle_id = new_battle_id()
         state = {
             "battle_id": battle_id,
             "owner": owner,
@@ -367,7 +367,7 @@ class BattleService:
             ) from None
         side_seed = new_side_seed()
         shown = replay_sides(original, side_seed)
-        battle_id = uuid.uuid4().hex
+        battle_id = new_battle_id()
         state = {
             "battle_id": battle_id,
             "owner": owner,

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
+import gc
 import json
 import os
 import random
@@ -40,6 +41,7 @@ from pathlib import Path
 import httpx
 
 from arena.battles import READY, rater_hash
+from arena.ids import new_battle_id
 from arena.live import LiveState
 from arena.redis_server import EmbeddedRedis, free_port
 from arena.store import BattleLog
@@ -112,7 +114,7 @@ async def seed_battles(redis_url: str, count: int) -> list[tuple[str, str]]:
     live = LiveState.from_url(redis_url)
     battles = []
     for index in range(count):
-        battle_id, session = uuid.uuid4().hex, uuid.uuid4().hex
+        battle_id, session = new_battle_id(), uuid.uuid4().hex
         await live.put_battle(battle_id, ready_state(battle_id, session, index), 3600)
         battles.append((battle_id, session))
     await live.aclose()
@@ -233,10 +235,12 @@ async def cast_votes_raw(url: str, battles: list[tuple[str, str]], concurrency: 
 
 
 async def cast_votes_at_rate(url: str, battles: list[tuple[str, str]], rate: float,
-                             seed: int = 0) -> tuple[list[float], list[int], float]:
+                             seed: int = 0, trace: list[tuple[float, float]] | None = None,
+                             ) -> tuple[list[float], list[int], float]:
     """Open loop: votes arrive as a Poisson process of `rate` per second, whatever the server's
     speed, each on an idle keep-alive connection (a new one when none is idle). Latency counts
-    from the scheduled arrival, so time spent waiting behind a slow server is included."""
+    from the scheduled arrival, so time spent waiting behind a slow server is included.
+    `trace`, if given, receives (scheduled arrival as Unix time, latency ms) per vote."""
     arrivals = random.Random(seed)
     idle: list[RawConnection] = []
     opened: list[RawConnection] = []
@@ -251,6 +255,8 @@ async def cast_votes_at_rate(url: str, battles: list[tuple[str, str]], rate: flo
             opened.append(connection)
         codes.append(await connection.vote(battle_id, session))
         latencies.append((time.perf_counter() - scheduled) * 1000)
+        if trace is not None:
+            trace.append((time.time() - (time.perf_counter() - scheduled), latencies[-1]))
         idle.append(connection)
 
     began = time.perf_counter()
@@ -306,7 +312,12 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=None,
                         help="open loop: votes arrive at this many per second (Poisson); "
                              "without it, --concurrency raters vote as fast as they can")
+    parser.add_argument("--trace", type=Path, default=None,
+                        help="open loop: write each vote's arrival (Unix s) and latency (ms) "
+                             "to this CSV, and the server's log beside it (to find what the "
+                             "slow votes have in common)")
     args = parser.parse_args()
+    trace: list[tuple[float, float]] | None = [] if args.trace is not None else None
 
     with tempfile.TemporaryDirectory() as tmp, EmbeddedRedis() as redis:
         root = Path(tmp)
@@ -318,7 +329,8 @@ def main() -> None:
             [sys.executable, "-m", "arena", "serve", "--config", str(config), "--no-ui",
              "--no-models", "--port", str(port)],
             stdout=open(root / "serve.log", "wb"), stderr=subprocess.STDOUT,
-            env={**os.environ, "ARENA_LOG_LEVEL": "WARNING"},
+            env={**os.environ,
+                 "ARENA_LOG_LEVEL": "INFO" if args.trace is not None else "WARNING"},
         )
         url = f"http://127.0.0.1:{port}"
         try:
@@ -336,15 +348,23 @@ def main() -> None:
             if args.rate is not None:
                 if args.client != "raw":
                     sys.exit("--rate uses the raw client")
-                cast_votes = functools.partial(cast_votes_at_rate, rate=args.rate)
+                cast_votes = functools.partial(cast_votes_at_rate, rate=args.rate, trace=trace)
             else:
                 client = cast_votes_raw if args.client == "raw" else cast_votes_httpx
                 cast_votes = functools.partial(client, concurrency=args.concurrency)
             cpu_before = process_cpu_s(server.pid)
             redis_cpu_before = process_cpu_s(redis.pid)
             client_cpu_before = time.process_time()
-            latencies, codes, elapsed = asyncio.run(
-                cast_votes(url, battles))
+            # The raters keep every vote's task and latency until the end: a full collection
+            # of this process paused them for ~50 ms mid-run, which the latencies then
+            # counted as the server's. Their garbage is acyclic; collect it afterwards.
+            gc.collect()
+            gc.freeze()
+            gc.disable()
+            try:
+                latencies, codes, elapsed = asyncio.run(cast_votes(url, battles))
+            finally:
+                gc.enable()
             client_cpu_s = time.process_time() - client_cpu_before
             server_cpu_s = process_cpu_s(server.pid) - cpu_before
             redis_cpu_s = process_cpu_s(redis.pid) - redis_cpu_before
@@ -353,6 +373,8 @@ def main() -> None:
             server.wait(timeout=30)
             if os.environ.get("BENCH_SHOW_LOG"):
                 print((root / "serve.log").read_text()[-5000:])
+            if args.trace is not None:
+                args.trace.with_suffix(".log").write_bytes((root / "serve.log").read_bytes())
         log = BattleLog(db_url)
         stored = log.count_battles(status="voted")
         distinct = sum(1 for _ in log.iter_battles(status="voted"))
@@ -371,6 +393,9 @@ def main() -> None:
           f"| {percentile(latencies, 99):.1f} | {max(latencies):.1f} "
           f"| {server_cpu_s * per_vote:.2f} | {client_cpu_s * per_vote:.2f} "
           f"| {redis_cpu_s * per_vote:.2f} | {stored} |")
+    if trace is not None:
+        args.trace.write_text("arrival_unix_s,latency_ms\n" + "".join(
+            f"{arrival:.6f},{latency:.3f}\n" for arrival, latency in trace))
     if not (accepted == args.battles == stored == distinct):
         sys.exit(f"LOST OR DUPLICATED VOTES: accepted {accepted}, in SQL {stored}")
 

@@ -191,7 +191,8 @@ class LogProcess:
         context = multiprocessing.get_context("spawn")
         parent, child = socket.socketpair()
         process = context.Process(
-            target=_serve, args=(self.url, child, os.getpid(), self.max_batch),
+            target=_serve,
+            args=(self.url, child, os.getpid(), self.max_batch, logging.getLogger().level),
             name="arena-log-writer", daemon=True,
         )
         try:
@@ -278,8 +279,12 @@ def _send_message(sock: socket.socket, payload: bytes) -> None:
 # -- the child -------------------------------------------------------------------------------------
 
 
-def _serve(url: str, sock: socket.socket, parent_pid: int, max_batch: int) -> None:
+def _serve(url: str, sock: socket.socket, parent_pid: int, max_batch: int, log_level: int
+           ) -> None:
     """The child: open the log, then commit requests in batches until told to stop."""
+    # Logs to the server's stderr (inherited), at the server's level.
+    logging.basicConfig(
+        level=log_level, format="%(asctime)s log-writer %(levelname)s %(name)s: %(message)s")
     if sys.platform.startswith("linux"):
         from serving.launcher import die_with_parent
 
