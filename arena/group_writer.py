@@ -10,6 +10,9 @@ InvalidRecord, or the database's error), only after the commit that holds it. Wi
 at a time this is exactly one transaction per record, as before; under load a batch forms by
 itself, and latency stays one commit plus the wait for the commit in progress.
 
+This is the in-process writer (library use); `arena serve` writes through
+`arena.store.log_process.LogProcess`, which applies the same rule in a child process.
+
 The thread is not a daemon: at interpreter exit it finishes what is queued, then stops (it
 polls the main thread), so an accepted vote is never dropped by a clean shutdown.
 """
@@ -63,8 +66,7 @@ class GroupWriter:
         max_batch: int = DEFAULT_MAX_BATCH,
         sink: Callable[[Sequence[BattleRecord]], list[Exception | None]] | None = None,
     ) -> None:
-        """`sink` writes one batch (default `log.record_battles`; `arena serve` passes a
-        `LogProcess`'s, which writes in a child process)."""
+        """`sink` writes one batch (default `log.record_battles`)."""
         if max_batch < 1:
             raise ValueError(f"max_batch must be at least 1, got {max_batch!r}")
         self.log = log

@@ -231,6 +231,22 @@ async def test_writes_queued_in_the_child_commit_together_each_with_its_outcome(
 
 
 @pytest.mark.asyncio(loop_scope="session")
+async def test_a_write_from_another_threads_event_loop_is_handed_to_the_writers_loop(
+    tmp_path: Path,
+):
+    url = f"sqlite:///{tmp_path / 'arena.db'}"
+    process = LogProcess(url)
+    try:
+        await process.write(make_battle())  # binds the writer to this loop
+        elsewhere = make_battle()
+        await asyncio.to_thread(asyncio.run, process.write(elsewhere))
+        with BattleLog(url) as log:
+            assert log.get_battle(elsewhere.battle_id) == elsewhere
+    finally:
+        await process.aclose()
+
+
+@pytest.mark.asyncio(loop_scope="session")
 async def test_a_failed_database_fails_every_write_of_the_batch(tmp_path: Path):
     path = tmp_path / "arena.db"
     process = LogProcess(f"sqlite:///{path}")

@@ -170,12 +170,16 @@ class LogProcess:
                 try:
                     ready = await asyncio.wait_for(_read_message(reader), START_TIMEOUT_S)
                 except (asyncio.IncompleteReadError, ConnectionError, TimeoutError):
-                    stream.close()
+                    ready = None
+                if ready is None and self._process.is_alive():  # never became ready
                     self._process.terminate()
-                    raise LogProcessDied(
-                        "a new battle-log writer did not start; the next write tries again"
-                    ) from None
-                self._check_ready(ready, self._process)
+                try:
+                    self._check_ready(ready, self._process)
+                except BaseException:
+                    stream.close()
+                    if self._process.is_alive():
+                        self._process.terminate()
+                    raise
             self._loop = loop
             self._replies = loop.create_task(self._read_replies(reader, stream, self._process))
             self._stream = stream
