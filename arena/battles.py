@@ -278,7 +278,7 @@ class BattleService:
             )
         state = await self._admit(battle_id, self.rater(session_id))
         voted_at = utcnow()
-        record = self._record(state, status="voted", winner=winner, voted_at=voted_at)
+        record = battle_record(state, status="voted", winner=winner, voted_at=voted_at)
         try:
             await self._write(record)
         except DuplicateBattle:
@@ -542,7 +542,7 @@ class BattleService:
             reason = "; ".join(f"side {s}: {records[s].error}" for s in failed)
             state["end_reason"] = reason
             await self._save(state, tolerate_outage=True)
-            await self._write(self._record(state, status="error"))
+            await self._write(battle_record(state, status="error"))
             self._local.pop(state["battle_id"], None)
             return BattleEvent(
                 "failed",
@@ -742,44 +742,46 @@ class BattleService:
         if not state["turns"]:
             return False
         try:
-            await self._write(self._record(state, status="abandoned"))
+            await self._write(battle_record(state, status="abandoned"))
         except DuplicateBattle:
             return False
         return True
 
-    def _record(
-        self,
-        state: dict[str, Any],
-        *,
-        status: str,
-        winner: str | None = None,
-        voted_at: datetime | None = None,
-    ) -> BattleRecord:
-        return BattleRecord(
-            battle_id=state["battle_id"],
-            mode=state["mode"],
-            model_a=state["model_a"],
-            model_b=state["model_b"],
-            conversation_a=state["conversation_a"],
-            conversation_b=state["conversation_b"],
-            turns=[Turn.from_dict(t) for t in state["turns"]],
-            started_at=datetime.fromisoformat(state["started_at"]),
-            ended_at=voted_at or utcnow(),
-            status=status,
-            rater_hash=state["owner"],
-            system_prompt_a=state["system_prompt_a"],
-            system_prompt_b=state["system_prompt_b"],
-            winner=winner,
-            voted_at=voted_at,
-            end_reason=state.get("end_reason"),
-            pair_policy=state["pair_policy"],
-            pair_probability=state["pair_probability"],
-            side_seed=state["side_seed"],
-            flags=list(state["flags"]),
-            category=state.get("category"),
-            language=state.get("language"),
-            replay_of=state.get("replay_of"),
-        )
+
+def battle_record(
+    state: dict[str, Any],
+    *,
+    status: str,
+    winner: str | None = None,
+    voted_at: datetime | None = None,
+) -> BattleRecord:
+    """The log record of a battle from its live state (as the service keeps it), ending now
+    (at `voted_at` for a vote) with `status`."""
+    return BattleRecord(
+        battle_id=state["battle_id"],
+        mode=state["mode"],
+        model_a=state["model_a"],
+        model_b=state["model_b"],
+        conversation_a=state["conversation_a"],
+        conversation_b=state["conversation_b"],
+        turns=[Turn.from_dict(t) for t in state["turns"]],
+        started_at=datetime.fromisoformat(state["started_at"]),
+        ended_at=voted_at or utcnow(),
+        status=status,
+        rater_hash=state["owner"],
+        system_prompt_a=state["system_prompt_a"],
+        system_prompt_b=state["system_prompt_b"],
+        winner=winner,
+        voted_at=voted_at,
+        end_reason=state.get("end_reason"),
+        pair_policy=state["pair_policy"],
+        pair_probability=state["pair_probability"],
+        side_seed=state["side_seed"],
+        flags=list(state["flags"]),
+        category=state.get("category"),
+        language=state.get("language"),
+        replay_of=state.get("replay_of"),
+    )
 
 
 def _voted_stub(state: dict[str, Any], winner: str) -> dict[str, Any]:

@@ -151,12 +151,13 @@ class GroupWriter:
     def _settle(batch: list[_Pending], outcomes: list[BaseException | None]) -> None:
         for pending, outcome in zip(batch, outcomes, strict=True):
             try:
-                pending.loop.call_soon_threadsafe(_resolve, pending.done, outcome)
+                pending.loop.call_soon_threadsafe(resolve, pending.done, outcome)
             except RuntimeError:  # that event loop is closed: nobody is waiting any more
                 pass
 
 
-def _resolve(done: asyncio.Future[None], outcome: BaseException | None) -> None:
+def resolve(done: asyncio.Future[None], outcome: BaseException | None) -> None:
+    """Settle a write's future with its outcome (None: committed), unless already settled."""
     if done.done():
         return
     if outcome is None:

@@ -5,8 +5,9 @@ battle's rows land on a random leaf page of each of those indexes, so a write-ah
 checkpoint rewrites pages scattered over the whole file; with time-ordered ids they land on
 the last leaf, which the next battles fill further. Measured on a SQLite log of 20,000 battles
 (`benchmarks/checkpoint_locality.py`): checkpointing one second of 300 single-vote commits
-took 62 ms instead of 90 ms (medians of 6 alternating rounds). An id says when its battle began, which the log records
-anyway (`started_at`); only the battle's owner ever sees it before the log is exported.
+took 62 ms instead of 90 ms (medians of 6 alternating rounds). An id says when its battle
+began, which the log records anyway (`started_at`); only the battle's owner ever sees it
+before the log is exported.
 """
 
 from __future__ import annotations

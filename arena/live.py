@@ -74,6 +74,19 @@ class RateLimitDecision:
     def __iter__(self) -> Iterator[Any]:
         return iter((self.allowed, self.retry_after_s))
 
+    @classmethod
+    def of_hit(cls, allowed: bool, hits: Any, ttl_ms: Any, limit: int, window_s: float
+               ) -> RateLimitDecision:
+        """The decision for a hit that made the window's count `hits`, `ttl_ms` ms before the
+        window closes (as the rate-limit Lua reports them)."""
+        return cls(
+            allowed=allowed,
+            remaining=max(limit - int(hits), 0),
+            retry_after_s=0.0 if allowed else int(ttl_ms) / 1000,
+            limit=limit,
+            window_s=float(window_s),
+        )
+
 
 @dataclass(frozen=True)
 class VoteAdmission:
@@ -213,6 +226,13 @@ def _dumps(state: Mapping[str, Any]) -> bytes:
     """A battle state as JSON. orjson: the state carries whole conversations and is written
     and read on every request, where the standard library's encoder cost several times more."""
     return orjson.dumps(state)
+
+
+def _rate_window_ms(limit: int, window_s: float) -> int:
+    """A rate limit's window in ms, after checking that it admits at least one hit."""
+    if limit < 1:
+        raise ValueError(f"rate limit must be at least 1, got {limit!r}")
+    return _ms(window_s, "rate-limit window")
 
 
 def _ms(seconds: float, what: str) -> int:
@@ -383,22 +403,12 @@ class LiveState:
         Returns the rate-limit decision and whether this caller now holds the battle's vote
         claim (always False when the rate limit refused the vote: nothing is claimed then).
         """
-        if limit < 1:
-            raise ValueError(f"rate limit must be at least 1, got {limit!r}")
-        window_ms = _ms(window_s, "rate-limit window")
+        window_ms = _rate_window_ms(limit, window_s)
         hits, ttl_ms, claimed = await self._admit_vote(
             keys=[self.key("rate", "vote", rater), self.key("vote", battle_id)],
             args=[window_ms, limit, rater, _ms(claim_ttl_s, "vote claim TTL")],
         )
-        hits, ttl_ms = int(hits), int(ttl_ms)
-        allowed = int(claimed) >= 0
-        decision = RateLimitDecision(
-            allowed=allowed,
-            remaining=max(limit - hits, 0),
-            retry_after_s=0.0 if allowed else ttl_ms / 1000,
-            limit=limit,
-            window_s=float(window_s),
-        )
+        decision = RateLimitDecision.of_hit(int(claimed) >= 0, hits, ttl_ms, limit, window_s)
         return decision, int(claimed) == 1
 
     @_guarded
@@ -417,9 +427,7 @@ class LiveState:
 
         The vote path's only read of the battle: the state comes back with the admission.
         """
-        if limit < 1:
-            raise ValueError(f"rate limit must be at least 1, got {limit!r}")
-        window_ms = _ms(window_s, "rate-limit window")
+        window_ms = _rate_window_ms(limit, window_s)
         outcome, raw, hits, ttl_ms = await self._admit_stored_vote(
             keys=[
                 self.key("battle", battle_id),
@@ -431,14 +439,8 @@ class LiveState:
         state = orjson.loads(raw) if raw else None
         decision = None
         if outcome in ("limited", "taken", "admitted"):
-            allowed = outcome != "limited"
-            decision = RateLimitDecision(
-                allowed=allowed,
-                remaining=max(limit - int(hits), 0),
-                retry_after_s=0.0 if allowed else int(ttl_ms) / 1000,
-                limit=limit,
-                window_s=float(window_s),
-            )
+            decision = RateLimitDecision.of_hit(outcome != "limited", hits, ttl_ms, limit,
+                                                window_s)
         return VoteAdmission(outcome=outcome, state=state, decision=decision)
 
     @_guarded
@@ -484,19 +486,9 @@ class LiveState:
         Fixed window anchored at the rater's first hit (INCR, then PEXPIRE on the first):
         at most ``limit`` hits are allowed per window; refused hits do not extend it.
         """
-        if limit < 1:
-            raise ValueError(f"rate limit must be at least 1, got {limit!r}")
-        window_ms = _ms(window_s, "rate-limit window")
+        window_ms = _rate_window_ms(limit, window_s)
         hits, ttl_ms = await self._rate(keys=[self.key("rate", action, rater)], args=[window_ms])
-        hits, ttl_ms = int(hits), int(ttl_ms)
-        allowed = hits <= limit
-        return RateLimitDecision(
-            allowed=allowed,
-            remaining=max(limit - hits, 0),
-            retry_after_s=0.0 if allowed else ttl_ms / 1000,
-            limit=limit,
-            window_s=float(window_s),
-        )
+        return RateLimitDecision.of_hit(int(hits) <= limit, hits, ttl_ms, limit, window_s)
 
     async def allow_battle(self, rater: str, per_minute: int) -> RateLimitDecision:
         """`hit_rate_limit` for starting battles: ``per_minute`` per 60 s."""

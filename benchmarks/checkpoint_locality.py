@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from vote_throughput import ready_state  # noqa: E402
 
 import arena.store.log as store_log  # noqa: E402
-from arena.battles import BattleService, utcnow  # noqa: E402
+from arena.battles import battle_record, utcnow  # noqa: E402
 from arena.ids import new_battle_id  # noqa: E402
 from arena.record import BattleRecord  # noqa: E402
 from arena.store import BattleLog  # noqa: E402
@@ -48,8 +48,8 @@ class _NoCheckpointer:
 
 def _templates(count: int) -> list[BattleRecord]:
     return [
-        BattleService._record(None, ready_state(uuid.uuid4().hex, uuid.uuid4().hex, index),  # type: ignore[arg-type]
-                              status="voted", winner="tie", voted_at=utcnow())
+        battle_record(ready_state(uuid.uuid4().hex, uuid.uuid4().hex, index),
+                      status="voted", winner="tie", voted_at=utcnow())
         for index in range(count)
     ]
 

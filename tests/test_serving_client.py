@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import time
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -87,8 +89,10 @@ def _chunk(text: str, finish: str | None = None) -> str:
         {"index": 0, "delta": {"content": text}, "finish_reason": finish}]})
 
 
-async def _scripted_server(script):
-    """A real HTTP/1.1 server whose single response body is written by `script(write)`."""
+@contextlib.asynccontextmanager
+async def _scripted_server(script) -> AsyncIterator[Endpoint]:
+    """A real HTTP/1.1 server whose single response body is written by `script(write)`; yields
+    its endpoint and closes it afterwards."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
@@ -109,7 +113,10 @@ async def _scripted_server(script):
             writer.close()
 
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    return server, Endpoint("m", f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", "m")
+    try:
+        yield Endpoint("m", f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", "m")
+    finally:
+        server.close()
 
 
 async def test_a_server_that_stalls_mid_stream_hits_the_total_deadline():
@@ -117,16 +124,13 @@ async def test_a_server_that_stalls_mid_stream_hits_the_total_deadline():
         await write(_sse(_chunk("hello")))
         await asyncio.sleep(30)  # then silence
 
-    server, endpoint = await _scripted_server(script)
-    try:
+    async with _scripted_server(script) as endpoint:
         started = time.monotonic()
         record = await complete_chat(endpoint, MESSAGES, SamplingSettings().request_params(),
                                      timeouts=StreamTimeouts(first_token=5.0, total=1.0))
         assert 0.9 <= time.monotonic() - started < 3.0
         assert record.error == "timeout: the request exceeded the total limit of 1 s"
         assert record.output == "hello"
-    finally:
-        server.close()
 
 
 async def test_the_deadline_never_cancels_the_consumer_between_reads():
@@ -139,9 +143,8 @@ async def test_the_deadline_never_cancels_the_consumer_between_reads():
         await write(_sse(_chunk("b")))
         await asyncio.sleep(30)
 
-    server, endpoint = await _scripted_server(script)
-    events = []
-    try:
+    async with _scripted_server(script) as endpoint:
+        events = []
         async for event in stream_chat(endpoint, MESSAGES, SamplingSettings().request_params(),
                                        timeouts=StreamTimeouts(first_token=5.0, total=0.5)):
             events.append(event)
@@ -151,8 +154,6 @@ async def test_the_deadline_never_cancels_the_consumer_between_reads():
         assert isinstance(events[-1], StreamFinished)
         assert record.error == "timeout: the request exceeded the total limit of 0.5 s"
         assert record.output == "a"  # "b" was there, but the deadline had passed
-    finally:
-        server.close()
 
 
 async def test_an_outside_cancel_during_a_read_is_not_turned_into_a_timeout():
@@ -160,23 +161,20 @@ async def test_an_outside_cancel_during_a_read_is_not_turned_into_a_timeout():
         await write(_sse(_chunk("a")))
         await asyncio.sleep(30)
 
-    server, endpoint = await _scripted_server(script)
-    records = []
+    async with _scripted_server(script) as endpoint:
+        records = []
 
-    async def consume():
-        async for event in stream_chat(endpoint, MESSAGES, SamplingSettings().request_params(),
-                                       timeouts=StreamTimeouts(first_token=5.0, total=10.0)):
-            records.append(event.record if hasattr(event, "record") else None)
+        async def consume():
+            async for event in stream_chat(endpoint, MESSAGES, SamplingSettings().request_params(),
+                                           timeouts=StreamTimeouts(first_token=5.0, total=10.0)):
+                records.append(event.record if hasattr(event, "record") else None)
 
-    try:
         task = asyncio.ensure_future(consume())
         await asyncio.sleep(0.5)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
         assert records[0].error == "cancelled: the consumer closed the stream"
-    finally:
-        server.close()
 
 
 async def test_chunks_split_anywhere_and_crlf_lines_are_parsed():
@@ -186,13 +184,10 @@ async def test_chunks_split_anywhere_and_crlf_lines_are_parsed():
         for start in range(0, len(body), 7):  # 7-byte pieces split lines and characters
             await write(body[start:start + 7])
 
-    server, endpoint = await _scripted_server(script)
-    try:
+    async with _scripted_server(script) as endpoint:
         record = await complete_chat(endpoint, MESSAGES, SamplingSettings().request_params())
         assert record.ok, record.error
         assert record.output == "héllo wörld" and record.finish_reason == "stop"
-    finally:
-        server.close()
 
 
 async def test_a_slow_consumer_after_the_first_token_is_held_to_the_total_deadline_only():
@@ -201,9 +196,8 @@ async def test_a_slow_consumer_after_the_first_token_is_held_to_the_total_deadli
         await asyncio.sleep(0.2)
         await write(_sse(_chunk("b", "stop"), "[DONE]"))
 
-    server, endpoint = await _scripted_server(script)
-    events = []
-    try:
+    async with _scripted_server(script) as endpoint:
+        events = []
         async for event in stream_chat(endpoint, MESSAGES, SamplingSettings().request_params(),
                                        timeouts=StreamTimeouts(first_token=0.3, total=5.0)):
             events.append(event)
@@ -212,5 +206,3 @@ async def test_a_slow_consumer_after_the_first_token_is_held_to_the_total_deadli
         record = events[-1].record
         assert record.ok, record.error
         assert record.output == "ab"
-    finally:
-        server.close()

@@ -30,6 +30,7 @@ ends, so it is never orphaned; a clean `aclose` lets it answer everything first.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import itertools
 import logging
@@ -41,7 +42,7 @@ import struct
 import sys
 from typing import Any
 
-from arena.group_writer import DEFAULT_MAX_BATCH
+from arena.group_writer import DEFAULT_MAX_BATCH, resolve
 from arena.record import BattleRecord
 
 log = logging.getLogger(__name__)
@@ -128,16 +129,12 @@ class LogProcess:
             await asyncio.wait(list(self._pending.values()), timeout=timeout_s)
         if self._stream is not None:
             self._stream.write(_STOP)
-            try:
+            with contextlib.suppress(ConnectionError):  # the child is gone already
                 await self._stream.drain()
-            except ConnectionError:
-                pass
         elif self._socket is not None:
-            try:
+            with contextlib.suppress(OSError):
                 self._socket.setblocking(True)
                 self._socket.sendall(_STOP)
-            except OSError:
-                pass
         if self._process is not None:
             await asyncio.to_thread(self._process.join, timeout_s)
             if self._process.is_alive():
@@ -232,11 +229,8 @@ class LogProcess:
                 self.records += len(ids)
                 for request_id, outcome in zip(ids, outcomes, strict=True):
                     done = self._pending.pop(request_id, None)
-                    if done is not None and not done.done():
-                        if outcome is None:
-                            done.set_result(None)
-                        else:
-                            done.set_exception(outcome)
+                    if done is not None:
+                        resolve(done, outcome)
         except (asyncio.IncompleteReadError, ConnectionError, OSError):
             pass
         finally:
@@ -249,8 +243,7 @@ class LogProcess:
                     "a new one starts with the next write"
                 )
                 for done in self._pending.values():
-                    if not done.done():
-                        done.set_exception(died)
+                    resolve(done, died)
                 self._pending.clear()
             if not self._closed:
                 log.error("the battle-log writer process (pid %s) ended", process.pid)
