@@ -31,7 +31,7 @@ COMMAND_MODULES: list[str] = [
     "arena.commands.log",
     "arena.commands.ratings",
     "arena.commands.serve",
-    "arena.commands.replay",
+    "arena.commands.drift",
 ]
 
 for _module_name in COMMAND_MODULES:

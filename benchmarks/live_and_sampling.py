@@ -15,9 +15,9 @@ import os
 import random
 import time
 
+from arena.battles.sampling import POLICIES, PairSampler
 from arena.live import LiveState
-from arena.redis_server import EmbeddedRedis
-from arena.sampling import POLICIES, PairSampler
+from arena.live.embedded import EmbeddedRedis
 
 
 def bench_sampler(draws: int) -> None:

@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from factories import make_battle  # noqa: E402
 
-from arena.exporters import export_battles  # noqa: E402
 from arena.store import BattleLog  # noqa: E402
+from arena.transfer.export import export_battles  # noqa: E402
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -40,10 +40,10 @@ from pathlib import Path
 
 import httpx
 
-from arena.battles import READY, rater_hash
+from arena.battles.service import READY, rater_hash
 from arena.ids import new_battle_id
 from arena.live import LiveState
-from arena.redis_server import EmbeddedRedis, free_port
+from arena.live.embedded import EmbeddedRedis, free_port
 from arena.store import BattleLog
 
 SALT = "bench-salt"

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from arena.ui_leaderboard import board_summary, board_table, ci_figure, win_fraction_figure
-from arena.ui_text import markdown_literal
+from arena.web.ui.leaderboard import board_summary, board_table, ci_figure, win_fraction_figure
+from arena.web.ui.text import markdown_literal
 
 
 @pytest.mark.parametrize(

@@ -11,11 +11,11 @@ import pyarrow.parquet as pq
 import pytest
 from factories import make_battle, varied_battles
 
-import arena.importer
-from arena.exporters import export_battles
-from arena.exporters.fastchat import to_clean_battle
-from arena.importer import ImportFailed, import_file
+import arena.transfer.importer
 from arena.store import BattleLog
+from arena.transfer.export import export_battles
+from arena.transfer.fastchat import to_clean_battle
+from arena.transfer.importer import ImportFailed, import_file
 from serving.records import GenerationRecord
 
 FASTCHAT_KEYS = {
@@ -170,7 +170,7 @@ def test_long_json_list_is_read_across_many_small_chunks(filled, tmp_path: Path,
     log, _ = filled
     out = tmp_path / "clean.json"
     exported = export_battles(log, "fastchat", out)
-    monkeypatch.setattr(arena.importer, "_CHUNK", 7)  # elements straddle every boundary
+    monkeypatch.setattr(arena.transfer.importer, "_CHUNK", 7)  # elements straddle every boundary
     with fresh_log(tmp_path) as copy:
         assert import_file(out, copy).inserted == exported
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from factories import make_battle, varied_battles
 
-from arena.group_writer import GroupWriter
 from arena.record import InvalidRecord
 from arena.store import BattleLog, DuplicateBattle
+from arena.store.group_writer import GroupWriter
 from arena.store.log import battle_t, generation_t, turn_t, vote_t
 from arena.store.log_process import LogProcess, LogProcessDied
 from arena.store.wal import WalCheckpointer

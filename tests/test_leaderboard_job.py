@@ -8,7 +8,7 @@ import random
 import pytest
 from factories import make_battle
 
-from arena.leaderboard_job import LeaderboardJob
+from arena.jobs.leaderboard import LeaderboardJob
 from arena.live import LiveState
 from arena.store import BattleLog
 from ratings.manifest import rerun_manifest

@@ -13,9 +13,9 @@ from collections.abc import AsyncIterator
 import pytest
 import redis
 
+from arena.battles.sampling import PairSampler
 from arena.live import LiveState, LiveStateUnavailable
-from arena.redis_server import EmbeddedRedis, free_port
-from arena.sampling import PairSampler
+from arena.live.embedded import EmbeddedRedis, free_port
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

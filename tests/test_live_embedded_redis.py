@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from arena.redis_server import EmbeddedRedis, EmbeddedRedisError, find_redis_server
+from arena.live.embedded import EmbeddedRedis, EmbeddedRedisError, find_redis_server
 
 
 def process_alive(pid: int) -> bool:
@@ -79,7 +79,7 @@ def test_missing_binary_gives_a_clear_error(tmp_path):
 def test_server_dies_with_its_parent_even_when_the_parent_is_sigkilled():
     script = (
         "import sys, time\n"
-        "from arena.redis_server import EmbeddedRedis\n"
+        "from arena.live.embedded import EmbeddedRedis\n"
         "server = EmbeddedRedis().start()\n"
         "print(server.pid, flush=True)\n"
         "time.sleep(60)\n"

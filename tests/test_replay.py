@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from factories import make_battle
 
-from arena.replay import collect_tasks, read_battle_log, summarise, text_similarity
-from arena.replay.drift import TurnResult
-from arena.replay.report import to_markdown
-from arena.replay.tasks import ReplayInputError
+from arena.drift import collect_tasks, read_battle_log, summarise, text_similarity
+from arena.drift.check import TurnResult
+from arena.drift.report import to_markdown
+from arena.drift.tasks import ReplayInputError
 
 
 def arena(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

@@ -15,8 +15,8 @@ import httpx
 import pytest
 from fixtures.replay_server import MODELS, ORIGINALS, SKIPPED
 
+from arena.battles.sampling import assign_sides
 from arena.record import BattleRecord
-from arena.sampling import assign_sides
 
 
 @dataclass
@@ -212,7 +212,7 @@ def test_the_configured_models_are_never_contacted(replay_server):
     ("not json\n", "not valid JSON"),
 ])
 def test_a_file_with_nothing_to_replay_is_refused_with_the_reason(tmp_path, content, reason):
-    from arena.replay.revote import ReplayPool, ReplayPoolError
+    from arena.revote.pool import ReplayPool, ReplayPoolError
 
     path = tmp_path / "log.jsonl"
     path.write_text(content, encoding="utf-8")

@@ -11,8 +11,8 @@ import pytest
 from factories import make_battle
 from fixtures.replay_server import ORIGINALS, SKIPPED, original_battles
 
-from arena.replay.revote import PoolExhausted, ReplayPool, replay_sides, text_chunks
-from arena.sampling import assign_sides
+from arena.battles.sampling import assign_sides
+from arena.revote.pool import PoolExhausted, ReplayPool, replay_sides, text_chunks
 
 
 @pytest.fixture

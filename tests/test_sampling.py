@@ -1,7 +1,8 @@
 """Pair sampling: each policy's empirical pair frequencies against its intended distribution.
 
 The intended distributions are written out again here from the formulas in the docstring of
-`arena.sampling`, not read from the sampler, so a wrong formula in the sampler fails the test.
+`arena.battles.sampling`, not read from the sampler, so a wrong formula in the sampler fails
+the test.
 Every statistical test uses a fixed seed and asserts p > 0.001.
 """
 
@@ -17,7 +18,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from arena.sampling import (
+from arena.battles.sampling import (
     NotEnoughModels,
     PairSampler,
     assign_sides,
@@ -171,7 +172,7 @@ def test_models_in_outage_are_never_drawn_and_probabilities_are_renormalised():
 
 
 def test_weighted_policy_with_empty_weights_warns_and_samples_uniformly(caplog):
-    with caplog.at_level(logging.WARNING, logger="arena.sampling"):
+    with caplog.at_level(logging.WARNING, logger="arena.battles.sampling"):
         sampler = PairSampler("weighted", weights={})
     assert "weight table is empty" in caplog.text
     observed = draw_frequencies(sampler, MODELS, {}, seed=11)
@@ -180,7 +181,7 @@ def test_weighted_policy_with_empty_weights_warns_and_samples_uniformly(caplog):
 
 def test_weighted_policy_with_all_zero_weights_warns_and_samples_uniformly(caplog):
     zero = {m: 0.0 for m in MODELS}
-    with caplog.at_level(logging.WARNING, logger="arena.sampling"):
+    with caplog.at_level(logging.WARNING, logger="arena.battles.sampling"):
         sampler = PairSampler("weighted", weights=zero)
         observed = draw_frequencies(sampler, MODELS, {}, seed=12)
     assert "all zeros" in caplog.text
@@ -193,7 +194,7 @@ def test_weighted_policy_with_all_zero_weights_warns_and_samples_uniformly(caplo
 def test_weighted_policy_falls_back_to_uniform_when_only_zero_weight_models_are_up(caplog):
     weights = {"alpha": 5.0, "bravo": 0.0, "charlie": 0.0, "delta": 0.0}
     sampler = PairSampler("weighted", weights=weights)
-    with caplog.at_level(logging.WARNING, logger="arena.sampling"):
+    with caplog.at_level(logging.WARNING, logger="arena.battles.sampling"):
         choice = sampler.sample(list(weights), {}, random.Random(13), excluded={"alpha"})
     assert "alpha" not in choice.pair
     assert choice.probability == pytest.approx(1 / 3)

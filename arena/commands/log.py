@@ -119,7 +119,7 @@ def register(app: typer.Typer) -> None:
         moment = _parse_since(since)
         from sqlalchemy.exc import SQLAlchemyError
 
-        from arena.exporters import DEFAULT_STATUS, export_battles
+        from arena.transfer.export import DEFAULT_STATUS, export_battles
 
         log = _open_log(db, config)
         try:
@@ -154,7 +154,7 @@ def register(app: typer.Typer) -> None:
         """
         from sqlalchemy.exc import SQLAlchemyError
 
-        from arena.importer import ImportFailed, import_file
+        from arena.transfer.importer import ImportFailed, import_file
 
         if not file.exists():
             raise _fail(f"error: {file}: no such file")

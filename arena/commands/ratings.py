@@ -159,8 +159,8 @@ def _export_for_rating(db: str | None, config: Path | None, out: Path | None) ->
     from datetime import UTC, datetime
 
     from arena.config import ConfigError, resolve_db_url
-    from arena.exporters import export_battles
     from arena.store import BattleLog
+    from arena.transfer.export import export_battles
 
     try:
         url = resolve_db_url(db, config)

@@ -66,7 +66,7 @@ def register(app: typer.Typer) -> None:
         )
         pool = None
         if replay is not None:
-            from arena.replay.revote import ReplayPool, ReplayPoolError
+            from arena.revote.pool import ReplayPool, ReplayPoolError
 
             try:
                 pool = ReplayPool.load(replay)
@@ -90,7 +90,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _start_redis(stack: contextlib.ExitStack, settings) -> str:  # noqa: ANN001
-    from arena.redis_server import EmbeddedRedis, EmbeddedRedisError
+    from arena.live.embedded import EmbeddedRedis, EmbeddedRedisError
 
     data_dir = (Path(settings.data_dir) / "redis").resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -160,7 +160,7 @@ def _run_worker(settings, serving, config: Path, redis_url: str, run_jobs: bool,
                 with_ui: bool, replay_pool=None) -> None:  # noqa: ANN001
     import uvicorn
 
-    from arena.app import ArenaRuntime, build_app
+    from arena.web.app import ArenaRuntime, build_app
 
     runtime = ArenaRuntime(
         settings=settings, serving=serving, redis_url=redis_url, run_jobs=run_jobs,

@@ -42,8 +42,8 @@ import struct
 import sys
 from typing import Any
 
-from arena.group_writer import DEFAULT_MAX_BATCH, resolve
 from arena.record import BattleRecord
+from arena.store.group_writer import DEFAULT_MAX_BATCH, resolve
 
 log = logging.getLogger(__name__)
 
@@ -294,7 +294,7 @@ def _serve(url: str, sock: socket.socket, parent_pid: int, max_batch: int, log_l
         _send_message(sock, _pickled(failure))
         return
     # What is alive now lives as long as the child: keep it out of the cyclic collector's
-    # full passes, which would otherwise pause writes (see arena.app's lifespan).
+    # full passes, which would otherwise pause writes (see arena.web.app's lifespan).
     gc.collect()
     gc.freeze()
     _send_message(sock, pickle.dumps("ready"))

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from arena.exporters.fastchat import from_clean_battle, looks_like_clean_battle
 from arena.record import BattleRecord, InvalidRecord
 from arena.store import BattleLog
 from arena.store.checks import check_storable
+from arena.transfer.fastchat import from_clean_battle, looks_like_clean_battle
 
 _CHUNK = 1 << 20  # characters read at a time from a JSON list
 

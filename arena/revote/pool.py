@@ -37,9 +37,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from arena.battles.sampling import assign_sides
 from arena.live import LiveState, LiveStateUnavailable
 from arena.record import BattleRecord, InvalidRecord, Turn
-from arena.sampling import assign_sides
 from arena.store import BattleLog
 
 REPLAYABLE_STATUSES = ("voted", "abandoned")

@@ -34,8 +34,8 @@ from fastapi import FastAPI
 from arena.battles import BattleEvent, BattleService, Reveal
 from arena.config import ArenaSettings
 from arena.errors import ArenaError, VoteConflict
-from arena.ui_leaderboard import build_leaderboard_tab
-from arena.ui_text import ABOUT_MARKDOWN, markdown_literal
+from arena.web.ui.leaderboard import build_leaderboard_tab
+from arena.web.ui.text import ABOUT_MARKDOWN, markdown_literal
 
 log = logging.getLogger(__name__)
 
@@ -402,7 +402,7 @@ def build_ui(
     views = _Views()
     arena = BattlePanel(service, views, mode="anonymous", prefix="")
     if service.replay is not None:  # `arena serve --replay`: logged battles, no prompt box
-        from arena.ui_replay import ReplayPanel
+        from arena.web.ui.revote import ReplayPanel
 
         arena = ReplayPanel(service, views, mode="replay", prefix="")
     named = BattlePanel(service, views, mode="named", prefix="named-")

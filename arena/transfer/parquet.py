@@ -25,8 +25,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from arena.exporters.fastchat import battle_tstamp
 from arena.record import BattleRecord
+from arena.transfer.fastchat import battle_tstamp
 
 TIME = pa.timestamp("us", tz="UTC")
 PARQUET_SCHEMA = pa.schema(

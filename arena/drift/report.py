@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from arena.replay.drift import TurnResult
+    from arena.drift.check import TurnResult
 
 JSON_REPORT = "drift.json"
 MARKDOWN_REPORT = "drift.md"

@@ -20,14 +20,14 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from arena.api import build_router, install_error_handlers
 from arena.battles import BattleService, Contender, GenerateFn
+from arena.battles.sampling import PairSampler
 from arena.config import ArenaSettings
-from arena.leaderboard_job import LeaderboardJob
+from arena.jobs.leaderboard import LeaderboardJob
 from arena.live import LiveState, LiveStateUnavailable
-from arena.sampling import PairSampler
 from arena.store import BattleLog
 from arena.store.log_process import LogProcess
+from arena.web.routes import build_router, install_error_handlers
 from serving.client import (
     StreamFinished,
     StreamStarted,
@@ -41,7 +41,7 @@ from serving.health import HealthTracker
 from serving.records import GenerationRecord
 
 if TYPE_CHECKING:
-    from arena.replay.revote import ReplayPool
+    from arena.revote.pool import ReplayPool
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ class ArenaRuntime:
         weights = {spec.name: spec.weight for spec in self.serving.models}
         ledger = None
         if self.replay_pool is not None:
-            from arena.replay.revote import ReplayLedger
+            from arena.revote.pool import ReplayLedger
 
             ledger = ReplayLedger(self.replay_pool, self.live, self.log)
         self.job = LeaderboardJob(
@@ -246,14 +246,14 @@ def build_app(runtime: ArenaRuntime, *, with_ui: bool = True) -> FastAPI:
     install_error_handlers(app)
     app.include_router(build_router(runtime.service, runtime.leaderboard, runtime.health))
     if runtime.replay_pool is not None:
-        from arena.replay.revote_api import build_replay_router
+        from arena.revote.routes import build_replay_router
 
         app.include_router(build_replay_router(runtime.service, runtime.replay_pool))
     # Each leaderboard snapshot's table, manifest and export, so visitors can re-derive it.
     runtime.job.out_dir.mkdir(parents=True, exist_ok=True)
     app.mount("/snapshots", StaticFiles(directory=runtime.job.out_dir), name="snapshots")
     if with_ui:
-        from arena.ui import mount_ui
+        from arena.web.ui.battle import mount_ui
 
         app = mount_ui(app, runtime.service, leaderboard=runtime.leaderboard,
                        settings=runtime.settings)

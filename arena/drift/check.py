@@ -1,12 +1,12 @@
 """Drift check: run logged generations again and compare the answers.
 
-For every selected logged generation (see `arena.replay.tasks`) the same request is sent again
+For every selected logged generation (see `arena.drift.tasks`) the same request is sent again
 (the logged messages, every logged sampling parameter and the logged seed) to the endpoint the
 config *now* gives the same public model name, through the same streaming client the arena
 uses. The new answer is compared with the logged one:
 
 - exact match: the two texts are equal, character for character;
-- similarity: `arena.replay.similarity.text_similarity` (token-level difflib ratio, 0..1);
+- similarity: `arena.drift.similarity.text_similarity` (token-level difflib ratio, 0..1);
 - served model id: the model id the server answered with (`response_model`, else the id we
   asked for) before and now; `system_fingerprint` before and now.
 
@@ -15,7 +15,7 @@ exact-match rate means the model, the server or its settings changed. (vLLM does
 bit-exact repeats across GPU batch shapes or versions: read the rate as a measurement.)
 
 Failures of the endpoint (refused connection, HTTP error, timeout) become `failed` results and
-the run goes on; the run is resumable (`arena.replay.progress`).
+the run goes on; the run is resumable (`arena.drift.progress`).
 
     report = run_drift_check(Path("battles.jsonl"), load_models_config("arena.toml"),
                              Path("replay-out"), concurrency=4)
@@ -32,10 +32,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from arena.replay.progress import ProgressStore, file_sha256
-from arena.replay.report import DriftReport, summarise
-from arena.replay.similarity import text_similarity
-from arena.replay.tasks import ReplayTask, SkippedGeneration, collect_tasks, read_battle_log
+from arena.drift.progress import ProgressStore, file_sha256
+from arena.drift.report import DriftReport, summarise
+from arena.drift.similarity import text_similarity
+from arena.drift.tasks import ReplayTask, SkippedGeneration, collect_tasks, read_battle_log
 from serving.client import StreamTimeouts, complete_chat, make_http_client
 from serving.config import ServingConfig
 from serving.records import GenerationRecord
@@ -230,7 +230,7 @@ def run_drift_check(
         "models_selected": sorted(models) if models else None, "limit": limit,
         "concurrency": concurrency, "resumed": len(resumed), "attempted_now": len(fresh),
         "started_at": started.isoformat(), "finished_at": datetime.now(UTC).isoformat(),
-        "similarity": "token-level difflib ratio (arena.replay.similarity)",
+        "similarity": "token-level difflib ratio (arena.drift.similarity)",
     }
     report.write(out_dir)
     return report

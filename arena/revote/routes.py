@@ -15,9 +15,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from arena.api import _stream_response, session_id
 from arena.battles import BattleService
-from arena.replay.revote import ReplayPool
+from arena.revote.pool import ReplayPool
+from arena.web.routes import _stream_response, session_id
 
 
 def build_replay_router(service: BattleService, pool: ReplayPool) -> APIRouter:

@@ -17,9 +17,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Protocol
 
-from arena.exporters.fastchat import to_clean_battle
 from arena.record import BattleRecord
 from arena.store import BattleLog
+from arena.transfer.fastchat import to_clean_battle
 
 FORMATS = ("jsonl", "parquet", "fastchat")
 # jsonl is the full log (abandoned and failed battles too, for replay); the others are for
@@ -65,7 +65,7 @@ class FastChatBattleWriter:
 
 
 def _parquet_writer(path: Path) -> BattleWriter:
-    from arena.exporters.parquet import ParquetBattleWriter  # pyarrow only when needed
+    from arena.transfer.parquet import ParquetBattleWriter  # pyarrow only when needed
 
     return ParquetBattleWriter(path)
 

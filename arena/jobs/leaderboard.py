@@ -23,9 +23,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from arena.exporters import export_battles
 from arena.live import LiveState, LiveStateUnavailable
 from arena.store import BattleLog
+from arena.transfer.export import export_battles
 from ratings.errors import BattleDataError, ConstantStyleFeature
 from ratings.manifest import rate_file, write_run
 from ratings.options import STYLE_FEATURES, RatingOptions

@@ -89,8 +89,8 @@ def generate(
     failures are reported, not fatal, and retried when the command is run again with the same
     --out-dir (finished generations are kept in OUT_DIR/progress.jsonl).
     """
-    from arena.replay import ReplayInputError, run_drift_check
-    from arena.replay.drift import DEFAULT_TIMEOUTS
+    from arena.drift import ReplayInputError, run_drift_check
+    from arena.drift.check import DEFAULT_TIMEOUTS
     from serving.client import StreamTimeouts
     from serving.config import ModelConfigError, load_models_config
 

@@ -19,7 +19,7 @@ import gradio as gr
 
 from arena.battles import BattleEvent, Reveal
 from arena.errors import ArenaError
-from arena.ui import (
+from arena.web.ui.battle import (
     SIDES,
     STREAM_CONCURRENCY,
     VOTE_CONCURRENCY,

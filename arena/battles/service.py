@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from arena.battles.sampling import NotEnoughModels, PairSampler, assign_sides, new_side_seed
 from arena.config import ArenaSettings
 from arena.errors import (
     BadInput,
@@ -42,16 +43,15 @@ from arena.errors import (
     Unavailable,
     VoteConflict,
 )
-from arena.group_writer import GroupWriter, RecordWriter
 from arena.ids import new_battle_id
 from arena.live import LiveState, LiveStateUnavailable, RateLimitDecision
 from arena.record import WINNERS, BattleRecord, Turn
-from arena.sampling import NotEnoughModels, PairSampler, assign_sides, new_side_seed
 from arena.store import BattleLog, DuplicateBattle
+from arena.store.group_writer import GroupWriter, RecordWriter
 from serving.records import GenerationRecord
 
 if TYPE_CHECKING:
-    from arena.replay.revote import ReplayLedger
+    from arena.revote.pool import ReplayLedger
 
 log = logging.getLogger(__name__)
 
@@ -352,7 +352,7 @@ class BattleService:
         `replay_of` the original id and pair_policy `replay`. Raises BadInput outside replay
         mode, RateLimited, or Unavailable when Redis is down or the rater has seen them all.
         """
-        from arena.replay.revote import PoolExhausted, replay_sides
+        from arena.revote.pool import PoolExhausted, replay_sides
 
         if self.replay is None:
             raise BadInput("this arena is not in replay mode; start a battle with a prompt")
@@ -392,7 +392,7 @@ class BattleService:
 
     async def _stream_replay(self, state: dict[str, Any]) -> AsyncIterator[BattleEvent]:
         """Send the logged turns as a stream: both sides' text interleaved, turn by turn."""
-        from arena.replay.revote import text_chunks
+        from arena.revote.pool import text_chunks
 
         yield BattleEvent("battle", data={"battle_id": state["battle_id"]})
         finished = False

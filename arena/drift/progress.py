@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from arena.replay.tasks import ReplayInputError
+from arena.drift.tasks import ReplayInputError
 
 PROGRESS_FILE = "progress.jsonl"
 RUN_FILE = "run.json"

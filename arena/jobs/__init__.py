@@ -1,0 +1,1 @@
+"""Background jobs of a running arena: the live leaderboard (leaderboard.py)."""
