@@ -31,7 +31,7 @@ from __future__ import annotations
 import functools
 import json
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, ParamSpec, TypeVar
@@ -61,22 +61,17 @@ class LiveStateUnavailable(RuntimeError):
 class RateLimitDecision:
     """The outcome of one hit on a rate limit.
 
-    ``remaining`` hits are left in the current window; when ``allowed`` is False the window
-    reopens in ``retry_after_s`` seconds. Unpacks as ``allowed, retry_after_s = decision``.
+    ``remaining`` hits are left in the current window of at most ``limit`` hits; when
+    ``allowed`` is False the window reopens in ``retry_after_s`` seconds.
     """
 
     allowed: bool
     remaining: int
     retry_after_s: float
     limit: int
-    window_s: float
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter((self.allowed, self.retry_after_s))
 
     @classmethod
-    def of_hit(cls, allowed: bool, hits: Any, ttl_ms: Any, limit: int, window_s: float
-               ) -> RateLimitDecision:
+    def of_hit(cls, allowed: bool, hits: Any, ttl_ms: Any, limit: int) -> RateLimitDecision:
         """The decision for a hit that made the window's count `hits`, `ttl_ms` ms before the
         window closes (as the rate-limit Lua reports them)."""
         return cls(
@@ -84,7 +79,6 @@ class RateLimitDecision:
             remaining=max(limit - int(hits), 0),
             retry_after_s=0.0 if allowed else int(ttl_ms) / 1000,
             limit=limit,
-            window_s=float(window_s),
         )
 
 
@@ -114,10 +108,6 @@ class CachedLeaderboard:
     computed_at: float
     votes: int
 
-    @property
-    def age_s(self) -> float:
-        return max(time.time() - self.computed_at, 0.0)
-
 
 def _guarded(method: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
     """Turn connection failures inside a LiveState method into LiveStateUnavailable."""
@@ -133,27 +123,6 @@ def _guarded(method: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
 
     return wrapper
 
-
-# Replace the battle state only if its "status" is one of ARGV[3..]; ARGV[2] is the new TTL in
-# ms (0 keeps the current TTL). Returns 1 when replaced, 0 when missing or in another status.
-_TRANSITION_LUA = """
-local raw = redis.call('GET', KEYS[1])
-if not raw then return 0 end
-local ok, state = pcall(cjson.decode, raw)
-if not ok or type(state) ~= 'table' then return 0 end
-local status = state['status']
-for i = 3, #ARGV do
-  if status == ARGV[i] then
-    if tonumber(ARGV[2]) > 0 then
-      redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-    else
-      redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL')
-    end
-    return 1
-  end
-end
-return 0
-"""
 
 def _count_hit_lua(key: str, window_ms: str) -> str:
     """Lua for one hit on a fixed-window counter anchored at the first hit: INCR `key`, start
@@ -205,13 +174,6 @@ end
 return {'taken', '', hits, ttl}
 """
 
-# Delete the vote claim only if ARGV[1] holds it.
-_RELEASE_LUA = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-
-
 def _pair_field(model_a: str, model_b: str) -> str:
     # Sorted names joined by a newline, which no model name may contain: unambiguous, and
     # much cheaper to split than JSON to parse when the sampler reads every pair per battle.
@@ -251,9 +213,7 @@ class LiveState:
     def __init__(self, client: aioredis.Redis, *, prefix: str = DEFAULT_PREFIX) -> None:
         self.client = client
         self.prefix = prefix
-        self._transition = client.register_script(_TRANSITION_LUA)
         self._rate = client.register_script(_RATE_LUA)
-        self._release = client.register_script(_RELEASE_LUA)
         self._admit_vote = client.register_script(_ADMIT_VOTE_LUA)
         self._admit_stored_vote = client.register_script(_ADMIT_STORED_VOTE_LUA)
         self._pair_cache: tuple[float, dict[frozenset[str], int]] | None = None
@@ -337,41 +297,6 @@ class LiveState:
         raw = await self.client.get(self.key("battle", battle_id))
         return None if raw is None else orjson.loads(raw)
 
-    @_guarded
-    async def delete_battle(self, battle_id: str) -> bool:
-        """Forget a battle; True if it was there."""
-        return bool(await self.client.delete(self.key("battle", battle_id)))
-
-    @_guarded
-    async def battle_ttl_s(self, battle_id: str) -> float | None:
-        """Seconds until the battle's state expires; None when it is not stored."""
-        ms = await self.client.pttl(self.key("battle", battle_id))
-        return None if ms < 0 else ms / 1000
-
-    @_guarded
-    async def transition_battle(
-        self,
-        battle_id: str,
-        from_status: str | Iterable[str],
-        new_state: Mapping[str, Any],
-        *,
-        ttl_s: float | None = None,
-    ) -> bool:
-        """Atomically replace the battle's state if its ``status`` field is in ``from_status``.
-
-        Compare-and-set in one Lua script, so of many concurrent callers moving a battle out of
-        the same status exactly one gets True. ``ttl_s=None`` keeps the current TTL.
-        """
-        statuses = [from_status] if isinstance(from_status, str) else list(from_status)
-        if not statuses:
-            raise ValueError("from_status must name at least one status")
-        ttl_ms = 0 if ttl_s is None else _ms(ttl_s, "battle TTL")
-        replaced = await self._transition(
-            keys=[self.key("battle", battle_id)],
-            args=[_dumps(new_state), ttl_ms, *statuses],
-        )
-        return replaced == 1
-
     # -------------------------------------------------------------------------------- votes
     @_guarded
     async def claim_vote(
@@ -408,7 +333,7 @@ class LiveState:
             keys=[self.key("rate", "vote", rater), self.key("vote", battle_id)],
             args=[window_ms, limit, rater, _ms(claim_ttl_s, "vote claim TTL")],
         )
-        decision = RateLimitDecision.of_hit(int(claimed) >= 0, hits, ttl_ms, limit, window_s)
+        decision = RateLimitDecision.of_hit(int(claimed) >= 0, hits, ttl_ms, limit)
         return decision, int(claimed) == 1
 
     @_guarded
@@ -439,8 +364,7 @@ class LiveState:
         state = orjson.loads(raw) if raw else None
         decision = None
         if outcome in ("limited", "taken", "admitted"):
-            decision = RateLimitDecision.of_hit(outcome != "limited", hits, ttl_ms, limit,
-                                                window_s)
+            decision = RateLimitDecision.of_hit(outcome != "limited", hits, ttl_ms, limit)
         return VoteAdmission(outcome=outcome, state=state, decision=decision)
 
     @_guarded
@@ -452,8 +376,8 @@ class LiveState:
         pair: tuple[str, str] | None,
     ) -> None:
         """After a vote is in SQL: replace the battle's state by `stub` and, when `pair` is
-        given, count the vote for that pair (`put_battle` and `incr_pair` in one round trip,
-        not atomic: both are rebuildable)."""
+        given, count the vote for that pair (one round trip, not atomic: both are
+        rebuildable)."""
         async with self.client.pipeline(transaction=False) as pipe:
             pipe.set(self.key("battle", battle_id), _dumps(stub), px=_ms(ttl_s, "battle TTL"))
             if pair is not None:
@@ -461,20 +385,10 @@ class LiveState:
             await pipe.execute()
 
     @_guarded
-    async def vote_claimant(self, battle_id: str) -> str | None:
-        """Who holds the vote claim of a battle, or None."""
-        return await self.client.get(self.key("vote", battle_id))
-
-    @_guarded
-    async def release_vote(self, battle_id: str, owner: str | None = None) -> bool:
-        """Drop the vote claim (e.g. the SQL write failed) so the vote can be retried.
-
-        With ``owner``, only that owner's claim is dropped (atomic compare-and-delete).
-        """
-        key = self.key("vote", battle_id)
-        if owner is None:
-            return bool(await self.client.delete(key))
-        return await self._release(keys=[key], args=[owner]) == 1
+    async def release_vote(self, battle_id: str) -> bool:
+        """Drop the vote claim (e.g. the SQL write failed) so the vote can be retried; True
+        if there was one."""
+        return bool(await self.client.delete(self.key("vote", battle_id)))
 
     # --------------------------------------------------------------------------- rate limits
     @_guarded
@@ -488,24 +402,13 @@ class LiveState:
         """
         window_ms = _rate_window_ms(limit, window_s)
         hits, ttl_ms = await self._rate(keys=[self.key("rate", action, rater)], args=[window_ms])
-        return RateLimitDecision.of_hit(int(hits) <= limit, hits, ttl_ms, limit, window_s)
+        return RateLimitDecision.of_hit(int(hits) <= limit, hits, ttl_ms, limit)
 
     async def allow_battle(self, rater: str, per_minute: int) -> RateLimitDecision:
         """`hit_rate_limit` for starting battles: ``per_minute`` per 60 s."""
         return await self.hit_rate_limit("battle", rater, limit=per_minute, window_s=60)
 
-    async def allow_vote(self, rater: str, per_hour: int) -> RateLimitDecision:
-        """`hit_rate_limit` for votes: ``per_hour`` per 3600 s."""
-        return await self.hit_rate_limit("vote", rater, limit=per_hour, window_s=3600)
-
     # --------------------------------------------------------------------------- pair counts
-    @_guarded
-    async def incr_pair(self, model_a: str, model_b: str, by: int = 1) -> int:
-        """Add ``by`` votes to the unordered pair; returns its new count."""
-        return int(
-            await self.client.hincrby(self.key("pair_counts"), _pair_field(model_a, model_b), by)
-        )
-
     @_guarded
     async def pair_counts(self, *, max_age_s: float = 0.0) -> dict[frozenset[str], int]:
         """Votes per unordered pair, keyed ``frozenset({a, b})`` (what `PairSampler` takes).
@@ -560,6 +463,8 @@ class LiveState:
 
     @_guarded
     async def is_down(self, name: str) -> bool:
+        """Whether a model is flagged as in outage (with `mark_down` and `mark_up`, the
+        `serving.health.HealthStore` interface the app's health tracker writes through)."""
         return bool(await self.client.hexists(self.key("down"), name))
 
     @_guarded
