@@ -40,7 +40,7 @@ from pathlib import Path
 
 import httpx
 
-from arena.battles.service import READY, rater_hash
+from arena.battles.state import READY, rater_hash
 from arena.ids import new_battle_id
 from arena.live import LiveState
 from arena.live.embedded import EmbeddedRedis, free_port

@@ -11,8 +11,9 @@ import pytest
 from factories import make_battle
 from fixtures.replay_server import ORIGINALS, SKIPPED, original_battles
 
+from arena.battles.revoting import PoolExhausted, replay_sides, text_chunks
 from arena.battles.sampling import assign_sides
-from arena.revote.pool import PoolExhausted, ReplayPool, replay_sides, text_chunks
+from arena.revote.pool import ReplayPool
 
 
 @pytest.fixture

@@ -1,9 +1,10 @@
 """Re-voting logged battles (`arena serve --replay FILE`): the pool of battles and who saw what.
 
 A replay arena shows new raters (say, expert annotators) battles that were already fought: the
-recorded prompts and answers, no generation, no model server. Three pieces live here; the rules
+recorded prompts and answers, no generation, no model server. Two pieces live here; the rules
 (ownership, one vote, the vote in SQL before the reveal, rate limits) stay in
-`arena.battles.BattleService.start_replay` and its ordinary `vote`:
+`arena.battles.BattleService.start_replay` and its ordinary `vote`, and so does laying a logged
+battle out on new sides (`arena.battles.revoting.replay_sides`):
 
 - `ReplayPool.load(path)` reads our JSONL export and keeps the battles that can be shown again:
   status `voted` or `abandoned`, at least one turn, every turn with both generations finished
@@ -14,12 +15,8 @@ recorded prompts and answers, no generation, no model server. Three pieces live 
   `replay` battles: their `rater_hash`, `replay_of` and status) whenever their marker key is
   missing, e.g. after a flush. `assign` picks, for one rater, an original this rater has not
   been shown, among those with the fewest replay votes (uniformly among ties), and marks it
-  shown atomically (SADD), so two tabs of one rater never get the same battle.
-- `replay_sides(original, side_seed)` lays the original out on new sides: the logged coin
-  `assign_sides({model_a, model_b}, side_seed)` decides who is on the left, and everything
-  attached to a side (system prompt, conversation, each turn's generation) moves with its model.
-  The replay record therefore satisfies the same invariant as every record: replaying
-  `assign_sides` with its `side_seed` gives its (model_a, model_b).
+  shown atomically (SADD), so two tabs of one rater never get the same battle. It is the
+  battle service's `RevoteSource`.
 """
 
 from __future__ import annotations
@@ -37,9 +34,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from arena.battles.sampling import assign_sides
+from arena.battles.revoting import PoolExhausted
 from arena.live import LiveState, LiveStateUnavailable
-from arena.record import BattleRecord, InvalidRecord, Turn
+from arena.record import BattleRecord, InvalidRecord
 from arena.store import BattleLog
 
 REPLAYABLE_STATUSES = ("voted", "abandoned")
@@ -48,10 +45,6 @@ _UNREACHABLE = (RedisConnectionError, RedisTimeoutError, ReadOnlyError, OSError)
 
 class ReplayPoolError(ValueError):
     """The replay file cannot be used; the message names the file and says why."""
-
-
-class PoolExhausted(LookupError):
-    """This rater has been shown every battle of the pool."""
 
 
 @dataclass
@@ -161,46 +154,6 @@ def skip_reason(record: BattleRecord) -> str | None:
     return None
 
 
-def replay_sides(original: BattleRecord, side_seed: int) -> dict[str, Any]:
-    """The fields of a replay battle's state: the original laid out by a fresh coin.
-
-    Returns model_a/model_b, system_prompt_a/_b, conversation_a/_b, turns (as dicts, each
-    generation on its model's new side) and `swapped` (True when the original's left model is
-    now on the right).
-    """
-    left, right = assign_sides((original.model_a, original.model_b), side_seed)
-    swapped = left != original.model_a
-    a, b = ("b", "a") if swapped else ("a", "b")
-    turns = []
-    for turn in original.turns:
-        generation = {"a": turn.generation_a, "b": turn.generation_b}
-        turns.append(Turn(turn.index, turn.prompt, generation[a], generation[b]).to_dict())
-    return {
-        "model_a": getattr(original, f"model_{a}"),
-        "model_b": getattr(original, f"model_{b}"),
-        "system_prompt_a": getattr(original, f"system_prompt_{a}"),
-        "system_prompt_b": getattr(original, f"system_prompt_{b}"),
-        "conversation_a": list(getattr(original, f"conversation_{a}")),
-        "conversation_b": list(getattr(original, f"conversation_{b}")),
-        "turns": turns,
-        "swapped": swapped,
-    }
-
-
-def text_chunks(text: str, size: int = 48) -> list[str]:
-    """`text` in pieces of about `size` characters, cut after a space where one is near, so the
-    UI fills the columns the way a stream would. Joining the pieces gives `text` back."""
-    pieces, start = [], 0
-    while start < len(text):
-        end = min(start + size, len(text))
-        if end < len(text):
-            space = text.rfind(" ", start + size // 2, end)
-            end = space + 1 if space >= 0 else end
-        pieces.append(text[start:end])
-        start = end
-    return pieces
-
-
 class ReplayLedger:
     """Which originals each rater was shown, and replay votes per original, kept in Redis.
 
@@ -216,6 +169,9 @@ class ReplayLedger:
         self.log = log
         self.rng = rng or random.SystemRandom()
         self._rebuild_lock = asyncio.Lock()
+
+    def __len__(self) -> int:
+        return len(self.pool)
 
     def _key(self, *parts: str) -> str:
         return self.live.key("replay", *parts)

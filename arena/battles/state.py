@@ -1,0 +1,134 @@
+"""A running battle's state: a JSON-able dict kept in Redis (so another worker can take the
+vote) and in the memory of the process that runs it, and the log record made from it at the end.
+
+The state machine: generating -> ready -> voted | ended; generating -> failed. A follow-up turn
+takes a ready battle back to generating.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from arena.battles.interface import Contender, Reveal
+from arena.record import BattleRecord, Turn
+
+SIDES = ("a", "b")
+GENERATING, READY, FAILED, VOTED, ENDED = "generating", "ready", "failed", "voted", "ended"
+OPEN = (GENERATING, READY)  # the statuses of a battle that is still running
+
+REPLAY_ONLY = ("this arena replays logged battles: no new prompts or follow-ups; "
+               "ask for the next logged battle instead")
+ALREADY_VOTED = "this battle already has a vote; start a new round"
+NOT_YOURS = "this battle belongs to another session"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def rater_hash(salt: str, session_id: str) -> str:
+    """A salted SHA-256 of the session id (hex, 32 chars): stable per rater, not reversible."""
+    return hashlib.sha256(f"{salt}\x00{session_id}".encode()).hexdigest()[:32]
+
+
+def opening_messages(system_prompt: str) -> list[dict[str, str]]:
+    """A conversation before its first prompt: the system prompt, if the model has one."""
+    return [{"role": "system", "content": system_prompt}] if system_prompt else []
+
+
+def new_battle_state(
+    battle_id: str,
+    owner: str,
+    mode: str,
+    left: Contender,
+    right: Contender,
+    *,
+    pair: tuple[str, float | None, int | None],
+    category: str | None,
+) -> dict[str, Any]:
+    """The state of a battle about to stream its first turn; `pair` is (policy, probability
+    of the chosen pair, side seed) as the record logs them."""
+    policy, probability, side_seed = pair
+    return {
+        "battle_id": battle_id,
+        "owner": owner,
+        "mode": mode,
+        "model_a": left.name,
+        "model_b": right.name,
+        "system_prompt_a": left.system_prompt,
+        "system_prompt_b": right.system_prompt,
+        "conversation_a": opening_messages(left.system_prompt),
+        "conversation_b": opening_messages(right.system_prompt),
+        "turns": [],
+        "status": GENERATING,
+        "flags": [],
+        "pair_policy": policy,
+        "pair_probability": probability,
+        "side_seed": side_seed,
+        "category": category,
+        "started_at": utcnow().isoformat(),
+        "touched": time.time(),
+    }
+
+
+def closed_reason(state: dict[str, Any]) -> str:
+    """Why a battle in this state takes no vote (or follow-up), in the rater's words."""
+    return {
+        GENERATING: "both answers must finish before you can vote",
+        FAILED: "a model failed in this battle, so it cannot be voted; start a new round",
+        VOTED: ALREADY_VOTED,
+        ENDED: "this battle has ended; start a new round",
+    }.get(state["status"], f"battle is {state['status']}")
+
+
+def reveal_of(state: dict[str, Any], winner: str) -> Reveal:
+    """The names of a voted battle, as the rater is shown them."""
+    return Reveal(battle_id=state["battle_id"], winner=winner, model_a=state["model_a"],
+                  model_b=state["model_b"], flags=tuple(state["flags"]))
+
+
+def battle_record(
+    state: dict[str, Any],
+    *,
+    status: str,
+    winner: str | None = None,
+    voted_at: datetime | None = None,
+) -> BattleRecord:
+    """The log record of a battle from its live state (as the service keeps it), ending now
+    (at `voted_at` for a vote) with `status`."""
+    return BattleRecord(
+        battle_id=state["battle_id"],
+        mode=state["mode"],
+        model_a=state["model_a"],
+        model_b=state["model_b"],
+        conversation_a=state["conversation_a"],
+        conversation_b=state["conversation_b"],
+        turns=[Turn.from_dict(t) for t in state["turns"]],
+        started_at=datetime.fromisoformat(state["started_at"]),
+        ended_at=voted_at or utcnow(),
+        status=status,
+        rater_hash=state["owner"],
+        system_prompt_a=state["system_prompt_a"],
+        system_prompt_b=state["system_prompt_b"],
+        winner=winner,
+        voted_at=voted_at,
+        end_reason=state.get("end_reason"),
+        pair_policy=state["pair_policy"],
+        pair_probability=state["pair_probability"],
+        side_seed=state["side_seed"],
+        flags=list(state["flags"]),
+        category=state.get("category"),
+        language=state.get("language"),
+        replay_of=state.get("replay_of"),
+    )
+
+
+def voted_stub(state: dict[str, Any], winner: str) -> dict[str, Any]:
+    """The small state a voted battle keeps in Redis until its TTL: enough to refuse a second
+    vote with the right reason and to reveal the names again."""
+    keep = ("battle_id", "owner", "mode", "model_a", "model_b", "flags", "started_at")
+    return {**{key: state[key] for key in keep}, "status": VOTED, "winner": winner,
+            "turns": [], "touched": time.time()}
