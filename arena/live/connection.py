@@ -1,0 +1,136 @@
+"""One Redis client under one key prefix, failing fast: the base that `LiveState` builds on.
+
+Every call that cannot reach Redis raises `LiveStateUnavailable` (the REST API answers 503),
+after at most one retry and short socket timeouts, so an outage is reported in about a second
+rather than after redis-py's default backoff.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import Concatenate, ParamSpec, Self, TypeVar
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ReadOnlyError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from arena.live.encoding import glob_escaped
+from arena.live.results import LiveStateUnavailable
+
+DEFAULT_PREFIX = "arena:"
+
+_UNREACHABLE = (RedisConnectionError, RedisTimeoutError, ReadOnlyError, OSError)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+C = TypeVar("C", bound="LiveConnection")
+
+
+def raises_unavailable(
+    method: Callable[Concatenate[C, P], Awaitable[T]],
+) -> Callable[Concatenate[C, P], Awaitable[T]]:
+    """Turn connection failures inside a `LiveConnection` method into `LiveStateUnavailable`,
+    with a message that says where Redis was expected and what to check."""
+
+    @functools.wraps(method)
+    async def wrapper(self: C, *args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return await method(self, *args, **kwargs)
+        except _UNREACHABLE as error:
+            raise LiveStateUnavailable(self.unreachable_message(error)) from error
+
+    return wrapper
+
+
+class LiveConnection:
+    """A `redis.asyncio.Redis` client (made with ``decode_responses=True``) and the key
+    prefix everything it stores lives under. Close with `aclose()` or ``async with``."""
+
+    def __init__(self, client: aioredis.Redis, *, prefix: str = DEFAULT_PREFIX) -> None:
+        self.client = client
+        self.prefix = prefix
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        socket_timeout_s: float = 2.0,
+        connect_timeout_s: float = 1.0,
+        max_connections: int = 64,
+        pool_timeout_s: float = 5.0,
+    ) -> Self:
+        """Connect lazily to ``url`` (``redis://host:port/db``); nothing is sent until a call.
+
+        One retry without backoff (a pooled connection may be stale after a Redis restart),
+        then `LiveStateUnavailable`. At most ``max_connections`` connections; a call beyond
+        that waits up to ``pool_timeout_s`` for a free one instead of failing at once.
+        """
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url,
+            decode_responses=True,
+            socket_timeout=socket_timeout_s,
+            socket_connect_timeout=connect_timeout_s,
+            retry=Retry(NoBackoff(), retries=1),
+            max_connections=max_connections,
+            timeout=pool_timeout_s,
+        )
+        return cls(aioredis.Redis.from_pool(pool), prefix=prefix)
+
+    def key(self, *parts: str) -> str:
+        """The Redis key of ``parts`` under this prefix: ``prefix + ":".join(parts)``."""
+        return self.prefix + ":".join(parts)
+
+    @raises_unavailable
+    async def ping(self) -> None:
+        """Raise `LiveStateUnavailable` unless Redis answers."""
+        await self.client.ping()
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    @raises_unavailable
+    async def clear(self) -> int:
+        """Delete every key under this prefix (SCAN, not FLUSHDB); returns how many."""
+        deleted = 0
+        batch: list[str] = []
+        pattern = glob_escaped(self.prefix) + "*"
+        async for name in self.client.scan_iter(match=pattern, count=500):
+            batch.append(name)
+            if len(batch) >= 500:
+                deleted += await self.client.delete(*batch)
+                batch.clear()
+        if batch:
+            deleted += await self.client.delete(*batch)
+        return deleted
+
+    def unreachable_message(self, error: BaseException) -> str:
+        """What to tell an operator when ``error`` kept a call from reaching Redis."""
+        kwargs = self.client.connection_pool.connection_kwargs
+        where = (
+            kwargs["path"]
+            if "path" in kwargs
+            else f"{kwargs.get('host', '?')}:{kwargs.get('port', '?')}/{kwargs.get('db', 0)}"
+        )
+        return (
+            f"Redis at {where} is unreachable ({type(error).__name__}: {error}). Live state "
+            "(running battles, rate limits, outage flags) is unavailable until it is back: "
+            "check that redis-server is running, or fix redis_url in the config."
+        )
