@@ -121,8 +121,10 @@ def _collapse(models, a, b, outcome, count) -> BattleCounts:
     )
 
 
-def _codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Integer codes and unique values of a model-name column (fast for Categoricals)."""
+def factorize_names(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, names): an int64 code per row and the distinct names as str, names[codes]
+    giving the column back. Categoricals reuse their categories instead of reading every
+    string, so mapping names (to model indices, say) costs per distinct name, not per row."""
     if isinstance(column.dtype, pd.CategoricalDtype):
         cats = np.asarray(column.cat.categories.astype(str), dtype=object)
         return column.cat.codes.to_numpy().astype(np.int64), cats
@@ -135,8 +137,8 @@ def count_battles(battles: pd.DataFrame, models: list[str] | None = None) -> Bat
 
     `models` fixes the model list (and order); by default it is the sorted set of names seen.
     """
-    codes_a, names_a = _codes(battles["model_a"])
-    codes_b, names_b = _codes(battles["model_b"])
+    codes_a, names_a = factorize_names(battles["model_a"])
+    codes_b, names_b = factorize_names(battles["model_b"])
     if models is None:
         used_a = np.unique(codes_a)
         used_b = np.unique(codes_b)

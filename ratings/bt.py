@@ -6,7 +6,7 @@ Model (Bradley & Terry 1952; Zermelo 1929)::
 
 with log-strengths `theta` (natural-log units; Elo points = theta * scale / ln(base)). A tie
 counts as half a win for each side (`ties="half"`, the Chatbot Arena convention) or is removed
-(`ties="drop"`); see `ratings.davidson` for an explicit tie model.
+(`ties="drop"`); `ratings.davidson` fits an explicit tie model instead.
 
 The fit maximises the penalised log-likelihood over aggregated cells k = (i, j, outcome)::
 
@@ -17,7 +17,7 @@ penalty is a Gaussian N(0, 1/prior) prior on each log-strength: it gives a finit
 model that never lost or never won (whose likelihood alone has no maximum) and fixes the
 location, because at the optimum sum(theta) = 0. Newton's method with step halving converges
 in a handful of iterations; the n x n Hessian is the weighted graph Laplacian
-H = sum_k w_k p_k (1 - p_k) x_k x_k^T + prior I, with x_k = e_i - e_j.
+H = sum_k w_k p_k (1 - p_k) x_k x_k^T + prior I, with x_k = e_i - e_j (`ratings.pairs`).
 
 Confidence intervals:
 
@@ -34,15 +34,20 @@ Confidence intervals:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
-from scipy.sparse import csr_matrix
+from scipy.sparse import csc_matrix, csr_matrix
 from scipy.special import expit
 
 from ratings.aggregate import BattleCounts
 from ratings.options import DEFAULT_PRIOR
-from ratings.prepare import A_WINS, B_WINS, TIE
+from ratings.pairs import PairCells, cell_targets, incidence_sum, laplacian, pair_cells, sandwich
+from ratings.prepare import TIE
 from ratings.resample import map_chunks, single_threaded_blas
+
+# Chord iterations per bootstrap block before unsettled rounds fall back to full Newton.
+MAX_CHORD_ITERATIONS = 100
 
 
 @dataclass
@@ -63,7 +68,7 @@ class BTFit:
         Unpenalised log-likelihood at `theta`.
     prior : float
     tie_parameter : float or None
-        Davidson's nu when fitted with ties="davidson", else None.
+        Davidson's nu for a `ratings.davidson` fit, else None.
     tie_covariance : ndarray or None
         Sandwich covariance of (theta, log nu) for the Davidson model.
     """
@@ -88,40 +93,6 @@ class BTFit:
             n = len(self.models)
             return self.tie_covariance[:n, :n]
         return sandwich(self.hessian, self.meat)
-
-
-@single_threaded_blas
-def sandwich(hessian: np.ndarray, meat: np.ndarray, gauge: int | None = None) -> np.ndarray:
-    """H^-1 B H^-1 on the sum-zero subspace of the first `gauge` coordinates (default all).
-
-    Adding 11^T/n to the bread changes nothing on contrasts (B 1 = 0 for pairwise scores) but
-    makes it invertible even without a prior.
-    """
-    gauge = hessian.shape[0] if gauge is None else gauge
-    bread = hessian.copy()
-    bread[:gauge, :gauge] += 1.0 / gauge
-    inverse = np.linalg.inv(bread)
-    return inverse @ meat @ inverse.T
-
-
-def _laplacian(i: np.ndarray, j: np.ndarray, weight: np.ndarray, n: int) -> np.ndarray:
-    """sum_k weight_k (e_i - e_j)(e_i - e_j)^T as a dense n x n matrix."""
-    off = np.bincount(i * n + j, weight, n * n).reshape(n, n)
-    off = off + off.T
-    degree = off.sum(axis=1)
-    return np.diag(degree) - off
-
-
-def cell_targets(outcome: np.ndarray) -> np.ndarray:
-    """y per cell: 1 for an a-win, 0 for a b-win, 1/2 for a tie."""
-    return np.select([outcome == A_WINS, outcome == B_WINS], [1.0, 0.0], 0.5)
-
-
-def _pairs(i: np.ndarray, j: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Unique (i, j) pairs of the cells and each cell's pair index."""
-    key = i * n + j
-    pair_keys, pair_of_cell = np.unique(key, return_inverse=True)
-    return pair_keys // n, pair_keys % n, pair_of_cell
 
 
 def _log_likelihood(d: np.ndarray, total: np.ndarray, score: np.ndarray) -> float:
@@ -153,9 +124,9 @@ def newton_pairs(
     for iteration in range(1, max_iter + 1):
         p = expit(theta[pi] - theta[pj])
         residual = score - total * p
-        gradient = np.bincount(pi, residual, n) - np.bincount(pj, residual, n) - prior * theta
+        gradient = incidence_sum(pi, pj, residual, n) - prior * theta
         # + 11^T/n fixes the gauge (the likelihood is flat along 1) even when prior == 0.
-        hessian = _laplacian(pi, pj, total * p * (1 - p), n) + prior * np.eye(n) + 1.0 / n
+        hessian = laplacian(pi, pj, total * p * (1 - p), n) + prior * np.eye(n) + 1.0 / n
         step = np.linalg.solve(hessian, gradient)
         step -= step.mean()
         size = 1.0
@@ -171,17 +142,20 @@ def newton_pairs(
     return theta, max_iter
 
 
-def pair_statistics(counts: BattleCounts) -> dict[str, np.ndarray]:
-    """Per-pair battles and scores of the canonical counts, plus the cell-to-pair map."""
-    canon = counts.canonical()
-    y = cell_targets(canon.outcome)
-    pi, pj, pair_of_cell = _pairs(canon.a, canon.b, canon.n_models)
-    n_pairs = len(pi)
-    return {
-        "pi": pi, "pj": pj, "pair_of_cell": pair_of_cell, "y": y, "count": canon.count,
-        "total": np.bincount(pair_of_cell, canon.count, n_pairs),
-        "score": np.bincount(pair_of_cell, canon.count * y, n_pairs),
-    }
+
+def apply_tie_rule(counts: BattleCounts, ties: str) -> BattleCounts:
+    """The counts a BT fit sees: ties kept (`"half"`, each half a win) or removed (`"drop"`).
+
+    Davidson's explicit tie model is `ratings.davidson`; "davidson" is refused here.
+    """
+    if ties == "drop":
+        keep = counts.outcome != TIE
+        return BattleCounts(counts.models, counts.a[keep], counts.b[keep],
+                            counts.outcome[keep], counts.count[keep])
+    if ties != "half":
+        raise ValueError(f"ties must be 'half' or 'drop' for Bradley–Terry, not {ties!r}; "
+                         "ratings.davidson fits Davidson's tie model")
+    return counts
 
 
 @single_threaded_blas
@@ -197,8 +171,9 @@ def fit_bt(
     ----------
     counts : BattleCounts
         Aggregated battles (`ratings.count_battles`).
-    ties : {"half", "drop", "davidson"}
-        How ties enter the likelihood. "davidson" delegates to `ratings.davidson.fit_davidson`.
+    ties : {"half", "drop"}
+        How ties enter the likelihood (`apply_tie_rule`); for an explicit tie model use
+        `ratings.davidson.fit_davidson`.
     prior : float
         L2 penalty on log-strengths (a N(0, 1/prior) prior); 0 gives the plain MLE, which
         exists only when every model has both a win and a loss in a connected graph.
@@ -209,30 +184,21 @@ def fit_bt(
     -------
     BTFit
     """
-    if ties == "davidson":
-        from ratings.davidson import fit_davidson
-
-        return fit_davidson(counts, prior=prior, tol=tol)
-    if ties == "drop":
-        keep = counts.outcome != TIE
-        counts = BattleCounts(counts.models, counts.a[keep], counts.b[keep],
-                              counts.outcome[keep], counts.count[keep])
-    elif ties != "half":
-        raise ValueError(f"ties must be 'half', 'drop' or 'davidson', not {ties!r}")
+    counts = apply_tie_rule(counts, ties)
     n = counts.n_models
-    stats = pair_statistics(counts)
-    pi, pj = stats["pi"], stats["pj"]
-    theta, iterations = newton_pairs(pi, pj, stats["total"], stats["score"], n, prior, tol=tol)
+    cells = pair_cells(counts)
+    y = cell_targets(cells.outcome)
+    total, score = cells.per_pair(cells.count), cells.per_pair(cells.count * y)
+    pi, pj = cells.first, cells.second
+    theta, iterations = newton_pairs(pi, pj, total, score, n, prior, tol=tol)
     p = expit(theta[pi] - theta[pj])
-    hessian = _laplacian(pi, pj, stats["total"] * p * (1 - p), n) + prior * np.eye(n)
-    cell_p = p[stats["pair_of_cell"]]
-    meat_weight = np.bincount(
-        stats["pair_of_cell"], stats["count"] * (stats["y"] - cell_p) ** 2, len(pi))
-    meat = _laplacian(pi, pj, meat_weight, n)
+    hessian = laplacian(pi, pj, total * p * (1 - p), n) + prior * np.eye(n)
+    cell_p = p[cells.pair_of_cell]
+    meat = laplacian(pi, pj, cells.per_pair(cells.count * (y - cell_p) ** 2), n)
     return BTFit(
         models=list(counts.models), theta=theta, hessian=hessian, meat=meat,
         iterations=iterations,
-        log_likelihood=_log_likelihood(theta[pi] - theta[pj], stats["total"], stats["score"]),
+        log_likelihood=_log_likelihood(theta[pi] - theta[pj], total, score),
         prior=prior,
     )
 
@@ -256,74 +222,80 @@ def bootstrap_bt(
         g = X^T (score - total * sigmoid(d)) - prior * theta
         theta += C g,   C = (H + 11^T/n)^-1 of the full-data fit, fixed,
 
-    so the per-round work is elementwise over pairs plus sparse products with the design X
-    (d as one sparse product: 7x faster than gathering theta[i] and theta[j]); a fresh Hessian
-    per round would cost an n x n solve per round and iteration, which measured slower than
-    the two or three extra chord iterations it saves. The first iteration starts at the
-    full-data fit, whose sigmoids are the same for every round, so it is computed once. The
-    sigmoid dominates the cost (~8 ns per pair and round). Iterations stop when every round's
-    last step is below `tol` logits; rounds that fail to settle within 100 iterations (or
-    overflow) are refitted by full Newton (`newton_pairs`). The iteration contracts the error
-    by a factor of about 0.04 per step on the 1.7 M-battle benchmark log, so after a last
-    step below `tol` = 1e-6 logits the remaining error is about 4e-8 logits (2e-5 Elo
-    points, far below the width of any interval), one iteration fewer than 1e-7 needs.
+    so the per-round work is elementwise over pairs plus sparse products with the design X;
+    a fresh Hessian per round would cost an n x n solve per round and iteration, more than
+    the few extra chord iterations it saves. The first iteration starts at the full-data fit,
+    whose sigmoids are the same for every round, so they are computed once. Iterations stop
+    when every round's last step is below `tol` logits; rounds that fail to settle within
+    `MAX_CHORD_ITERATIONS` (or overflow) are refitted by full Newton (`newton_pairs`). The
+    chord iteration contracts the error linearly, so after a last step below `tol` the
+    remaining error is a small fraction of `tol`, far below the width of any interval.
+    `ties` is the rule the fit used (`apply_tie_rule`).
     """
-    if ties == "davidson":
-        from ratings.davidson import bootstrap_davidson
+    cells = pair_cells(apply_tie_rule(counts, ties))
+    operators = _chord_operators(cells, fit)
+    refit = partial(_refit_block, operators, fit.theta, fit.prior, tol)
+    return map_chunks(refit, cells.count, rounds, seed, threads)
 
-        return bootstrap_davidson(counts, fit, rounds=rounds, seed=seed, threads=threads)
-    if ties == "drop":
-        keep = counts.outcome != TIE
-        counts = BattleCounts(counts.models, counts.a[keep], counts.b[keep],
-                              counts.outcome[keep], counts.count[keep])
-    n = counts.n_models
-    prior = fit.prior
-    stats = pair_statistics(counts)
-    pi, pj, cells_to_pair = stats["pi"], stats["pj"], stats["pair_of_cell"]
-    n_pairs, n_cells = len(pi), len(cells_to_pair)
-    # Cells -> pair sums (battles and scores), and pairs -> models (the design X^T), sparse.
-    to_total = csr_matrix((np.ones(n_cells), (cells_to_pair, np.arange(n_cells))),
+
+@dataclass(frozen=True)
+class _ChordOperators:
+    """The fixed linear maps of the bootstrap refit, built once per bootstrap."""
+
+    cells: PairCells
+    to_total: csr_matrix  # cells -> battles per pair
+    to_score: csr_matrix  # cells -> score per pair
+    design_t: csc_matrix  # X^T: pairs -> models
+    design: csr_matrix  # X: models -> pairs, theta[i] - theta[j] for every pair
+    chord: np.ndarray  # C = (H + 11^T/n)^-1 of the full-data fit
+    fitted: np.ndarray  # sigmoid(X theta) of the full-data fit, (pairs, 1)
+
+
+def _chord_operators(cells: PairCells, fit: BTFit) -> _ChordOperators:
+    n, n_pairs, n_cells = cells.n_models, cells.n_pairs, len(cells.pair_of_cell)
+    pi, pj, rows = cells.first, cells.second, np.arange(n_cells)
+    y = cell_targets(cells.outcome)
+    to_total = csr_matrix((np.ones(n_cells), (cells.pair_of_cell, rows)),
                           shape=(n_pairs, n_cells))
-    to_score = csr_matrix((stats["y"], (cells_to_pair, np.arange(n_cells))),
-                          shape=(n_pairs, n_cells))
+    to_score = csr_matrix((y, (cells.pair_of_cell, rows)), shape=(n_pairs, n_cells))
     design_t = csr_matrix(
         (np.r_[np.ones(n_pairs), -np.ones(n_pairs)],
          (np.r_[pi, pj], np.r_[np.arange(n_pairs), np.arange(n_pairs)])), shape=(n, n_pairs)
-    ).tocsc()  # CSC scatters pair rows in order; CSR gathers them randomly (10x slower)
-    # theta[i] - theta[j] for every pair as one sparse product: 7x faster than two row
-    # gathers and a subtraction of (pairs x rounds) arrays (measured on 8,385 pairs).
+    ).tocsc()  # CSC scatters pair rows in order; CSR would gather them in random order
+    # X theta as one sparse product instead of two row gathers and a subtraction of
+    # (pairs x rounds) arrays.
     design = design_t.T.tocsr()
     chord = np.linalg.inv(fit.hessian + 1.0 / n)
-
-    # The win probabilities of the full-data fit, per pair: the first chord step of every
-    # round starts there, so it needs no sigmoid of its own (one of ~5 iterations saved).
     fitted = expit(design @ fit.theta)[:, None]
+    return _ChordOperators(cells, to_total, to_score, design_t, design, chord, fitted)
 
-    def work(draws: np.ndarray) -> np.ndarray:
-        # Pairs x rounds layout (a column per round; table chunks come that way already).
-        cells = np.ascontiguousarray(draws.T)
-        total = to_total @ cells
-        observed = design_t @ (to_score @ cells)  # X^T score: fixed within a round
-        theta = np.repeat(fit.theta[:, None], len(draws), axis=1)
-        for iteration in range(100):
-            if iteration == 0:
-                expected = total * fitted
-            else:
-                expected = expit(design @ theta)
-                expected *= total
-            gradient = observed - design_t @ expected - prior * theta
-            step = chord @ gradient
-            step -= step.mean(axis=0)
-            theta += step
-            size = np.abs(step).max(axis=0)
-            if not (size >= tol).any():  # NaN compares False: a blown-up round stops too
-                break
-        theta = theta.T.copy()
-        redo = np.flatnonzero(~(size < tol))  # unsettled or non-finite rounds
-        for row in redo:
-            score = to_score @ cells[:, row]
-            theta[row], _ = newton_pairs(pi, pj, total[:, row], score, n, prior,
-                                         theta0=fit.theta, tol=tol)
-        return theta
 
-    return map_chunks(work, stats["count"], rounds, seed, threads)
+def _refit_block(operators: _ChordOperators, start: np.ndarray, prior: float, tol: float,
+                 draws: np.ndarray) -> np.ndarray:
+    """Penalised MLE of every round of `draws` (rounds x cells), shape (rounds, n)."""
+    ops = operators
+    # Cells x rounds layout: a column per round, as the table chunks come already.
+    cell_counts = np.ascontiguousarray(draws.T)
+    total = ops.to_total @ cell_counts
+    observed = ops.design_t @ (ops.to_score @ cell_counts)  # X^T score: fixed within a round
+    theta = np.repeat(start[:, None], len(draws), axis=1)
+    for iteration in range(MAX_CHORD_ITERATIONS):
+        if iteration == 0:
+            expected = total * ops.fitted
+        else:
+            expected = expit(ops.design @ theta)
+            expected *= total
+        gradient = observed - ops.design_t @ expected - prior * theta
+        step = ops.chord @ gradient
+        step -= step.mean(axis=0)
+        theta += step
+        size = np.abs(step).max(axis=0)
+        if not (size >= tol).any():  # NaN compares False: a blown-up round stops too
+            break
+    theta = theta.T.copy()
+    cells, n = ops.cells, ops.cells.n_models
+    for row in np.flatnonzero(~(size < tol)):  # unsettled or non-finite rounds
+        score = ops.to_score @ cell_counts[:, row]
+        theta[row], _ = newton_pairs(cells.first, cells.second, total[:, row], score, n, prior,
+                                     theta0=start, tol=tol)
+    return theta

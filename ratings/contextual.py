@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit
 
-from ratings.bt import _laplacian, sandwich
+from ratings.pairs import incidence_sum, laplacian, sandwich
 from ratings.resample import map_chunks, single_threaded_blas
 
 
@@ -61,10 +61,10 @@ class ContextualFit:
 def _block(rows: ContextualRows, v: np.ndarray, prior: float) -> np.ndarray:
     n, k = rows.n_models, rows.features.shape[1]
     out = np.zeros((n + k, n + k))
-    out[:n, :n] = _laplacian(rows.a, rows.b, v, n) + prior * np.eye(n)
+    out[:n, :n] = laplacian(rows.a, rows.b, v, n) + prior * np.eye(n)
     for c in range(k):
         vf = v * rows.features[:, c]
-        out[:n, n + c] = np.bincount(rows.a, vf, n) - np.bincount(rows.b, vf, n)
+        out[:n, n + c] = incidence_sum(rows.a, rows.b, vf, n)
     out[n:, :n] = out[:n, n:].T
     out[n:, n:] = rows.features.T @ (rows.features * v[:, None])
     return out
@@ -76,7 +76,7 @@ def _gradient(rows: ContextualRows, params: np.ndarray, prior: float, weight: np
     theta, gamma = params[:n], params[n:]
     p = expit(theta[rows.a] - theta[rows.b] + rows.features @ gamma)
     r = weight * (rows.y - p)
-    g = np.r_[np.bincount(rows.a, r, n) - np.bincount(rows.b, r, n) - prior * theta,
+    g = np.r_[incidence_sum(rows.a, rows.b, r, n) - prior * theta,
               rows.features.T @ r]
     return g, p
 
@@ -151,11 +151,11 @@ def bootstrap_contextual(
 
     def scores(values: np.ndarray) -> np.ndarray:
         """Per round (row of `values`, rounds x rows): [X^T v ; F^T v], shape (rounds, n + k).
-        bincount per round: on a million rows as fast as a CSC sparse product and about 7x
-        faster than a CSR one (measured)."""
+        A scatter per round (`incidence_sum`) is as fast as a CSC sparse product without
+        building one, and a CSR product would gather in random order."""
         out = np.empty((len(values), len(start)))
         for r, v in enumerate(values):
-            out[r, :n] = np.bincount(a, v, n) - np.bincount(b, v, n)
+            out[r, :n] = incidence_sum(a, b, v, n)
         out[:, n:] = values @ features
         return out
 

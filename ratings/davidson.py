@@ -22,21 +22,19 @@ import numpy as np
 from scipy.special import logsumexp
 
 from ratings.aggregate import BattleCounts
-from ratings.bt import BTFit, _laplacian, _pairs, sandwich
+from ratings.bt import BTFit
+from ratings.pairs import PairCells, incidence_sum, laplacian, pair_cells, sandwich
 from ratings.prepare import A_WINS, B_WINS, TIE
 from ratings.resample import map_chunks, single_threaded_blas
 
 
-def _stats(counts: BattleCounts) -> dict[str, np.ndarray]:
-    canon = counts.canonical()
-    pi, pj, pair = _pairs(canon.a, canon.b, canon.n_models)
-    m = len(pi)
-    return {
-        "pi": pi, "pj": pj, "pair": pair, "outcome": canon.outcome, "count": canon.count,
-        "W": np.bincount(pair, canon.count * (canon.outcome == A_WINS), m),
-        "L": np.bincount(pair, canon.count * (canon.outcome == B_WINS), m),
-        "T": np.bincount(pair, canon.count * (canon.outcome == TIE), m),
-    }
+def _outcome_totals(cells: PairCells, weight: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(W, L, T) per pair: battles won, lost and tied by the pair's first model, with
+    `weight` battles per cell."""
+    return (cells.per_pair(weight * (cells.outcome == A_WINS)),
+            cells.per_pair(weight * (cells.outcome == B_WINS)),
+            cells.per_pair(weight * (cells.outcome == TIE)))
 
 
 def _probabilities(d: np.ndarray, phi: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -58,9 +56,9 @@ def _information(params, pi, pj, N, n, prior) -> np.ndarray:
     pw, pl, pt = _probabilities(theta[pi] - theta[pj], phi)
     diff = pw - pl
     info = np.zeros((n + 1, n + 1))
-    info[:n, :n] = _laplacian(pi, pj, N * (pw + pl - diff**2) / 4, n) + prior * np.eye(n)
+    info[:n, :n] = laplacian(pi, pj, N * (pw + pl - diff**2) / 4, n) + prior * np.eye(n)
     cross = N * (-diff * pt / 2)
-    info[:n, n] = info[n, :n] = np.bincount(pi, cross, n) - np.bincount(pj, cross, n)
+    info[:n, n] = info[n, :n] = incidence_sum(pi, pj, cross, n)
     info[n, n] = float((N * pt * (1 - pt)).sum())
     return info
 
@@ -73,7 +71,7 @@ def _fisher_scoring(pi, pj, W, L, T, n, prior, start, tol=1e-10, max_iter=200):
         theta, phi = params[:n], params[n]
         pw, pl, pt = _probabilities(theta[pi] - theta[pj], phi)
         r = (W - L) / 2 - N * (pw - pl) / 2
-        gradient = np.r_[np.bincount(pi, r, n) - np.bincount(pj, r, n) - prior * theta,
+        gradient = np.r_[incidence_sum(pi, pj, r, n) - prior * theta,
                          (T - N * pt).sum()]
         info = _information(params, pi, pj, N, n, prior)
         info[:n, :n] += 1.0 / n
@@ -98,34 +96,39 @@ def fit_davidson(counts: BattleCounts, prior: float, tol: float = 1e-10) -> BTFi
     """Fit Davidson's model; returns a BTFit whose `tie_parameter` is nu and whose
     `tie_covariance` is the sandwich covariance of (theta, log nu)."""
     n = counts.n_models
-    s = _stats(counts)
-    pi, pj = s["pi"], s["pj"]
-    total_ties = s["T"].sum()
+    cells = pair_cells(counts)
+    pi, pj = cells.first, cells.second
+    W, L, T = _outcome_totals(cells, cells.count)
+    total_ties = T.sum()
     if total_ties == 0:
         raise ValueError("ties='davidson' needs at least one tie in the data")
-    start = np.r_[np.zeros(n), np.log(total_ties / max(s["W"].sum() + s["L"].sum(), 1.0))]
-    params, iterations = _fisher_scoring(pi, pj, s["W"], s["L"], s["T"], n, prior, start, tol)
-    N = s["W"] + s["L"] + s["T"]
-    info = _information(params, pi, pj, N, n, prior)
-    theta, phi = params[:n], params[n]
-    pw, pl, pt = _probabilities(theta[pi] - theta[pj], phi)
-    cell = s["pair"]
-    delta = np.select([s["outcome"] == A_WINS, s["outcome"] == B_WINS], [1.0, -1.0], 0.0)
-    s_d = (delta - (pw - pl)[cell]) / 2
-    s_phi = (s["outcome"] == TIE) - pt[cell]
-    w = s["count"]
-    meat = np.zeros((n + 1, n + 1))
-    meat[:n, :n] = _laplacian(pi, pj, np.bincount(cell, w * s_d**2, len(pi)), n)
-    cross = np.bincount(cell, w * s_d * s_phi, len(pi))
-    meat[:n, n] = meat[n, :n] = np.bincount(pi, cross, n) - np.bincount(pj, cross, n)
-    meat[n, n] = float((w * s_phi**2).sum())
+    start = np.r_[np.zeros(n), np.log(total_ties / max(W.sum() + L.sum(), 1.0))]
+    params, iterations = _fisher_scoring(pi, pj, W, L, T, n, prior, start, tol)
+    info = _information(params, pi, pj, W + L + T, n, prior)
+    meat = _meat(cells, params)
     covariance = sandwich(info, meat, gauge=n)
-    ll = _objective(params, pi, pj, s["W"], s["L"], s["T"], n, 0.0)
+    ll = _objective(params, pi, pj, W, L, T, n, 0.0)
     return BTFit(
-        models=list(counts.models), theta=theta, hessian=info[:n, :n], meat=meat[:n, :n],
+        models=list(counts.models), theta=params[:n], hessian=info[:n, :n], meat=meat[:n, :n],
         iterations=iterations, log_likelihood=ll, prior=prior,
-        tie_parameter=float(np.exp(phi)), tie_covariance=covariance,
+        tie_parameter=float(np.exp(params[n])), tie_covariance=covariance,
     )
+
+
+def _meat(cells: PairCells, params: np.ndarray) -> np.ndarray:
+    """Sum over battles of the score outer products in (theta, phi), (n + 1) x (n + 1)."""
+    n, pi, pj, cell = cells.n_models, cells.first, cells.second, cells.pair_of_cell
+    pw, pl, pt = _probabilities(params[:n][pi] - params[:n][pj], params[n])
+    delta = np.select([cells.outcome == A_WINS, cells.outcome == B_WINS], [1.0, -1.0], 0.0)
+    s_d = (delta - (pw - pl)[cell]) / 2
+    s_phi = (cells.outcome == TIE) - pt[cell]
+    w = cells.count
+    meat = np.zeros((n + 1, n + 1))
+    meat[:n, :n] = laplacian(pi, pj, cells.per_pair(w * s_d**2), n)
+    cross = cells.per_pair(w * s_d * s_phi)
+    meat[:n, n] = meat[n, :n] = incidence_sum(pi, pj, cross, n)
+    meat[n, n] = float((w * s_phi**2).sum())
+    return meat
 
 
 def bootstrap_davidson(
@@ -134,19 +137,16 @@ def bootstrap_davidson(
     """Bootstrap log-strengths (rounds, n) under Davidson's model, refitting every round
     from the full-data solution. Column n+1 (log nu) is dropped."""
     n = counts.n_models
-    s = _stats(counts)
-    pi, pj, cell, outcome = s["pi"], s["pj"], s["pair"], s["outcome"]
-    m = len(pi)
+    cells = pair_cells(counts)
     start = np.r_[fit.theta, np.log(fit.tie_parameter)]
 
     def work(draws: np.ndarray) -> np.ndarray:
         out = np.empty((len(draws), n))
         for row, w in enumerate(draws):
-            W = np.bincount(cell, w * (outcome == A_WINS), m)
-            L = np.bincount(cell, w * (outcome == B_WINS), m)
-            T = np.bincount(cell, w * (outcome == TIE), m)
-            params, _ = _fisher_scoring(pi, pj, W, L, T, n, fit.prior, start, tol=1e-9)
+            W, L, T = _outcome_totals(cells, w)
+            params, _ = _fisher_scoring(cells.first, cells.second, W, L, T, n, fit.prior, start,
+                                        tol=1e-9)
             out[row] = params[:n]
         return out
 
-    return map_chunks(work, s["count"], rounds, seed, threads)
+    return map_chunks(work, cells.count, rounds, seed, threads)

@@ -22,13 +22,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ratings.aggregate import BattleCounts, _codes, count_battles
+from ratings.aggregate import BattleCounts, count_battles, factorize_names
 from ratings.bt import BTFit, bootstrap_bt, fit_bt
 from ratings.contextual import ContextualRows, bootstrap_contextual, fit_contextual_bt
+from ratings.davidson import bootstrap_davidson, fit_davidson
 from ratings.elo import online_elo
 from ratings.errors import BattleDataError, DisconnectedGraphError
 from ratings.io import normalise_frame
 from ratings.options import RatingOptions
+from ratings.pairs import cell_targets
 from ratings.prepare import A_WINS, TIE, Selection, select_battles
 from ratings.raters import rater_anomalies
 from ratings.resample import single_threaded_blas
@@ -113,56 +115,90 @@ def compute_leaderboard(
         All settings; keyword `overrides` replace single fields (e.g. `ci="bootstrap"`).
     """
     options = replace(options or RatingOptions(), **overrides)
-    frame = normalise_frame(battles)
-    selection = select_battles(frame, options)
-    raters = None
-    if options.raters or options.exclude_flagged:
-        raters = rater_anomalies(selection.battles, options.rater_alpha, options.rater_min_votes)
-        if options.exclude_flagged:
-            flagged = set(raters.loc[raters["flagged"], "judge"])
-            hit = selection.battles["judge"].astype(str).isin(flagged).to_numpy()
-            selection.dropped["flagged_rater"] = int(hit.sum())
-            selection = Selection(selection.battles.loc[~hit], selection.rows_read,
-                                  selection.dropped)
-            if selection.rows_used == 0:
-                raise BattleDataError("every battle came from a flagged rater")
+    selection = select_battles(normalise_frame(battles), options)
+    selection, raters = _screen_raters(selection, options)
     used = selection.battles
     counts = count_battles(used)
-    components = [[counts.models[i] for i in c] for c in counts.components()]
+    groups = counts.components()
+    components = [[counts.models[i] for i in c] for c in groups]
     if len(components) > 1 and not options.allow_disconnected:
         raise DisconnectedGraphError(components)
-
-    parts = []
-    tie_parameter = None
-    predicted_theta = np.zeros(counts.n_models)
-    for number, members in enumerate(counts.components(), start=1):
-        sub = counts.subset(members)
-        part, fit = _rate_component(sub, used, options)
-        if fit is not None:
-            predicted_theta[members] = fit.theta
-            if fit.tie_parameter is not None and tie_parameter is None:
-                tie_parameter = _tie_summary(fit, options)
-        if len(components) > 1:
-            part.insert(0, "component", number)
-        parts.append(part)
-    table = pd.concat(parts, ignore_index=True)
-    stats = counts.per_model().set_index("model")
-    table["battles"] = stats.loc[table["model"], "battles"].to_numpy()
-    table["win_rate"] = stats.loc[table["model"], "win_rate"].to_numpy()
-
+    table, tie_parameter, theta = _rate_components(counts, groups, used, options)
     board = Leaderboard(
         table=table, options=options, rows_read=selection.rows_read,
         rows_used=selection.rows_used, dropped=dict(selection.dropped),
         tie_parameter=tie_parameter, raters=raters, components=components, counts=counts,
     )
     if options.method == "bt":
-        p = 1 / (1 + np.exp(-(predicted_theta[:, None] - predicted_theta[None, :])))
+        p = 1 / (1 + np.exp(-(theta[:, None] - theta[None, :])))
         board.predicted = pd.DataFrame(p, index=counts.models, columns=counts.models)
     if options.style:
         _add_style_control(board, used, counts)
     if options.position_bias:
         board.position_bias = position_bias(used, counts, options)
     return board
+
+
+def _screen_raters(selection: Selection, options: RatingOptions
+                   ) -> tuple[Selection, pd.DataFrame | None]:
+    """The rater anomaly table when asked for (`raters` or `exclude_flagged`); with
+    `exclude_flagged`, the selection without the flagged raters' battles, counted as
+    "flagged_rater"."""
+    if not (options.raters or options.exclude_flagged):
+        return selection, None
+    raters = rater_anomalies(selection.battles, options.rater_alpha, options.rater_min_votes)
+    if options.exclude_flagged:
+        flagged = set(raters.loc[raters["flagged"], "judge"])
+        hit = selection.battles["judge"].astype(str).isin(flagged).to_numpy()
+        selection.dropped["flagged_rater"] = int(hit.sum())
+        selection = Selection(selection.battles.loc[~hit], selection.rows_read,
+                              selection.dropped)
+        if selection.rows_used == 0:
+            raise BattleDataError("every battle came from a flagged rater")
+    return selection, raters
+
+
+def _rate_components(counts: BattleCounts, groups: list[np.ndarray], used: pd.DataFrame,
+                     options: RatingOptions
+                     ) -> tuple[pd.DataFrame, dict[str, float] | None, np.ndarray]:
+    """Rate each connected component (`groups`, model indices) on its own scale.
+
+    Returns the table with battles and win rates, the tie summary of the first Davidson fit,
+    and log-strengths per model in logits (0 where no BT-family model was fitted).
+    """
+    parts = []
+    tie_parameter = None
+    theta = np.zeros(counts.n_models)
+    for number, members in enumerate(groups, start=1):
+        part, fit = _rate_component(counts.subset(members), used, options)
+        if fit is not None:
+            theta[members] = fit.theta
+            if fit.tie_parameter is not None and tie_parameter is None:
+                tie_parameter = _tie_summary(fit, options)
+        if len(groups) > 1:
+            part.insert(0, "component", number)
+        parts.append(part)
+    table = pd.concat(parts, ignore_index=True)
+    stats = counts.per_model().set_index("model")
+    table["battles"] = stats.loc[table["model"], "battles"].to_numpy()
+    table["win_rate"] = stats.loc[table["model"], "win_rate"].to_numpy()
+    return table, tie_parameter, theta
+
+
+def _fit_strengths(counts: BattleCounts, options: RatingOptions) -> BTFit:
+    """Bradley–Terry under the tie rule of `options`; Davidson's model for "davidson"."""
+    if options.ties == "davidson":
+        return fit_davidson(counts, prior=options.prior)
+    return fit_bt(counts, ties=options.ties, prior=options.prior)
+
+
+def _bootstrap_strengths(counts: BattleCounts, fit: BTFit, options: RatingOptions
+                         ) -> np.ndarray:
+    """Bootstrap log-strengths (rounds x models) of the model `_fit_strengths` fitted."""
+    if options.ties == "davidson":
+        return bootstrap_davidson(counts, fit, rounds=options.rounds, seed=options.seed)
+    return bootstrap_bt(counts, fit, rounds=options.rounds, seed=options.seed,
+                        ties=options.ties)
 
 
 def _tie_summary(fit: BTFit, options: RatingOptions) -> dict[str, float]:
@@ -204,14 +240,13 @@ def _rate_component(sub: BattleCounts, used: pd.DataFrame, options: RatingOption
         if options.anchor is not None and options.anchor[0] in members:
             ratings = ratings - ratings[sub.models.index(options.anchor[0])] + options.anchor[1]
     else:
-        fit = fit_bt(sub, ties=options.ties, prior=options.prior)
+        fit = _fit_strengths(sub, options)
         ratings = to_ratings(fit.theta, mapping, points, offset)
         if options.effective_ci == "sandwich":
             lower, upper = covariance_interval(
                 ratings, fit.sandwich_covariance(), mapping, points, options.level)
         elif options.effective_ci == "bootstrap":
-            draws = bootstrap_bt(sub, fit, rounds=options.rounds, seed=options.seed,
-                                 ties=options.ties)
+            draws = _bootstrap_strengths(sub, fit, options)
             lower, upper = percentile_interval(to_ratings(draws, mapping, points, offset),
                                                options.level)
     return _ranked(sub.models, ratings, lower, upper), fit
@@ -234,16 +269,16 @@ def _contextual_rows(used: pd.DataFrame, counts: BattleCounts, design: np.ndarra
                      ) -> ContextualRows:
     """Aggregate identical (a, b, outcome, features) battles into weighted rows."""
     index = {m: i for i, m in enumerate(counts.models)}
-    # Map the few distinct names, then index by code: mapping 1 M strings took seconds.
-    codes_a, names_a = _codes(used["model_a"])
-    codes_b, names_b = _codes(used["model_b"])
+    # Map the few distinct names, then index by code: never a dictionary lookup per battle.
+    codes_a, names_a = factorize_names(used["model_a"])
+    codes_b, names_b = factorize_names(used["model_b"])
     a = np.array([index.get(x, -1) for x in names_a], dtype=np.int64)[codes_a]
     b = np.array([index.get(x, -1) for x in names_b], dtype=np.int64)[codes_b]
     outcome = used["outcome"].to_numpy().astype(np.int64)
     key = pd.DataFrame(design, columns=[f"f{c}" for c in range(design.shape[1])])
     key["a"], key["b"], key["o"] = a, b, outcome
     grouped = key.groupby(list(key.columns), sort=True).size().reset_index(name="w")
-    y = np.select([grouped["o"] == A_WINS, grouped["o"] == TIE], [1.0, 0.5], 0.0)
+    y = cell_targets(grouped["o"].to_numpy())
     feats = grouped[[f"f{c}" for c in range(design.shape[1])]].to_numpy(dtype=float)
     return ContextualRows(counts.n_models, grouped["a"].to_numpy(), grouped["b"].to_numpy(),
                           y, grouped["w"].to_numpy(dtype=float), feats)
@@ -304,7 +339,7 @@ def position_bias(used: pd.DataFrame, counts: BattleCounts, options: RatingOptio
     """
     rows = ContextualRows(
         counts.n_models, counts.a, counts.b,
-        np.select([counts.outcome == A_WINS, counts.outcome == TIE], [1.0, 0.5], 0.0),
+        cell_targets(counts.outcome),
         counts.count, np.ones((len(counts.a), 1)),
     )
     fit, estimate, draws, covariance = _contextual_intervals(rows, options)
