@@ -1,11 +1,12 @@
-"""The Arena tab of a replay arena (`arena serve --replay FILE`): logged battles, no prompt box.
+"""The Arena tab of a re-vote arena (`arena serve --revote FILE`): logged battles, no prompt box.
 
-Same layout, ids and rules as the ordinary Arena tab (`arena.ui.BattlePanel`): two chat columns
-`chat-a`/`chat-b`, the four vote buttons, `model-name-a`/`-b` after the vote, `arena-status`.
-Instead of the prompt box there is one button, "Next battle" (`next-battle`): it leaves the
-open battle (logged as abandoned when it was not voted) and streams the next logged battle the
-service picks for this rater. The logged prompts appear as the user's messages in both columns;
-follow-ups are not possible. Every rule stays in `BattleService.start_replay` and `vote`.
+Same layout, ids and rules as the ordinary Arena tab (`arena.web.ui.battle.BattlePanel`): two
+chat columns `chat-a`/`chat-b`, the four vote buttons, `model-name-a`/`-b` after the vote,
+`arena-status`. Instead of the prompt box there is one button, "Next battle" (`next-battle`):
+it leaves the open battle (logged as abandoned when it was not voted) and streams the next
+logged battle the service picks for this rater. The logged prompts appear as the user's
+messages in both columns; follow-ups are not possible. Every rule stays in
+`BattleService.start_replay` and `vote`.
 """
 
 from __future__ import annotations
@@ -17,99 +18,72 @@ from typing import Any
 
 import gradio as gr
 
-from arena.battles import BattleEvent, Reveal
+from arena.battles import BattleEvent
 from arena.errors import ArenaError
-from arena.web.ui.battle import (
+from arena.web.ui.panel import (
+    PRIVATE_EVENT,
     SIDES,
     STREAM_CONCURRENCY,
-    VOTE_CONCURRENCY,
-    VOTES,
-    BattlePanel,
-    _Message,
-    _session,
-    _View,
+    Message,
+    View,
+    VotePanel,
+    session_of,
 )
 
 log = logging.getLogger(__name__)
 
 INTRO = ("**Replay:** these battles were fought earlier. Read both answers to the logged "
          "prompts and vote for the better one; the models stay anonymous until you vote.")
+# The battle mode the service logs re-votes under.
+REVOTE_MODE = "replay"
 
 
-class ReplayPanel(BattlePanel):
-    """The Arena tab in replay mode: chats, votes and a Next battle button."""
+class RevotePanel(VotePanel):
+    """The Arena tab in re-vote mode: chats, votes and a Next battle button."""
+
+    next_label = "Next battle"
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, mode=REVOTE_MODE, prefix="", **kwargs)
 
     def build(self) -> None:
         gr.Markdown(INTRO)
-        with gr.Row(equal_height=True):
-            self.chats = {
-                side: gr.Chatbot(
-                    label=f"Model {side.upper()}", elem_id=f"chat-{side}", height=420,
-                    render_markdown=True, sanitize_html=True, allow_tags=False,
-                    buttons=["copy"], group_consecutive_messages=False,
-                    elem_classes=["arena-chat"],
-                )
-                for side in SIDES
-            }
-        with gr.Row():
-            self.names = {
-                side: gr.Markdown("", elem_id=f"model-name-{side}", elem_classes=["arena-names"])
-                for side in SIDES
-            }
-        with gr.Row():
-            self.vote_buttons = [
-                gr.Button(label, elem_id=elem, interactive=False) for elem, label, _ in VOTES
-            ]
+        self.build_columns()
         self.status = gr.Markdown("Click **Next battle** to see a logged battle.",
                                   elem_id="arena-status", elem_classes=["arena-status"])
         self.next = gr.Button("⏭  Next battle", variant="primary", elem_id="next-battle")
         self.outputs = [self.next, *self.chats.values(), *self.names.values(),
                         *self.vote_buttons, self.status]
-        private = {"api_visibility": "private", "show_progress": "hidden"}
         self.next.click(self.next_battle, outputs=self.outputs, concurrency_id="battle-stream",
-                        concurrency_limit=STREAM_CONCURRENCY, trigger_mode="once", **private)
-        for button, (_, _, winner) in zip(self.vote_buttons, VOTES, strict=True):
-            button.click(self._voter(winner), outputs=self.outputs, trigger_mode="once",
-                         concurrency_id="battle-vote", concurrency_limit=VOTE_CONCURRENCY,
-                         **private)
-
-    def _inputs(self, enabled: bool) -> dict[Any, Any]:
-        return {}  # no prompt box in replay mode
+                        concurrency_limit=STREAM_CONCURRENCY, trigger_mode="once",
+                        **PRIVATE_EVENT)
+        self.wire_votes()
 
     async def next_battle(self, request: gr.Request) -> AsyncIterator[dict]:
         """Leave the open battle (abandoned unless voted) and stream the next logged one."""
-        view: _View | None = None
+        view: View | None = None
         try:
-            session = _session(request)
+            session = session_of(request)
             view = self.views.get(session, self.mode)
-            if view.battle_id is not None and view.phase in ("ready", "streaming"):
+            if view.is_open:
                 await self.service.end(view.battle_id, session, reason="new_round")
             view = self.views.reset(session, self.mode)
             cleared = {self.names["a"]: "", self.names["b"]: "", self.status: ""}
-            yield {**self._frame(view), **cleared, **self._votes(False)}
+            yield {**self.frame(view), **cleared, **self.votes_enabled(False)}
             battle_id, events = await self.service.start_replay(session)
             view.battle_id, view.phase = battle_id, "streaming"
-            async with contextlib.aclosing(self._relay(view, events)) as frames:
+            async with contextlib.aclosing(self.relay(view, events)) as frames:
                 async for frame in frames:
                     yield frame
         except ArenaError as refused:
-            yield self._refused(view, refused)
-        except Exception:  # noqa: BLE001 - the user sees a readable line, the log the trace
-            log.exception("replay battle failed")
-            yield self._crashed(view)
+            yield self.refused(view, refused)
+        except Exception:  # the user sees a readable line, the log the trace
+            log.exception("re-vote battle failed")
+            yield self.crashed(view)
 
-    def _apply(self, view: _View, event: BattleEvent) -> dict[Any, Any] | None:
+    def apply(self, view: View, event: BattleEvent) -> dict[Any, Any] | None:
         if event.kind == "turn":
             for side in SIDES:
-                view.chats[side] += [_Message("user", event.text), _Message("assistant")]
+                view.chats[side] += [Message("user", event.text), Message("assistant")]
             return {}
-        if event.kind == "ready":
-            view.phase = "ready"
-            return {**self._votes(True),
-                    self.status: "Both answers are in: vote for the better one."}
-        return super()._apply(view, event)
-
-    def _revealed(self, reveal: Reveal) -> dict[Any, Any]:
-        frame = super()._revealed(reveal)
-        frame[self.status] = frame[self.status].replace("Click New round", "Click Next battle")
-        return frame
+        return super().apply(view, event)

@@ -1,0 +1,128 @@
+"""The browser arena: a thin Gradio 6 front end over `arena.battles.BattleService`.
+
+Every rule (who may vote, when names are revealed, what is logged) lives in the service; the
+UI only wires widgets to it. This module builds the whole page and chooses its screens. Tabs:
+Arena (anonymous battle, `arena.web.ui.battle`; logged battles to re-vote instead when the
+service has a re-vote pool, `arena.web.ui.revote`), Side by side (named battle), Leaderboard
+(`arena.web.ui.leaderboard`), About.
+
+Anonymity. Before a vote the browser receives no model name, endpoint or served id:
+- the battle id is the only handle; it stays on the server in `Views`, keyed by Gradio's
+  per-tab `session_hash` (which is also the session id the service hashes for the rater);
+- names arrive only in the vote's reply, after the service committed the vote to SQL;
+- the Side-by-side model list and the leaderboard are fetched when their tab is opened, never
+  at page load, so an Arena-only visit carries no model name at all;
+- every event is `api_visibility="private"` (not in the API page, not callable by Gradio's
+  clients), run history and the footer links are off.
+
+Text safety: prompts and answers go through `markdown_literal`, so Markdown renders but HTML
+and scripts are shown as text; Gradio's HTML sanitiser stays on behind it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import gradio as gr
+from fastapi import FastAPI
+
+from arena.battles import BattleService
+from arena.config import ArenaSettings
+from arena.web.ui.battle import BattlePanel
+from arena.web.ui.leaderboard import build_leaderboard_tab
+from arena.web.ui.panel import PRIVATE_EVENT, Views, VotePanel
+from arena.web.ui.revote import RevotePanel
+from arena.web.ui.text import ABOUT_MARKDOWN, markdown_literal
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONCURRENCY = 16
+
+# Options for `gr.mount_gradio_app` / `launch`: no run history (it would keep calls in the
+# browser), no footer (API page, settings), no server-side rendering (needs Node), errors as
+# generic text.
+MOUNT_OPTIONS: dict[str, Any] = {
+    "ssr_mode": False,
+    "run_history": False,
+    "footer_links": [],
+    "show_error": False,
+    "mcp_server": False,
+    "css": """
+.arena-names { min-height: 1.8em; text-align: center; }
+.arena-status { min-height: 1.2em; }
+footer { display: none !important; }
+/* The chat's own Clear button would only blank this page's copy of a live battle. */
+.arena-chat button[aria-label="Clear"] { display: none !important; }
+""",
+}
+
+
+def build_ui(
+    service: BattleService,
+    *,
+    leaderboard: Callable[[], Awaitable[dict | None]],
+    settings: ArenaSettings,
+) -> gr.Blocks:
+    """The arena's Gradio app. Mount it with `mount_ui` (or pass `MOUNT_OPTIONS` yourself)."""
+    views = Views()
+    revoting = service.replay is not None  # `arena serve --revote`: logged battles, no prompt
+    arena: VotePanel = (RevotePanel(service, views) if revoting
+                        else BattlePanel(service, views, mode="anonymous", prefix=""))
+    named = BattlePanel(service, views, mode="named", prefix="named-")
+    with gr.Blocks(title=settings.title, analytics_enabled=False) as demo:
+        gr.Markdown(f"# {markdown_literal(settings.title)}\nAsk anything, compare two "
+                    "anonymous answers, vote for the better one.")
+        with gr.Tabs():
+            with gr.Tab("Arena", id="arena-tab"):
+                arena.build()
+            with gr.Tab("Side by side", id="named-tab", visible=not revoting) as named_tab:
+                gr.Markdown("Pick both models. Named battles are logged but never count "
+                            "towards the leaderboard.")
+                named.build()
+            build_leaderboard_tab(leaderboard)
+            with gr.Tab("About", id="about-tab"):
+                gr.Markdown(ABOUT_MARKDOWN)
+
+        async def list_models() -> tuple[dict, dict]:
+            names = sorted(service.contenders)
+            first, second = (names + [None, None])[:2]
+            return (gr.update(choices=names, value=first),
+                    gr.update(choices=names, value=second))
+
+        assert named.pickers is not None
+        named_tab.select(list_models, outputs=list(named.pickers), **PRIVATE_EVENT)
+        demo.unload(_tab_closer(service, views))
+    demo.queue(default_concurrency_limit=DEFAULT_CONCURRENCY)
+    return demo
+
+
+def _tab_closer(service: BattleService, views: Views) -> Callable[[gr.Request], Awaitable[None]]:
+    """The page's unload handler: log the closed tab's open battles as abandoned."""
+
+    async def close_tab(request: gr.Request) -> None:
+        session = getattr(request, "session_hash", None)
+        if not session:
+            return
+        for view in views.pop_session(session):
+            if view.is_open:
+                try:
+                    await service.end(view.battle_id, session, reason="tab_closed")
+                except Exception:  # the sweep logs it later
+                    log.exception("ending battle %s on tab close failed", view.battle_id)
+
+    return close_tab
+
+
+def mount_ui(
+    app: FastAPI,
+    service: BattleService,
+    *,
+    leaderboard: Callable[[], Awaitable[dict | None]],
+    settings: ArenaSettings,
+    path: str = "/",
+) -> FastAPI:
+    """Build the UI and mount it on `app` at `path` with the arena's `MOUNT_OPTIONS`."""
+    demo = build_ui(service, leaderboard=leaderboard, settings=settings)
+    return gr.mount_gradio_app(app, demo, path=path, **MOUNT_OPTIONS)
