@@ -89,8 +89,24 @@ def select_battles(frame: pd.DataFrame, options: RatingOptions | None = None) ->
     rows_read = len(frame)
     if rows_read == 0:
         raise BattleDataError("the battles table is empty; there is nothing to rate")
+    keep, dropped = _filter_rows(frame, options)
+    kept = frame.loc[keep]
+    if len(kept) == 0:
+        raise BattleDataError(
+            f"no battles left after filtering {rows_read} rows (dropped: "
+            f"{', '.join(f'{k}={v}' for k, v in dropped.items() if v)})"
+        )
+    battles = _apply_tie_rules(kept, _validated_winner_codes(kept), options, dropped)
+    battles.attrs = dict(frame.attrs)
+    return Selection(battles=battles, rows_read=rows_read, dropped=dropped)
+
+
+def _filter_rows(frame: pd.DataFrame, options: RatingOptions
+                 ) -> tuple[np.ndarray, dict[str, int]]:
+    """Rules 1-4: the mask of rows kept and the rows each rule dropped (a row counts under
+    the first rule that drops it)."""
     dropped: dict[str, int] = {}
-    keep = np.ones(rows_read, dtype=bool)
+    keep = np.ones(len(frame), dtype=bool)
 
     def drop(reason: str, mask: np.ndarray) -> None:
         nonlocal keep
@@ -112,13 +128,12 @@ def select_battles(frame: pd.DataFrame, options: RatingOptions | None = None) ->
                 f"{', '.join(map(str, frame.columns))}"
             )
         drop(f"where:{column}={value}", _differs(frame[column], value))
+    return keep, dropped
 
-    kept = frame.loc[keep]
-    if len(kept) == 0:
-        raise BattleDataError(
-            f"no battles left after filtering {rows_read} rows (dropped: "
-            f"{', '.join(f'{k}={v}' for k, v in dropped.items() if v)})"
-        )
+
+def _validated_winner_codes(kept: pd.DataFrame) -> np.ndarray:
+    """Rule 5: each battle's index in WINNERS; unknown winners and self-battles raise
+    BattleDataError naming their rows."""
     code = _category_lookup(kept["winner"], {w: i for i, w in enumerate(WINNERS)}, -1)
     unknown = code < 0
     if unknown.any():
@@ -136,20 +151,25 @@ def select_battles(frame: pd.DataFrame, options: RatingOptions | None = None) ->
             f"self-battle (model_a == model_b) at {name_rows(labels, kind)}; a model cannot be "
             "rated against itself: remove these rows"
         )
+    return code
 
+
+def _apply_tie_rules(kept: pd.DataFrame, code: np.ndarray, options: RatingOptions,
+                     dropped: dict[str, int]) -> pd.DataFrame:
+    """Rule 6: the battles with their `outcome` codes, bothbad and ties dropped as the
+    options say (counted into `dropped`)."""
     # WINNERS order: model_a, model_b, tie, tie (bothbad) -> outcome codes 0, 1, 2, 2.
     outcome = np.array([A_WINS, B_WINS, TIE, TIE], dtype=np.int8)[code]
-    keep2 = np.ones(len(kept), dtype=bool)
+    keep = np.ones(len(kept), dtype=bool)
     bothbad = code == 3
     if options.bothbad == "drop":
         dropped["bothbad"] = int(bothbad.sum())
-        keep2 &= ~bothbad
+        keep &= ~bothbad
     if options.ties == "drop":
-        dropped["tie"] = int(((outcome == TIE) & keep2).sum())
-        keep2 &= outcome != TIE
-    battles = kept.loc[keep2].assign(outcome=outcome[keep2])
+        dropped["tie"] = int(((outcome == TIE) & keep).sum())
+        keep &= outcome != TIE
+    battles = kept.loc[keep].assign(outcome=outcome[keep])
     if len(battles) == 0:
         counted = ", ".join(f"{k}={v}" for k, v in dropped.items() if v)
         raise BattleDataError(f"no battles left after dropping ties ({counted})")
-    battles.attrs = dict(frame.attrs)
-    return Selection(battles=battles, rows_read=rows_read, dropped=dropped)
+    return battles
