@@ -18,8 +18,7 @@ STYLE_FEATURES = ("tokens", "headers", "lists", "bold")
 
 # Default L2 penalty on log-strengths (logits): a N(0, 1/0.001) prior, i.e. a prior standard
 # deviation of about 31.6 logits = 5,500 Elo points. It only matters for models that never lost
-# or never won (their likelihood has no maximum); elsewhere it moves ratings by far less than
-# 0.01 Elo points on realistic data.
+# or never won (their likelihood has no maximum); elsewhere the data outweigh it by far.
 DEFAULT_PRIOR = 1e-3
 
 

@@ -11,13 +11,18 @@ Models are ordered by rating in every figure.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ratings.leaderboard import Leaderboard
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
-def _figure(figsize: tuple[float, float]):  # noqa: ANN202 - (Figure, Axes)
+
+def _figure(figsize: tuple[float, float]) -> tuple[Figure, Axes]:
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=figsize)

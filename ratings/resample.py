@@ -11,23 +11,21 @@ draws it exactly, in one of two ways, whichever touches fewer random numbers:
   s drawn battles uniformly without replacement. Either way the result is a multinomial
   sample of exactly N battles with the right probabilities, for every s, so the draw is exact,
   not an approximation. Cost: K Poisson variates plus |S - N| ~ sqrt(N) corrections, against
-  K sequential binomials for `Generator.multinomial` (about twice as slow per variate).
+  K sequential binomials for `Generator.multinomial`, each dearer than a Poisson variate.
 - Battle indices (N at most `INDEX_FACTOR` x K, e.g. row-level style-control data where
   nearly every battle is its own cell): draw N battle indices uniformly and count them per
   cell. Cost: N cheap integers.
 
 The Poisson variates of a whole chunk of rounds are drawn together by `PoissonTables`, which
 needs far fewer random numbers than one `Generator.poisson` call per variate: the cell counts
-are integers and few distinct (733 values over 25,093 cells on the 1.7 M-battle benchmark),
-and every round draws the same Poisson(c) for every cell with count c. For the m cells of
-count c and R rounds, the m·R variates are i.i.d. Poisson(c), so their histogram over the
-support is Multinomial(m·R, pmf_c) and, given the histogram, their order is a uniformly random
-permutation. Drawing the histogram (one binomial per support point) and shuffling the
-expanded values is therefore the same distribution as m·R independent draws. The support is
-truncated to c ± (12 sqrt(c) + 12), outside of which Poisson(c) has probability below 1e-25,
-far below the rounding of the pmf itself. Measured: about 0.5 ms per round for the
-benchmark's 25,093 cells (0.7 ms with the correction to N battles) against 2.0 ms for
-`Generator.poisson` per round (the shuffle is most of it).
+are integers with few distinct values, and every round draws the same Poisson(c) for every
+cell with count c. For the m cells of count c and R rounds, the m·R variates are i.i.d.
+Poisson(c), so their histogram over the support is Multinomial(m·R, pmf_c) and, given the
+histogram, their order is a uniformly random permutation. Drawing the histogram (one binomial
+per support point) and shuffling the expanded values is therefore the same distribution as m·R
+independent draws. The support is truncated to c ± (12 sqrt(c) + 12), outside of which
+Poisson(c) has probability below 1e-25, far below the rounding of the pmf itself. The shuffle
+is most of the cost.
 
 Rounds are drawn in fixed chunks, each chunk from its own generator spawned from
 `numpy.random.SeedSequence(seed)`, so the draws depend only on (seed, rounds, counts) and not
@@ -64,17 +62,16 @@ THINNING_SIGMAS = 4.0
 # Up to this many battles, a battle-to-cell array (int32, 4 bytes per battle) replaces a
 # binary search when the table chunks add battles.
 CELL_TABLE_MAX_BATTLES = 50_000_000
-# Draw battle indices instead of Poisson variates when N <= INDEX_FACTOR * K. Measured per
-# round on 200,000 cells of c battles each: c = 1: indices 2.3 ms, Poisson 10 ms; c = 2: 9.6
-# vs 11 ms; c = 4: 27 vs 15 ms.
+# Draw battle indices instead of Poisson variates when N <= INDEX_FACTOR * K: about where N
+# cheap integers stop costing less than K Poisson variates.
 INDEX_FACTOR = 2
 # Refits see at most this many (cell x round) numbers at once, to bound memory (~16 MB/array).
 BLOCK_ELEMENTS = 2_000_000
 
 
-# Small dense algebra (n ~ 100) runs with BLAS on one thread: on two busy shared cores a
-# multi-threaded OpenBLAS made one 134 x 134 solve take 130 ms instead of 0.3 ms and 50 of them
-# 6.4 s instead of 34 ms (measured), and our bootstrap threads already use both cores.
+# Small dense algebra (n ~ 100) runs with BLAS on one thread: a multi-threaded BLAS gains
+# nothing on matrices this small and, on busy shared cores, its threads wait on each other;
+# the bootstrap threads already use every core.
 def single_threaded_blas(function: Callable[P, T]) -> Callable[P, T]:
     """Run `function` with BLAS limited to one thread (a fresh limiter per call, so nested
     and concurrent uses restore the caller's setting correctly)."""
