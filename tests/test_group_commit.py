@@ -17,8 +17,8 @@ from factories import make_battle, varied_battles
 from arena.record import InvalidRecord
 from arena.store import BattleLog, DuplicateBattle
 from arena.store.group_writer import GroupWriter
-from arena.store.log import battle_t, generation_t, turn_t, vote_t
 from arena.store.log_process import LogProcess, LogProcessDied
+from arena.store.queries import battle_t, generation_t, turn_t, vote_t
 from arena.store.wal import WalCheckpointer
 
 TABLES = (battle_t, vote_t, turn_t, generation_t)
@@ -67,13 +67,13 @@ def test_raw_sqlite_rows_are_byte_identical_to_sqlalchemys(tmp_path: Path, monke
     with BattleLog(f"sqlite:///{fast}") as log:
         log.record_battles(battles)
     slow = tmp_path / "slow.db"
-    import arena.store.log as store_log
+    import arena.store.queries as store_queries
 
     with BattleLog(f"sqlite:///{slow}") as log:
         def sqlalchemy_insert(connection, table, rows):
             connection.execute(table.insert(), rows)
 
-        monkeypatch.setattr(store_log, "insert_rows", sqlalchemy_insert)
+        monkeypatch.setattr(store_queries, "insert_rows", sqlalchemy_insert)
         log.record_battles(battles)
     for table in TABLES:
         keys = ", ".join(c.name for c in table.primary_key.columns)
@@ -275,7 +275,7 @@ def test_the_writer_process_raises_the_error_of_opening_the_log(tmp_path: Path):
 def test_votes_never_checkpoint_themselves_and_the_thread_does(tmp_path: Path, monkeypatch):
     """The writer's connection has automatic checkpoints off; the checkpoint thread runs them
     (its effect under a concurrent stream of votes is measured by the vote benchmark)."""
-    import arena.store.log as store_log
+    import arena.store.connections as store_connections
 
     made: list[WalCheckpointer] = []
 
@@ -283,12 +283,12 @@ def test_votes_never_checkpoint_themselves_and_the_thread_does(tmp_path: Path, m
         made.append(WalCheckpointer(path, busy_timeout_ms=busy_timeout_ms, interval_s=0.05))
         return made[-1]
 
-    monkeypatch.setattr(store_log, "WalCheckpointer", quick)
+    monkeypatch.setattr(store_connections, "WalCheckpointer", quick)
     path = tmp_path / "arena.db"
     log = BattleLog(f"sqlite:///{path}")
     log.record_battles([make_battle() for _ in range(5)])
-    writer_driver = log._writer.connection.driver_connection
-    assert writer_driver.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+    with log.connections.write() as writer:
+        assert writer.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
     deadline = time.monotonic() + 10
     while made[0].checkpoints == 0 and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -4,7 +4,7 @@ By default SQLite checkpoints inside the COMMIT that pushes the write-ahead log 
 that commit copies the log into the database file and fsyncs it, which took 70-250 ms on this
 machine, and every vote queued behind it waited as long (the p99 of the vote benchmark was
 those stalls). So the log's writer connection turns automatic checkpoints off
-(`PRAGMA wal_autocheckpoint=0`, see `BattleLog._checkpoint_elsewhere`) and `WalCheckpointer`
+(`PRAGMA wal_autocheckpoint=0`, see arena.store.connections) and `WalCheckpointer`
 runs them from a thread of its own on a connection of its own:
 
 - every `interval_s`, a PASSIVE checkpoint: copies what it can without blocking any reader or
