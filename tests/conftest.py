@@ -3,6 +3,7 @@ session in fixtures defined here or in tests/fixtures/."""
 
 pytest_plugins = [
     "fixtures.arena_server",
+    "fixtures.battle_service",
     "fixtures.browser",
     "fixtures.postgres",
     "fixtures.redis",
