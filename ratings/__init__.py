@@ -8,12 +8,14 @@ FastChat-style battle log. Main entry points::
     print(board.table)
 
 and the building blocks `select_battles`, `count_battles`, `fit_bt`, `bootstrap_bt`,
-`online_elo`, `fit_contextual_bt`, `rater_anomalies`.
+`fit_davidson` (ties modelled), `online_elo`, `fit_contextual_bt`, `rater_anomalies`; the pair
+statistics they share are in `ratings.pairs`.
 """
 
 from ratings.aggregate import BattleCounts, count_battles
 from ratings.bt import BTFit, bootstrap_bt, fit_bt
 from ratings.contextual import ContextualRows, fit_contextual_bt
+from ratings.davidson import fit_davidson
 from ratings.elo import online_elo
 from ratings.errors import BattleDataError, DisconnectedGraphError
 from ratings.io import read_battles
@@ -25,6 +27,6 @@ from ratings.raters import rater_anomalies
 __all__ = [
     "BTFit", "BattleCounts", "BattleDataError", "ContextualRows", "DisconnectedGraphError",
     "Leaderboard", "RatingOptions", "bootstrap_bt", "compute_leaderboard", "count_battles",
-    "fit_bt", "fit_contextual_bt", "online_elo", "position_bias", "rater_anomalies",
+    "fit_bt", "fit_contextual_bt", "fit_davidson", "online_elo", "position_bias", "rater_anomalies",
     "read_battles", "select_battles",
 ]
