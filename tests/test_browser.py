@@ -28,7 +28,7 @@ SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "screenshot.png"
 
 
 @pytest.fixture(scope="module")
-def battle_log(arena_server) -> Iterator[BattleLog]:  # noqa: ANN001
+def battle_log(arena_server) -> Iterator[BattleLog]:
     log = BattleLog(arena_server.db_url)
     try:
         yield log
@@ -69,7 +69,7 @@ def secrets_of(record: BattleRecord) -> list[str]:
     return sorted(v for v in values if v)
 
 
-def open_arena(arena_page: ArenaPage, arena_server) -> ArenaPage:  # noqa: ANN001
+def open_arena(arena_page: ArenaPage, arena_server) -> ArenaPage:
     return arena_page.open(arena_server.url)
 
 
@@ -115,7 +115,7 @@ def test_a_full_battle_records_the_vote_with_both_conversations(
 
 
 def test_names_stay_hidden_and_out_of_the_network_traffic_until_the_vote(
-    arena_page: ArenaPage, arena_server, battle_log: BattleLog  # noqa: ANN001
+    arena_page: ArenaPage, arena_server, battle_log: BattleLog
 ) -> None:
     page = open_arena(arena_page, arena_server)
     new = NewBattles(battle_log)
@@ -136,7 +136,7 @@ def test_names_stay_hidden_and_out_of_the_network_traffic_until_the_vote(
 
 
 def test_follow_up_prompts_continue_the_same_battle(
-    arena_page: ArenaPage, arena_server, battle_log: BattleLog  # noqa: ANN001
+    arena_page: ArenaPage, arena_server, battle_log: BattleLog
 ) -> None:
     page = open_arena(arena_page, arena_server)
     new = NewBattles(battle_log)
@@ -156,7 +156,7 @@ def test_follow_up_prompts_continue_the_same_battle(
 
 
 def test_a_double_click_on_a_vote_records_one_vote(
-    arena_page: ArenaPage, arena_server, battle_log: BattleLog  # noqa: ANN001
+    arena_page: ArenaPage, arena_server, battle_log: BattleLog
 ) -> None:
     page = open_arena(arena_page, arena_server)
     new = NewBattles(battle_log)
@@ -172,7 +172,7 @@ def test_a_double_click_on_a_vote_records_one_vote(
 
 
 def test_a_script_in_the_prompt_is_shown_as_text_and_never_runs(
-    arena_page: ArenaPage, arena_server  # noqa: ANN001
+    arena_page: ArenaPage, arena_server
 ) -> None:
     page = open_arena(arena_page, arena_server)
     prompt = ('<script>window.__arena_pwned = 1</script> <img src=x '
@@ -188,7 +188,7 @@ def test_a_script_in_the_prompt_is_shown_as_text_and_never_runs(
 
 
 def test_new_round_logs_the_open_battle_as_abandoned_and_clears_the_page(
-    arena_page: ArenaPage, arena_server, battle_log: BattleLog  # noqa: ANN001
+    arena_page: ArenaPage, arena_server, battle_log: BattleLog
 ) -> None:
     page = open_arena(arena_page, arena_server)
     new = NewBattles(battle_log)
@@ -210,7 +210,7 @@ def test_new_round_logs_the_open_battle_as_abandoned_and_clears_the_page(
 
 
 def test_closing_the_tab_logs_the_battle_as_abandoned(
-    chromium, arena_server, battle_log: BattleLog  # noqa: ANN001
+    chromium, arena_server, battle_log: BattleLog
 ) -> None:
     context = chromium.new_context()
     page = ArenaPage(context.new_page()).open(arena_server.url)
@@ -223,7 +223,7 @@ def test_closing_the_tab_logs_the_battle_as_abandoned(
 
 
 def test_side_by_side_battle_is_logged_as_named_with_the_chosen_models(
-    arena_page: ArenaPage, arena_server, battle_log: BattleLog  # noqa: ANN001
+    arena_page: ArenaPage, arena_server, battle_log: BattleLog
 ) -> None:
     page = open_arena(arena_page, arena_server).page
     new = NewBattles(battle_log)
@@ -246,7 +246,7 @@ def test_side_by_side_battle_is_logged_as_named_with_the_chosen_models(
 
 
 def test_the_leaderboard_tab_lists_the_models_once_votes_are_in(
-    arena_page: ArenaPage, arena_server, battle_log: BattleLog  # noqa: ANN001
+    arena_page: ArenaPage, arena_server, battle_log: BattleLog
 ) -> None:
     voted = {m for b in battle_log.iter_battles(status="voted", mode="anonymous")
              for m in (b.model_a, b.model_b)}
@@ -266,7 +266,7 @@ def test_the_leaderboard_tab_lists_the_models_once_votes_are_in(
 
 
 def test_a_killed_model_server_shows_an_error_and_the_battle_cannot_be_voted(
-    arena_page: ArenaPage, arena_server, battle_log: BattleLog  # noqa: ANN001
+    arena_page: ArenaPage, arena_server, battle_log: BattleLog
 ) -> None:
     """Runs last: it takes one model server down (restarted afterwards if the fixture can)."""
     page = open_arena(arena_page, arena_server)

@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.browser]
 
 
 def test_a_replay_battle_in_the_browser_shows_logged_turns_and_records_a_replay_vote(
-        replay_server, arena_page: ArenaPage):  # noqa: ANN001
+        replay_server, arena_page: ArenaPage):
     page = arena_page.page
     before = {b.battle_id for b in replay_server.log.iter_battles()}
     page.goto(replay_server.url)

@@ -57,7 +57,7 @@ class LeaderboardJob:
         while True:
             try:
                 await self.refresh()
-            except Exception:  # noqa: BLE001 - the next round tries again
+            except Exception:  # the next round tries again
                 log.exception("leaderboard job failed")
             self._wake.clear()
             try:

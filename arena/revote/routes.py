@@ -1,4 +1,5 @@
-"""REST routes of a replay arena (`arena serve --replay FILE`), beside the ordinary `/api` ones.
+"""REST handlers of a re-vote arena (`arena serve --revote FILE`), beside the ordinary `/api`
+ones; `arena.web.app` lists their routes with the others.
 
 - `POST /api/replay/battles` (no body): the next logged battle for this session, as the same
   Server-Sent-Event stream `POST /api/battles` gives (events `battle`, then per logged turn a
@@ -13,25 +14,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 
 from arena.battles import BattleService
 from arena.revote.pool import ReplayPool
-from arena.web.routes import _stream_response, session_id
+from arena.web.sessions import session_id
+from arena.web.sse import stream_response
 
 
-def build_replay_router(service: BattleService, pool: ReplayPool) -> APIRouter:
-    """The replay routes over one service (which must have its `replay` ledger set)."""
-    router = APIRouter()
+# The handlers carry no docstrings: FastAPI would publish them as the routes' descriptions.
+class RevoteRoutes:
+    """The re-vote handlers over one service (which must have its `replay` ledger set)."""
 
-    @router.post("/api/replay/battles", summary="Next logged battle to re-vote (SSE)")
-    async def next_battle(request: Request) -> Response:
+    def __init__(self, service: BattleService, pool: ReplayPool):
+        self.service = service
+        self.pool = pool
+
+    async def next_battle(self, request: Request) -> Response:
         sid, new = session_id(request)
-        _, events = await service.start_replay(sid)
-        return _stream_response(events, sid, new)
+        _, events = await self.service.start_replay(sid)
+        return stream_response(events, sid, new)
 
-    @router.get("/api/replay", summary="The replay pool: battles loaded and skipped")
-    async def pool_info() -> dict[str, Any]:
-        return {"battles": len(pool), "skipped": dict(pool.skipped.most_common())}
-
-    return router
+    async def pool_info(self) -> dict[str, Any]:
+        return {"battles": len(self.pool), "skipped": dict(self.pool.skipped.most_common())}

@@ -1,224 +1,25 @@
-"""One arena process: the battle service, its background jobs, the REST API and the UI.
+"""The FastAPI app of one arena process: every route in one place, over one `ArenaRuntime`.
 
-`ArenaRuntime` assembles the parts from the config file (SQL log, Redis live state, pair sampler,
-streaming client, health monitor, leaderboard job). `build_app` wraps it in a FastAPI app whose
-lifespan starts and stops the background tasks; the Gradio UI is mounted at `/` when available.
+`build_app` lists the REST routes (handlers in `arena.web.routes`, and in
+`arena.revote.routes` for a re-vote arena), the leaderboard snapshots as static files and the
+Gradio UI at `/` (`arena.web.ui.page`); its lifespan starts and stops the runtime's
+background work.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import gc
-import logging
-import secrets
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from arena.battles import BattleService, Contender, GenerateFn
-from arena.battles.sampling import PairSampler
-from arena.config import ArenaSettings
-from arena.jobs.leaderboard import LeaderboardJob
-from arena.live import LiveState, LiveStateUnavailable
-from arena.store import BattleLog
-from arena.store.log_process import LogProcess
-from arena.web.routes import build_router, install_error_handlers
-from serving.client import (
-    StreamFinished,
-    StreamStarted,
-    StreamTimeouts,
-    TextDelta,
-    make_http_client,
-    stream_chat,
-)
-from serving.config import ServingConfig
-from serving.health import HealthTracker
-from serving.records import GenerationRecord
+from arena.web.routes import BattleRoutes, VoteReveal, install_error_handlers
+from arena.web.runtime import ArenaRuntime
 
-if TYPE_CHECKING:
-    from arena.revote.pool import ReplayPool
-
-log = logging.getLogger(__name__)
-
-HEALTH_INTERVAL_S = 10.0
-SWEEP_INTERVAL_S = 60.0
-
-
-def load_rater_salt(settings: ArenaSettings) -> str:
-    """The configured salt, else one kept in `<data_dir>/rater_salt` (created on first use)."""
-    if settings.rater_salt:
-        return settings.rater_salt
-    path = Path(settings.data_dir) / "rater_salt"
-    if path.exists():
-        return path.read_text(encoding="utf-8").strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    salt = secrets.token_hex(16)
-    path.write_text(salt, encoding="utf-8")
-    path.chmod(0o600)
-    return salt
-
-
-def make_generate(
-    config: ServingConfig, http: Any, timeouts: StreamTimeouts
-) -> GenerateFn:
-    """Adapt `serving.client.stream_chat` to the battle service's GenerateFn protocol.
-
-    Sampling parameters (seed drawn per request by the config's seed policy) are resolved per
-    call, so every request sends all of them explicitly.
-    """
-
-    async def generate(
-        model: str, messages: list[dict[str, str]]
-    ) -> AsyncIterator[str | GenerationRecord]:
-        spec = config.model(model)
-        params = config.params_for(model)
-        stream = stream_chat(spec.endpoint(), messages, params, timeouts=timeouts, http=http)
-        async with contextlib.aclosing(stream):
-            async for event in stream:
-                if isinstance(event, TextDelta):
-                    yield event.text
-                elif isinstance(event, StreamStarted | StreamFinished):
-                    # The started record is live (finished_at unset); the finished one is final.
-                    yield event.record
-
-    return generate
-
-
-@dataclass
-class ArenaRuntime:
-    """Everything one arena process holds. `run_jobs` is true on exactly one worker."""
-
-    settings: ArenaSettings
-    serving: ServingConfig
-    redis_url: str
-    run_jobs: bool = True
-    config_path: Path | None = None
-    # Replay mode (`arena serve --replay`): logged battles to re-vote; no model is contacted.
-    replay_pool: ReplayPool | None = None
-    service: BattleService = field(init=False)
-    log: BattleLog = field(init=False)
-    live: LiveState = field(init=False)
-    job: LeaderboardJob = field(init=False)
-    log_writer: LogProcess = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.log = BattleLog(self.settings.db_url)  # reads, health checks, the leaderboard
-        # Battle records are written by a child process (see arena.store.log_process).
-        self.log_writer = LogProcess(self.settings.db_url)
-        self.live = LiveState.from_url(self.redis_url)
-        self.http = make_http_client()
-        timeouts = StreamTimeouts(
-            first_token=self.settings.first_token_timeout_s,
-            total=self.settings.generation_timeout_s,
-        )
-        contenders = {
-            spec.name: Contender(spec.name, spec.system_prompt or "", spec.identity_words)
-            for spec in self.serving.models
-        }
-        weights = {spec.name: spec.weight for spec in self.serving.models}
-        ledger = None
-        if self.replay_pool is not None:
-            from arena.revote.pool import ReplayLedger
-
-            ledger = ReplayLedger(self.replay_pool, self.live, self.log)
-        self.job = LeaderboardJob(
-            log=self.log,
-            live=self.live,
-            out_dir=Path(self.settings.data_dir) / "leaderboards",
-            every_votes=self.settings.leaderboard_every_votes,
-        )
-        self.service = BattleService(
-            contenders=contenders,
-            generate=make_generate(self.serving, self.http, timeouts),
-            log=self.log,
-            live=self.live,
-            sampler=PairSampler(self.settings.pair_policy, weights=weights),
-            settings=self.settings,
-            salt=load_rater_salt(self.settings),
-            on_vote=self.job.note_vote,
-            replay=ledger,
-            writer=self.log_writer,
-        )
-        self._tasks: list[asyncio.Task[None]] = []
-
-    async def health(self) -> dict[str, Any]:
-        """`/healthz`: Redis reachable, SQL reachable, which models are down."""
-        report: dict[str, Any] = {"ok": True}
-        try:
-            report["models_down"] = sorted(await self.live.down_models())
-            report["redis"] = "ok"
-        except LiveStateUnavailable as down:
-            report.update(ok=False, redis=f"unreachable: {down}")
-        try:
-            await asyncio.to_thread(self.log.ping)
-            report["sql"] = "ok"
-        except Exception as broken:  # noqa: BLE001 - reported, not raised
-            report.update(ok=False, sql=f"error: {broken}")
-        return report
-
-    async def leaderboard(self) -> dict[str, Any] | None:
-        try:
-            cached = await self.live.get_leaderboard()
-        except LiveStateUnavailable:
-            return self.job.last_board
-        return cached.table if cached is not None else self.job.last_board
-
-    async def rebuild_pair_counts(self) -> None:
-        """Refill the sampler's per-pair vote counts from SQL when Redis lost them."""
-        if await self.live.pair_counts_built():
-            return
-
-        counts = await asyncio.to_thread(self.log.pair_counts, mode="anonymous", status="voted")
-        await self.live.rebuild_pair_counts(counts)  # (a, b) and (b, a) add up there
-
-    async def start(self) -> None:
-        if self.run_jobs:
-            try:
-                await self.rebuild_pair_counts()
-            except LiveStateUnavailable:
-                log.warning("pair counts not rebuilt: live state unavailable")
-        if self.replay_pool is None:  # a replay arena never contacts the models
-            self._tasks.append(asyncio.create_task(self._watch_health()))
-        self._tasks.append(asyncio.create_task(self._sweep()))
-        if self.run_jobs:
-            self._tasks.append(
-                asyncio.create_task(self.job.run_forever(self.settings.leaderboard_interval_s))
-            )
-
-    async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
-        await self.http.aclose()
-        with contextlib.suppress(Exception):
-            await self.live.aclose()
-        await self.service.aclose()  # votes in flight reach SQL, then the writer child exits
-        self.log.close()
-
-    async def _watch_health(self) -> None:
-        """Probe every endpoint; flag outages in Redis so every worker's sampler skips them."""
-        tracker = HealthTracker(store=self.live)
-        endpoints = [spec.endpoint() for spec in self.serving.models]
-        while True:
-            try:
-                await tracker.check_all(endpoints, self.http)
-            except LiveStateUnavailable:
-                log.warning("health flags not updated: live state unavailable")
-            await asyncio.sleep(HEALTH_INTERVAL_S)
-
-    async def _sweep(self) -> None:
-        while True:
-            await asyncio.sleep(SWEEP_INTERVAL_S)
-            try:
-                await self.service.sweep_expired()
-            except Exception:  # noqa: BLE001 - a failed sweep is retried next round
-                log.exception("sweeping expired battles failed")
+DESCRIPTION = "Pairwise human-preference arena: battles, votes and the leaderboard."
 
 
 def build_app(runtime: ArenaRuntime, *, with_ui: bool = True) -> FastAPI:
@@ -228,9 +29,8 @@ def build_app(runtime: ArenaRuntime, *, with_ui: bool = True) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await runtime.start()
         # Everything alive now (modules, the app, Gradio's blocks) lives as long as the
-        # process: move it out of the cyclic collector's reach. Otherwise every full collection
-        # walks those millions of objects again, pausing every request for 100-250 ms (the p99
-        # of the vote benchmark was these pauses).
+        # process: move it out of the cyclic collector's reach, or every full collection
+        # walks those millions of objects again and pauses every request while it does.
         gc.collect()
         gc.freeze()
         try:
@@ -238,23 +38,42 @@ def build_app(runtime: ArenaRuntime, *, with_ui: bool = True) -> FastAPI:
         finally:
             await runtime.stop()
 
-    app = FastAPI(
-        title=runtime.settings.title,
-        description="Pairwise human-preference arena: battles, votes and the leaderboard.",
-        lifespan=lifespan,
-    )
+    app = FastAPI(title=runtime.settings.title, description=DESCRIPTION, lifespan=lifespan)
     install_error_handlers(app)
-    app.include_router(build_router(runtime.service, runtime.leaderboard, runtime.health))
-    if runtime.replay_pool is not None:
-        from arena.revote.routes import build_replay_router
-
-        app.include_router(build_replay_router(runtime.service, runtime.replay_pool))
+    add_routes(app, runtime)
     # Each leaderboard snapshot's table, manifest and export, so visitors can re-derive it.
     runtime.job.out_dir.mkdir(parents=True, exist_ok=True)
     app.mount("/snapshots", StaticFiles(directory=runtime.job.out_dir), name="snapshots")
     if with_ui:
-        from arena.web.ui.battle import mount_ui
+        from arena.web.ui.page import mount_ui
 
         app = mount_ui(app, runtime.service, leaderboard=runtime.leaderboard,
                        settings=runtime.settings)
     return app
+
+
+def add_routes(app: FastAPI, runtime: ArenaRuntime) -> None:
+    """Every REST route of the arena: path, method, handler and the summary its docs show."""
+    api = BattleRoutes(runtime.service, runtime.leaderboard, runtime.health)
+    get, post = _adder(app, "GET"), _adder(app, "POST")
+    post("/api/battles", api.start_battle, "Start a battle; streams both answers (SSE)")
+    post("/api/battles/{battle_id}/turns", api.follow_up, "Send a follow-up prompt (SSE)")
+    post("/api/battles/{battle_id}/vote", api.vote, "Vote; returns the revealed names",
+         response_model=VoteReveal)
+    post("/api/battles/{battle_id}/end", api.end, "Leave a battle without voting")
+    get("/api/models", api.models, "Public names of the configured models")
+    get("/api/leaderboard", api.get_leaderboard, "The latest cached leaderboard")
+    get("/healthz", api.healthz, "Liveness and dependency health")
+    if runtime.revote_pool is not None:
+        from arena.revote.routes import RevoteRoutes
+
+        revote = RevoteRoutes(runtime.service, runtime.revote_pool)
+        post("/api/replay/battles", revote.next_battle, "Next logged battle to re-vote (SSE)")
+        get("/api/replay", revote.pool_info, "The replay pool: battles loaded and skipped")
+
+
+def _adder(app: FastAPI, method: str) -> Callable[..., None]:
+    def add(path: str, handler: Callable[..., Any], summary: str, **options: Any) -> None:
+        app.add_api_route(path, handler, methods=[method], summary=summary, **options)
+
+    return add

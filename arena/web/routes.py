@@ -1,11 +1,7 @@
-"""The REST API: a thin FastAPI layer over `BattleService`.
+"""The REST API's handlers: a thin FastAPI layer over `BattleService`.
 
-Sessions: a battle belongs to the session that started it. A client names its session with the
-`X-Arena-Session` header, or gets an `arena_session` cookie on its first request. The service
-only ever sees a salted hash of it.
-
-Streams are Server-Sent Events. Each event's `event:` is the BattleEvent kind and its `data:` the
-event as JSON (`{"kind", "side", "text", ...}`); model names never appear before the vote.
+The routes themselves (paths, methods, summaries) are listed in one place, `arena.web.app`.
+Sessions: `arena.web.sessions`; streaming answers: `arena.web.sse`.
 
 Status codes: 400 empty or invalid input, 403 not your battle, 404 unknown battle, 409 already
 voted / not finished / failed, 413 prompt too long, 429 rate-limited (with Retry-After),
@@ -14,22 +10,19 @@ voted / not finished / failed, 413 prompt too long, 429 rate-limited (with Retry
 
 from __future__ import annotations
 
-import json
-import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from arena.battles import BattleEvent, BattleService
+from arena.battles import BattleService
 from arena.errors import ArenaError
-
-SESSION_COOKIE = "arena_session"
-SESSION_HEADER = "x-arena-session"
+from arena.web.sessions import session_id
+from arena.web.sse import stream_response
 
 
 class StartBattle(BaseModel):
@@ -59,69 +52,38 @@ class VoteReveal(BaseModel):
     flags: list[str] = Field(description="e.g. 'identity_leak': kept, off the default board.")
 
 
-def session_id(request: Request) -> tuple[str, bool]:
-    """The caller's session id and whether it was newly minted (then a cookie is set)."""
-    given = request.headers.get(SESSION_HEADER) or request.cookies.get(SESSION_COOKIE)
-    if given:
-        return given, False
-    return secrets.token_urlsafe(24), True
+# The handlers carry no docstrings: FastAPI would publish them as the routes' descriptions.
+class BattleRoutes:
+    """The handlers of the `/api` routes and `/healthz` over one service."""
 
+    def __init__(
+        self,
+        service: BattleService,
+        leaderboard: Callable[[], Awaitable[dict[str, Any] | None]],
+        health: Callable[[], Awaitable[dict[str, Any]]],
+    ):
+        self.service = service
+        self.leaderboard = leaderboard
+        self.health = health
 
-def _sse(events: AsyncIterator[BattleEvent]) -> AsyncIterator[bytes]:
-    async def encode() -> AsyncIterator[bytes]:
-        try:
-            async for event in events:
-                payload = json.dumps(event.to_dict(), ensure_ascii=False)
-                yield f"event: {event.kind}\ndata: {payload}\n\n".encode()
-        except ArenaError as refused:
-            body = json.dumps({"kind": "refused", "error": refused.code,
-                               "detail": refused.message})
-            yield f"event: refused\ndata: {body}\n\n".encode()
-
-    return encode()
-
-
-def _stream_response(events: AsyncIterator[BattleEvent], sid: str, new: bool) -> Response:
-    response = StreamingResponse(
-        _sse(events),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-    )
-    if new:
-        response.set_cookie(SESSION_COOKIE, sid, httponly=True, samesite="lax")
-    return response
-
-
-def build_router(
-    service: BattleService,
-    leaderboard: Callable[[], Awaitable[dict[str, Any] | None]],
-    health: Callable[[], Awaitable[dict[str, Any]]],
-) -> APIRouter:
-    """The `/api` routes and `/healthz` over one service."""
-    router = APIRouter()
-
-    @router.post("/api/battles", summary="Start a battle; streams both answers (SSE)")
-    async def start_battle(body: StartBattle, request: Request) -> Response:
+    async def start_battle(self, body: StartBattle, request: Request) -> Response:
         sid, new = session_id(request)
         models = tuple(body.models) if body.models else None
-        _, events = await service.start(
+        _, events = await self.service.start(
             sid, body.prompt, mode=body.mode, models=models, category=body.category
         )
-        return _stream_response(events, sid, new)
+        return stream_response(events, sid, new)
 
-    @router.post("/api/battles/{battle_id}/turns", summary="Send a follow-up prompt (SSE)")
-    async def follow_up(battle_id: str, body: FollowUp, request: Request) -> Response:
+    async def follow_up(self, battle_id: str, body: FollowUp, request: Request) -> Response:
         sid, new = session_id(request)
-        events = await service.continue_battle(battle_id, sid, body.prompt)
-        return _stream_response(events, sid, new)
+        events = await self.service.continue_battle(battle_id, sid, body.prompt)
+        return stream_response(events, sid, new)
 
-    @router.post("/api/battles/{battle_id}/vote", summary="Vote; returns the revealed names",
-                 response_model=VoteReveal)
-    async def vote(battle_id: str, body: CastVote, request: Request) -> Response:
+    async def vote(self, battle_id: str, body: CastVote, request: Request) -> Response:
         sid, _ = session_id(request)
-        reveal = await service.vote(battle_id, sid, body.winner)
-        # Encoded here (the schema above documents it): the hottest route skips FastAPI's
-        # validation of its own return value.
+        reveal = await self.service.vote(battle_id, sid, body.winner)
+        # Encoded here (the route's response_model documents it): the hottest route skips
+        # FastAPI's validation of its own return value.
         return Response(
             orjson.dumps({
                 "battle_id": reveal.battle_id,
@@ -133,24 +95,21 @@ def build_router(
             media_type="application/json",
         )
 
-    @router.post("/api/battles/{battle_id}/end", summary="Leave a battle without voting")
-    async def end(battle_id: str, request: Request) -> dict[str, Any]:
+    async def end(self, battle_id: str, request: Request) -> dict[str, Any]:
         sid, _ = session_id(request)
-        logged = await service.end(battle_id, sid, "new_round")
+        logged = await self.service.end(battle_id, sid, "new_round")
         return {"battle_id": battle_id, "logged_as_abandoned": logged}
 
-    @router.get("/api/models", summary="Public names of the configured models")
-    async def models() -> dict[str, Any]:
-        healthy = set(await service.healthy_models())
+    async def models(self) -> dict[str, Any]:
+        healthy = set(await self.service.healthy_models())
         return {
             "models": [
-                {"name": name, "healthy": name in healthy} for name in service.contenders
+                {"name": name, "healthy": name in healthy} for name in self.service.contenders
             ]
         }
 
-    @router.get("/api/leaderboard", summary="The latest cached leaderboard")
-    async def get_leaderboard() -> JSONResponse:
-        board = await leaderboard()
+    async def get_leaderboard(self) -> JSONResponse:
+        board = await self.leaderboard()
         if board is None:
             return JSONResponse(
                 {"computed_at": None, "votes": 0, "rows": [],
@@ -158,12 +117,9 @@ def build_router(
             )
         return JSONResponse(board)
 
-    @router.get("/healthz", summary="Liveness and dependency health")
-    async def healthz() -> JSONResponse:
-        report = await health()
+    async def healthz(self) -> JSONResponse:
+        report = await self.health()
         return JSONResponse(report, status_code=200 if report.get("ok") else 503)
-
-    return router
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -1,0 +1,217 @@
+"""One arena process's parts, assembled from the config: the battle service over the SQL log
+(with its writer process), the Redis live state, the pair sampler and the streaming client,
+plus the background work (endpoint health, the sweep of expired battles, the leaderboard job).
+
+`ArenaRuntime` holds them; `arena.web.app.build_app` wraps one in the FastAPI app whose
+lifespan calls `start` and `stop`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from arena.battles import BattleService, Contender, GenerateFn
+from arena.battles.sampling import PairSampler
+from arena.config import ArenaSettings
+from arena.jobs.leaderboard import LeaderboardJob
+from arena.live import LiveState, LiveStateUnavailable
+from arena.store import BattleLog
+from arena.store.log_process import LogProcess
+from serving.client import (
+    StreamFinished,
+    StreamStarted,
+    StreamTimeouts,
+    TextDelta,
+    make_http_client,
+    stream_chat,
+)
+from serving.config import ServingConfig
+from serving.health import HealthTracker
+from serving.records import GenerationRecord
+
+if TYPE_CHECKING:
+    from arena.revote.pool import ReplayPool
+
+log = logging.getLogger(__name__)
+
+HEALTH_INTERVAL_S = 10.0
+SWEEP_INTERVAL_S = 60.0
+
+
+def load_rater_salt(settings: ArenaSettings) -> str:
+    """The configured salt, else one kept in `<data_dir>/rater_salt` (created on first use)."""
+    if settings.rater_salt:
+        return settings.rater_salt
+    path = Path(settings.data_dir) / "rater_salt"
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    salt = secrets.token_hex(16)
+    path.write_text(salt, encoding="utf-8")
+    path.chmod(0o600)
+    return salt
+
+
+def make_generate(
+    config: ServingConfig, http: Any, timeouts: StreamTimeouts
+) -> GenerateFn:
+    """Adapt `serving.client.stream_chat` to the battle service's GenerateFn protocol.
+
+    Sampling parameters (seed drawn per request by the config's seed policy) are resolved per
+    call, so every request sends all of them explicitly.
+    """
+
+    async def generate(
+        model: str, messages: list[dict[str, str]]
+    ) -> AsyncIterator[str | GenerationRecord]:
+        spec = config.model(model)
+        params = config.params_for(model)
+        stream = stream_chat(spec.endpoint(), messages, params, timeouts=timeouts, http=http)
+        async with contextlib.aclosing(stream):
+            async for event in stream:
+                if isinstance(event, TextDelta):
+                    yield event.text
+                elif isinstance(event, StreamStarted | StreamFinished):
+                    # The started record is live (finished_at unset); the finished one is final.
+                    yield event.record
+
+    return generate
+
+
+@dataclass
+class ArenaRuntime:
+    """Everything one arena process holds. `run_jobs` is true on exactly one worker."""
+
+    settings: ArenaSettings
+    serving: ServingConfig
+    redis_url: str
+    run_jobs: bool = True
+    config_path: Path | None = None
+    # Re-vote mode (`arena serve --revote`): logged battles to re-vote; no model is contacted.
+    revote_pool: ReplayPool | None = None
+    service: BattleService = field(init=False)
+    log: BattleLog = field(init=False)
+    live: LiveState = field(init=False)
+    job: LeaderboardJob = field(init=False)
+    log_writer: LogProcess = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.log = BattleLog(self.settings.db_url)  # reads, health checks, the leaderboard
+        # Battle records are written by a child process (see arena.store.log_process).
+        self.log_writer = LogProcess(self.settings.db_url)
+        self.live = LiveState.from_url(self.redis_url)
+        self.http = make_http_client()
+        timeouts = StreamTimeouts(
+            first_token=self.settings.first_token_timeout_s,
+            total=self.settings.generation_timeout_s,
+        )
+        contenders = {
+            spec.name: Contender(spec.name, spec.system_prompt or "", spec.identity_words)
+            for spec in self.serving.models
+        }
+        weights = {spec.name: spec.weight for spec in self.serving.models}
+        ledger = None
+        if self.revote_pool is not None:
+            from arena.revote.pool import ReplayLedger
+
+            ledger = ReplayLedger(self.revote_pool, self.live, self.log)
+        self.job = LeaderboardJob(
+            log=self.log,
+            live=self.live,
+            out_dir=Path(self.settings.data_dir) / "leaderboards",
+            every_votes=self.settings.leaderboard_every_votes,
+        )
+        self.service = BattleService(
+            contenders=contenders,
+            generate=make_generate(self.serving, self.http, timeouts),
+            log=self.log,
+            live=self.live,
+            sampler=PairSampler(self.settings.pair_policy, weights=weights),
+            settings=self.settings,
+            salt=load_rater_salt(self.settings),
+            on_vote=self.job.note_vote,
+            replay=ledger,
+            writer=self.log_writer,
+        )
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def health(self) -> dict[str, Any]:
+        """`/healthz`: Redis reachable, SQL reachable, which models are down."""
+        report: dict[str, Any] = {"ok": True}
+        try:
+            report["models_down"] = sorted(await self.live.down_models())
+            report["redis"] = "ok"
+        except LiveStateUnavailable as down:
+            report.update(ok=False, redis=f"unreachable: {down}")
+        try:
+            await asyncio.to_thread(self.log.ping)
+            report["sql"] = "ok"
+        except Exception as broken:  # reported, not raised
+            report.update(ok=False, sql=f"error: {broken}")
+        return report
+
+    async def leaderboard(self) -> dict[str, Any] | None:
+        try:
+            cached = await self.live.get_leaderboard()
+        except LiveStateUnavailable:
+            return self.job.last_board
+        return cached.table if cached is not None else self.job.last_board
+
+    async def rebuild_pair_counts(self) -> None:
+        """Refill the sampler's per-pair vote counts from SQL when Redis lost them."""
+        if await self.live.pair_counts_built():
+            return
+
+        counts = await asyncio.to_thread(self.log.pair_counts, mode="anonymous", status="voted")
+        await self.live.rebuild_pair_counts(counts)  # (a, b) and (b, a) add up there
+
+    async def start(self) -> None:
+        if self.run_jobs:
+            try:
+                await self.rebuild_pair_counts()
+            except LiveStateUnavailable:
+                log.warning("pair counts not rebuilt: live state unavailable")
+        if self.revote_pool is None:  # a re-vote arena never contacts the models
+            self._tasks.append(asyncio.create_task(self._watch_health()))
+        self._tasks.append(asyncio.create_task(self._sweep()))
+        if self.run_jobs:
+            self._tasks.append(
+                asyncio.create_task(self.job.run_forever(self.settings.leaderboard_interval_s))
+            )
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        await self.http.aclose()
+        with contextlib.suppress(Exception):
+            await self.live.aclose()
+        await self.service.aclose()  # votes in flight reach SQL, then the writer child exits
+        self.log.close()
+
+    async def _watch_health(self) -> None:
+        """Probe every endpoint; flag outages in Redis so every worker's sampler skips them."""
+        tracker = HealthTracker(store=self.live)
+        endpoints = [spec.endpoint() for spec in self.serving.models]
+        while True:
+            try:
+                await tracker.check_all(endpoints, self.http)
+            except LiveStateUnavailable:
+                log.warning("health flags not updated: live state unavailable")
+            await asyncio.sleep(HEALTH_INTERVAL_S)
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(SWEEP_INTERVAL_S)
+            try:
+                await self.service.sweep_expired()
+            except Exception:  # a failed sweep is retried next round
+                log.exception("sweeping expired battles failed")
