@@ -1,14 +1,14 @@
 """Engines for the vote log: any SQLAlchemy URL, with SQLite tuned for many writers.
 
-SQLite settings (checked on this machine, see ECOSYSTEM.md): WAL so readers never block the
-writer; synchronous=NORMAL (a commit survives a crash of the process, and of the machine up to
-the last checkpoint); busy_timeout so a writer waits for the lock instead of failing;
-foreign_keys=ON. The DB-API connection runs in autocommit mode (`isolation_level=None`) so
-that SQLAlchemy, not the sqlite3 module, decides where transactions begin, and every write
-transaction starts with BEGIN IMMEDIATE: it takes the write lock up front, so two writers
-never both read and then deadlock upgrading their locks, which is where "database is locked"
-comes from despite a busy timeout. Read-only work asks for a plain (deferred) BEGIN with
-`connection.execution_options(sqlite_begin="DEFERRED")` so a long export never holds the lock.
+SQLite settings: WAL so readers never block the writer; synchronous=NORMAL (a commit survives
+a crash of the process, and of the machine up to the last checkpoint); busy_timeout so a writer
+waits for the lock instead of failing; foreign_keys=ON. The DB-API connection runs in
+autocommit mode (`isolation_level=None`) so that SQLAlchemy, not the sqlite3 module, decides
+where transactions begin, and every write transaction starts with BEGIN IMMEDIATE: it takes
+the write lock up front, so two writers never both read and then deadlock upgrading their
+locks, which is where "database is locked" comes from despite a busy timeout. Read-only work
+asks for a plain (deferred) BEGIN with `connection.execution_options(sqlite_begin="DEFERRED")`
+so a long export never holds the lock.
 """
 
 from __future__ import annotations

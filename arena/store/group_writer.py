@@ -7,8 +7,8 @@ log one writer thread that takes everything queued since its last commit (up to 
 records) and stores it with `BattleLog.record_battles`: one transaction, one statement per
 table. Each caller awaits its own record and gets its own outcome (None, DuplicateBattle,
 InvalidRecord, or the database's error), only after the commit that holds it. With one caller
-at a time this is exactly one transaction per record, as before; under load a batch forms by
-itself, and latency stays one commit plus the wait for the commit in progress.
+at a time this is exactly one transaction per record, as without grouping; under load a batch
+forms by itself, and latency stays one commit plus the wait for the commit in progress.
 
 This is the in-process writer (library use); `arena serve` writes through
 `arena.store.log_process.LogProcess`, which applies the same rule in a child process.

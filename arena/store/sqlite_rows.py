@@ -2,7 +2,7 @@
 
 Writing a vote stores about eight rows (battle, vote, turns, generations). Through SQLAlchemy
 Core every value of every row passes its type's bind processor and the statement's parameter
-construction, which on this machine was about half of the write's CPU. On SQLite these
+construction, a large share of the write's CPU. On SQLite these
 processors are simple and fixed, so `insert_rows` applies the same conversions itself, once
 per column type, and hands plain tuples to the driver's `executemany`:
 
@@ -12,7 +12,7 @@ per column type, and hands plain tuples to the driver's `executemany`:
                     SQLAlchemy's JSON type stores it unless none_as_null is set)
     other        -> the value itself (str, int, float, None pass through the sqlite3 driver)
 
-The database cannot tell the two paths apart: `tests/test_store_sqlite_rows.py` writes the
+The database cannot tell the two paths apart: `tests/test_group_commit.py` writes the
 same records both ways and compares the stored rows byte for byte. Any other backend uses
 SQLAlchemy's insert unchanged.
 """

@@ -1,9 +1,8 @@
 """WAL checkpoints of a SQLite vote log, off the vote path.
 
 By default SQLite checkpoints inside the COMMIT that pushes the write-ahead log past 1000 pages:
-that commit copies the log into the database file and fsyncs it, which took 70-250 ms on this
-machine, and every vote queued behind it waited as long (the p99 of the vote benchmark was
-those stalls). So the log's writer connection turns automatic checkpoints off
+that commit copies the log into the database file and fsyncs it, and every vote queued behind
+it waits as long. So the log's writer connection turns automatic checkpoints off
 (`PRAGMA wal_autocheckpoint=0`, see arena.store.connections) and `WalCheckpointer`
 runs them from a thread of its own on a connection of its own:
 
@@ -15,11 +14,9 @@ runs them from a thread of its own on a connection of its own:
   write start the log file again from its beginning. Under a steady stream of writes passive
   checkpoints alone never let the log restart (SQLite restarts it only when a write begins
   after everything has been copied), so the file would grow as long as the stream lasts.
-  A restart blocks writers while it runs, and takes longer the larger the log: measured here
-  at 300 votes/s, 12-16 ms at 16 MiB (about once a second) against ~30 ms at 64 MiB (every
-  ~4 s) and 85-100 ms at 256 MiB; in three paired runs of the vote benchmark 16 MiB gave
-  the lower p99 each time (28/25/14 ms against 34/29/21 ms). A TRUNCATE at 256 MiB instead
-  stalled writes for 435 ms (freeing the file's blocks).
+  A restart blocks writers while it runs, and takes longer the larger the log, so the
+  default threshold is small (16 MiB) and restarts are frequent and short. A RESTART rather
+  than a TRUNCATE, which would also stall writes while it frees the file's blocks.
   The file keeps its size between restarts (it is reused), so the log stays under about
   `restart_frames` pages on disk.
 
