@@ -167,7 +167,7 @@ def test_threads_share_one_log(log: BattleLog):
         try:
             for battle in chunk:
                 log.record_battle(battle)
-        except BaseException as error:  # noqa: BLE001 - reported by the assert below
+        except BaseException as error:  # reported by the assert below
             errors.append(error)
 
     threads = [threading.Thread(target=write, args=(battles[i::8],)) for i in range(8)]
