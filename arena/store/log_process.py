@@ -2,16 +2,15 @@
 in the child, and no thread in the server.
 
 In one process, a vote writer thread (JSON encoding, row building, the driver) and the event
-loop (HTTP, Redis) take turns on one interpreter lock: on this 2-core machine a vote cost about
-1.5 ms of CPU without its SQL write and 3.2 ms with it. `LogProcess` moves the writes into a
-child process that owns its own `BattleLog`. The event loop talks to it over a socket pair
-without any thread of its own: `write(record)` sends the pickled record as one framed request
-and awaits the reply that names it. The child commits whatever requests arrived while it was
-committing the last batch together (up to `max_batch`, one transaction, one statement per
-table: `BattleLog.record_battles`), so with one vote at a time each vote is one transaction and
-under load batches form by themselves. Each request still gets its own outcome: None, or the
-exception `record_battles` gave for it (DuplicateBattle, InvalidRecord), or the database's
-error for the whole batch.
+loop (HTTP, Redis) take turns on one interpreter lock, and the SQL write is a large share of a
+vote's CPU. `LogProcess` moves the writes into a child process that owns its own `BattleLog`.
+The event loop talks to it over a socket pair without any thread of its own: `write(record)`
+sends the pickled record as one framed request and awaits the reply that names it. The child
+commits whatever requests arrived while it was committing the last batch together (up to
+`max_batch`, one transaction, one statement per table: `BattleLog.record_battles`), so with
+one vote at a time each vote is one transaction and under load batches form by themselves.
+Each request still gets its own outcome: None, or the exception `record_battles` gave for it
+(DuplicateBattle, InvalidRecord), or the database's error for the whole batch.
 
 Wire format, both ways: a 4-byte big-endian length, then that many bytes. A request's bytes
 are an 8-byte request id and the pickled BattleRecord; an empty message asks the child to
@@ -290,7 +289,7 @@ def _serve(url: str, sock: socket.socket, parent_pid: int, max_batch: int, log_l
 
     try:
         battle_log = BattleLog(url)
-    except Exception as failure:  # noqa: BLE001 - sent to the parent, which raises it
+    except Exception as failure:  # sent to the parent, which raises it
         _send_message(sock, _pickled(failure))
         return
     # What is alive now lives as long as the child: keep it out of the cyclic collector's
@@ -307,7 +306,7 @@ def _serve(url: str, sock: socket.socket, parent_pid: int, max_batch: int, log_l
                 try:
                     records = [pickle.loads(payload) for _, payload in requests]
                     outcomes: Any = battle_log.record_battles(records)
-                except Exception as failure:  # noqa: BLE001 - the parent fails the batch
+                except Exception as failure:  # the parent fails the batch
                     outcomes = failure
                 _send_message(sock, _pickled((ids, outcomes)))
             if stop:
@@ -354,7 +353,7 @@ def _pickled(reply: Any) -> bytes:
     """`reply` pickled; an exception that cannot be pickled travels as a RuntimeError."""
     try:
         return pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
-    except Exception:  # noqa: BLE001
+    except Exception:
         if isinstance(reply, tuple):
             ids, outcomes = reply
             if isinstance(outcomes, list):
@@ -372,5 +371,5 @@ def _portable(item: Any) -> Any:
     try:
         pickle.loads(pickle.dumps(item))
         return item
-    except Exception:  # noqa: BLE001
+    except Exception:
         return RuntimeError(f"{type(item).__name__}: {item}")
