@@ -14,18 +14,9 @@ from pathlib import Path
 import pytest
 
 from serving.config import ModelSpec
-from serving.launcher import (
-    SMALL_CPU_THREADING,
-    LaunchError,
-    check_vllm_python,
-    cpu_threading_defaults,
-    group_members,
-    launch_models,
-    process_alive,
-    server_env,
-    start_server,
-    stop_group,
-)
+from serving.launcher import LaunchError, check_vllm_python, launch_models, start_server
+from serving.processes import group_members, process_alive, stop_group
+from serving.vllm_command import SMALL_CPU_THREADING, cpu_threading_defaults, server_env
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -88,7 +79,7 @@ def test_attached_server_dies_when_its_parent_is_killed(tmp_path):
     # SIGKILLed: the kernel must SIGTERM the child (no orphan).
     parent_code = textwrap.dedent("""
         import os, subprocess, sys, time
-        from serving.launcher import die_with_parent
+        from serving.processes import die_with_parent
         child = subprocess.Popen(["sleep", "60"], start_new_session=True,
                                  preexec_fn=die_with_parent(os.getpid()))
         print(child.pid, flush=True)
@@ -146,10 +137,10 @@ def test_small_cpu_machines_unbind_vllms_threads_unless_told_otherwise(monkeypat
     assert cpu_threading_defaults(cpus=8, has_gpu=False) == {}
     assert cpu_threading_defaults(cpus=2, has_gpu=True) == {}
 
-    import serving.launcher as launcher
+    import serving.vllm_command as vllm_command
 
     spec = ModelSpec(name="m", model="/models/m", port=8000)
-    monkeypatch.setattr(launcher, "cpu_threading_defaults", lambda: dict(SMALL_CPU_THREADING))
+    monkeypatch.setattr(vllm_command, "cpu_threading_defaults", lambda: dict(SMALL_CPU_THREADING))
     for name in SMALL_CPU_THREADING:
         monkeypatch.delenv(name, raising=False)
     env = server_env(spec)

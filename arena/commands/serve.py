@@ -131,7 +131,7 @@ def _start_models(stack: contextlib.ExitStack, serving, settings) -> None:  # no
 
 def _spawn_worker(config: Path, settings, redis_url: str, index: int, no_ui: bool,  # noqa: ANN001
                   replay: Path | None = None):
-    from serving.launcher import die_with_parent
+    from serving.processes import die_with_parent
 
     command = [
         sys.executable, "-m", "arena", "serve", "--config", str(config),

@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from serving.launcher import die_with_parent
+from serving.processes import die_with_parent
 
 log = logging.getLogger(__name__)
 
