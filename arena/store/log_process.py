@@ -282,7 +282,7 @@ def _serve(url: str, sock: socket.socket, parent_pid: int, max_batch: int, log_l
     logging.basicConfig(
         level=log_level, format="%(asctime)s log-writer %(levelname)s %(name)s: %(message)s")
     if sys.platform.startswith("linux"):
-        from serving.launcher import die_with_parent
+        from serving.processes import die_with_parent
 
         die_with_parent(parent_pid)()
     from arena.store import BattleLog
