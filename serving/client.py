@@ -28,8 +28,13 @@ for the token counts.
 Timeouts (`StreamTimeouts`, seconds): `connect` for the TCP/TLS connection, `first_token` from
 sending the request to the first text, `total` for the whole request. All three are deadlines:
 `asyncio.timeout_at` until the response headers arrive, then one timer per stream that cancels a
-pending read when it passes (`_ReadDeadline`), so a server that stops sending ends the stream
+pending read when it passes (`ReadDeadline`), so a server that stops sending ends the stream
 with an error record at the deadline; it never hangs.
+
+Parsing: SSE lines are split from the raw bytes and each chunk's JSON is decoded from bytes,
+rather than with httpx's `aiter_lines` (which decodes text and splits it again), to keep the
+client's CPU per chunk small: on a CPU-only host that CPU is taken from the model server. Lines
+are complete before they are decoded, so a UTF-8 character split across two reads is never cut.
 
 Use one `httpx.AsyncClient` per process (`make_http_client()`) and pass it as `http=`, so
 connections are pooled; without it each call opens and closes its own client.
@@ -46,6 +51,7 @@ from typing import Any
 import httpx
 import orjson
 
+from serving.read_deadline import ReadDeadline
 from serving.records import SAMPLING_KEYS, GenerationRecord
 
 # The most of an HTTP error body we keep in the record.
@@ -118,66 +124,6 @@ class _StreamError(Exception):
     """A failure that ends the stream with an error record."""
 
 
-class _ReadDeadline:
-    """A deadline for the reads of one stream: TimeoutError from `read` once it has passed.
-
-    `asyncio.timeout_at` around each read made a timer and a context per chunk (about 15 us
-    of CPU per chunk here, a tenth of what httpx itself costs). This keeps one timer per
-    deadline instead. When it fires while a read is pending, it cancels the task, exactly as
-    `asyncio.timeout` does, and `read` turns that cancellation into TimeoutError; when it
-    fires between reads, it only marks the deadline expired and the next `read` raises. So it
-    never cancels the task anywhere but inside `read`: the stream's generator yields between
-    reads, and the consumer's own awaits there must not be hit (a single timeout around the
-    whole read loop would do exactly that).
-    """
-
-    def __init__(self, when: float) -> None:
-        self._loop = asyncio.get_running_loop()
-        self.when = when
-        self.expired = False
-        self._reader: asyncio.Task[Any] | None = None  # the task inside `read`, if any
-        self._cancelled_it = False
-        self._timer = self._loop.call_at(when, self._fire)
-
-    def move(self, when: float) -> None:
-        """Replace the deadline (monotonic loop time, as `loop.time()`). An old deadline that
-        passed between reads no longer counts (the first-token deadline, once text came)."""
-        if when == self.when:
-            return
-        self._timer.cancel()
-        self.when = when
-        self.expired = self._loop.time() >= when
-        if not self.expired:
-            self._timer = self._loop.call_at(when, self._fire)
-
-    async def read(self, awaitable: Any) -> Any:
-        if self.expired:
-            close = getattr(awaitable, "close", None)
-            if close is not None:
-                close()  # never awaited: close it so Python does not warn
-            raise TimeoutError
-        self._reader = asyncio.current_task()
-        try:
-            return await awaitable
-        except asyncio.CancelledError:
-            if self._cancelled_it and self._reader is not None:
-                self._cancelled_it = False
-                if self._reader.uncancel() == 0:  # nobody else cancelled the task as well
-                    raise TimeoutError from None
-            raise
-        finally:
-            self._reader = None
-
-    def close(self) -> None:
-        self._timer.cancel()
-
-    def _fire(self) -> None:
-        self.expired = True
-        if self._reader is not None and not self._cancelled_it:
-            self._cancelled_it = True
-            self._reader.cancel()
-
-
 def request_body(endpoint: Endpoint, messages: list[dict[str, str]], params: dict[str, Any]
                  ) -> dict[str, Any]:
     """The JSON body sent for one streamed chat completion."""
@@ -196,8 +142,14 @@ def request_body(endpoint: Endpoint, messages: list[dict[str, str]], params: dic
     }
 
 
-def _apply_chunk(record: GenerationRecord, chunk: dict[str, Any]) -> str:
-    """Copy one SSE chunk's metadata into the record; return its new text ("" if none)."""
+def _apply_payload(record: GenerationRecord, payload: bytes) -> str:
+    """Decode one SSE `data:` payload into the record (metadata, output, first-token time);
+    return its new text ("" if none)."""
+    try:
+        chunk = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        shown = payload[:200].decode("utf-8", "replace")
+        raise _StreamError(f"malformed stream chunk: {shown!r}") from None
     if "error" in chunk:
         error = chunk["error"]
         message = error.get("message", error) if isinstance(error, dict) else error
@@ -218,7 +170,92 @@ def _apply_chunk(record: GenerationRecord, chunk: dict[str, Any]) -> str:
         text += delta.get("content") or ""
         if choice.get("finish_reason"):
             record.finish_reason = choice["finish_reason"]
+    if text:
+        if record.first_token_at is None:
+            record.first_token_at = _now()
+        record.output += text
     return text
+
+
+def new_generation_record(endpoint: Endpoint, messages: list[dict[str, str]],
+                          params: dict[str, Any]) -> GenerationRecord:
+    """The record of one request before it is sent: what is asked, of whom, with what."""
+    return GenerationRecord(
+        endpoint=endpoint.base_url,
+        served_model=endpoint.model,
+        messages=[dict(m) for m in messages],
+        params=dict(params),
+        seed=params.get("seed"),
+        extra={"endpoint_name": endpoint.name},
+    )
+
+
+def _deadlines(timeouts: StreamTimeouts) -> tuple[float, float]:
+    """The first-token and total deadlines of a request sent now, in event-loop time."""
+    start = asyncio.get_running_loop().time()
+    return start + min(timeouts.first_token, timeouts.total), start + timeouts.total
+
+
+async def _send(client: httpx.AsyncClient, endpoint: Endpoint, body: dict[str, Any],
+                timeouts: StreamTimeouts) -> httpx.Response:
+    """POST the request with a streamed response; the caller must close the response."""
+    request = client.build_request(
+        "POST",
+        endpoint.chat_url,
+        json=body,
+        headers=endpoint.headers(),
+        timeout=httpx.Timeout(None, connect=timeouts.connect),
+    )
+    return await client.send(request, stream=True)
+
+
+async def _status_error(response: httpx.Response, url: str) -> _StreamError:
+    """The error for a response that is not 200, with the start of its body."""
+    detail = (await response.aread()).decode("utf-8", "replace")
+    return _StreamError(f"HTTP {response.status_code} from {url}: {detail[:_ERROR_BODY_CHARS]}")
+
+
+def _check_complete(record: GenerationRecord, done: bool) -> None:
+    """Raise _StreamError unless the stream reached [DONE] with a finish reason."""
+    if not done:
+        raise _StreamError("stream ended before [DONE]: the server closed the connection")
+    if record.finish_reason is None:
+        raise _StreamError("stream finished without a finish_reason")
+
+
+def _failure_message(failed: Exception, record: GenerationRecord, endpoint: Endpoint,
+                     timeouts: StreamTimeouts) -> str:
+    """The `record.error` for a failure that ends the stream."""
+    if isinstance(failed, TimeoutError):
+        if record.first_token_at is None and timeouts.first_token < timeouts.total:
+            return f"timeout: no first token within {timeouts.first_token:g} s"
+        return f"timeout: the request exceeded the total limit of {timeouts.total:g} s"
+    if isinstance(failed, httpx.ConnectTimeout):
+        return f"connect timeout after {timeouts.connect:g} s to {endpoint.base_url}"
+    if isinstance(failed, httpx.ConnectError):
+        return f"cannot connect to {endpoint.base_url}: {failed}"
+    if isinstance(failed, httpx.HTTPError):
+        # RemoteProtocolError / ReadError: typically the server died mid-stream.
+        return f"connection lost mid-stream: {type(failed).__name__}: {failed}"
+    return str(failed)  # a _StreamError says what went wrong itself
+
+
+def _mark_cancelled(record: GenerationRecord, why: str) -> None:
+    """End the record of a stream its consumer cancelled or closed."""
+    record.error = f"cancelled: {why}"
+    record.finished_at = _now()
+
+
+async def _release(deadline: ReadDeadline | None, response: httpx.Response | None,
+                   own_client: httpx.AsyncClient | None) -> None:
+    """Stop the read timer, close the response and a client the stream opened itself."""
+    if deadline is not None:
+        deadline.close()
+    # Closing the response drops the connection, which makes vLLM abort the request.
+    if response is not None:
+        await _close_quietly(response)
+    if own_client is not None:
+        await own_client.aclose()
 
 
 async def stream_chat(
@@ -229,60 +266,30 @@ async def stream_chat(
     timeouts: StreamTimeouts = StreamTimeouts(),
     http: httpx.AsyncClient | None = None,
 ) -> AsyncIterator[StreamEvent]:
-    """Stream one chat completion; see the module docstring for the event protocol.
-
-    Raises ValueError (before any request) when `params` lacks a key of SAMPLING_KEYS.
-    """
+    """Stream one chat completion (the event protocol: see the module docstring). Raises
+    ValueError, before any request, when `params` lacks a key of SAMPLING_KEYS."""
     body = request_body(endpoint, messages, params)
-    record = GenerationRecord(
-        endpoint=endpoint.base_url,
-        served_model=endpoint.model,
-        messages=[dict(m) for m in messages],
-        params=dict(params),
-        seed=params.get("seed"),
-        extra={"endpoint_name": endpoint.name},
-    )
+    record = new_generation_record(endpoint, messages, params)
     try:
         yield StreamStarted(record)
     except GeneratorExit:
-        record.error = "cancelled: the consumer closed the stream before it started"
-        record.finished_at = _now()
+        _mark_cancelled(record, "the consumer closed the stream before it started")
         raise
 
-    loop = asyncio.get_running_loop()
-    start = loop.time()
-    first_token_deadline = start + min(timeouts.first_token, timeouts.total)
-    total_deadline = start + timeouts.total
-    own_client = http is None
+    first_token_deadline, total_deadline = _deadlines(timeouts)
     client = http or make_http_client()
     response: httpx.Response | None = None
-    deadline: _ReadDeadline | None = None
+    deadline: ReadDeadline | None = None
     done = False
     record.started_at = _now()
     try:
-        request = client.build_request(
-            "POST",
-            endpoint.chat_url,
-            json=body,
-            headers=endpoint.headers(),
-            timeout=httpx.Timeout(None, connect=timeouts.connect),
-        )
         async with asyncio.timeout_at(first_token_deadline):
-            response = await client.send(request, stream=True)
+            response = await _send(client, endpoint, body, timeouts)
             if response.status_code != 200:
-                detail = (await response.aread()).decode("utf-8", "replace")
-                raise _StreamError(
-                    f"HTTP {response.status_code} from {endpoint.chat_url}: "
-                    f"{detail[:_ERROR_BODY_CHARS]}"
-                )
-        # SSE lines are split from the raw bytes here and JSON is decoded from bytes, instead
-        # of httpx's aiter_lines decoding text and splitting it again: per chunk the client
-        # then costs no more CPU than a bare httpx loop, which matters on a CPU-only host
-        # where that CPU is taken from the model server. Lines are complete before they are
-        # decoded, so a UTF-8 character split across two reads is never cut.
+                raise await _status_error(response, endpoint.chat_url)
         reads = response.aiter_bytes()
         pending = b""
-        deadline = _ReadDeadline(first_token_deadline)
+        deadline = ReadDeadline(first_token_deadline)
         while not done:
             if record.first_token_at is not None:
                 deadline.move(total_deadline)
@@ -298,47 +305,17 @@ async def stream_chat(
                 if payload == b"[DONE]":
                     done = True
                     break
-                try:
-                    chunk = orjson.loads(payload)
-                except orjson.JSONDecodeError:
-                    shown = payload[:200].decode("utf-8", "replace")
-                    raise _StreamError(f"malformed stream chunk: {shown!r}") from None
-                text = _apply_chunk(record, chunk)
+                text = _apply_payload(record, payload)
                 if text:
-                    if record.first_token_at is None:
-                        record.first_token_at = _now()
-                    record.output += text
                     yield TextDelta(text)
-        if not done:
-            raise _StreamError("stream ended before [DONE]: the server closed the connection")
-        if record.finish_reason is None:
-            raise _StreamError("stream finished without a finish_reason")
-    except TimeoutError:
-        if record.first_token_at is None and timeouts.first_token < timeouts.total:
-            record.error = f"timeout: no first token within {timeouts.first_token:g} s"
-        else:
-            record.error = f"timeout: the request exceeded the total limit of {timeouts.total:g} s"
-    except _StreamError as failed:
-        record.error = str(failed)
-    except httpx.ConnectTimeout:
-        record.error = f"connect timeout after {timeouts.connect:g} s to {endpoint.base_url}"
-    except httpx.ConnectError as failed:
-        record.error = f"cannot connect to {endpoint.base_url}: {failed}"
-    except httpx.HTTPError as failed:
-        # RemoteProtocolError / ReadError: typically the server died mid-stream.
-        record.error = f"connection lost mid-stream: {type(failed).__name__}: {failed}"
+        _check_complete(record, done)
+    except (TimeoutError, _StreamError, httpx.HTTPError) as failed:
+        record.error = _failure_message(failed, record, endpoint, timeouts)
     except (asyncio.CancelledError, GeneratorExit):
-        record.error = "cancelled: the consumer closed the stream"
-        record.finished_at = _now()
+        _mark_cancelled(record, "the consumer closed the stream")
         raise
     finally:
-        if deadline is not None:
-            deadline.close()
-        # Closing the response drops the connection, which makes vLLM abort the request.
-        if response is not None:
-            await _close_quietly(response)
-        if own_client:
-            await client.aclose()
+        await _release(deadline, response, client if http is None else None)
     record.finished_at = _now()
     yield StreamFinished(record)
 
@@ -346,7 +323,7 @@ async def stream_chat(
 async def _close_quietly(response: httpx.Response) -> None:
     try:
         await response.aclose()
-    except Exception:  # noqa: BLE001 - the stream is over either way
+    except Exception:  # the stream is over either way
         pass
 
 

