@@ -20,6 +20,10 @@ directory if one exists there, and otherwise a hub id (`org/name`) that vLLM dow
 
 Tables this module does not own (`[arena]`, ...) are ignored; unknown keys inside the tables it
 owns are errors, because a misspelt sampling key would otherwise silently do nothing.
+
+The objects a config becomes live in `serving.settings` and the checks of each table in
+`serving.config_reader`; this module reads the file, checks the models against each other and
+exports all of their public names.
 """
 
 from __future__ import annotations
