@@ -2,6 +2,8 @@
 
 The server (tests/fixtures/replay_server.py) has its own Redis and SQLite file and no model
 server: its configured models point at a socket that only listens, so any contact would count.
+The rules of a re-voting battle (one vote, the owner's, no prompts) are tested in-process in
+tests/test_battle_revote.py.
 """
 
 from __future__ import annotations
@@ -128,18 +130,6 @@ def test_sides_are_rerandomised_and_a_rater_never_gets_the_same_battle_twice(rep
                            timeout=30)
     assert exhausted.status_code == 503
     assert "seen every battle" in exhausted.json()["detail"]
-
-
-def test_a_second_vote_and_a_vote_from_another_session_are_refused(replay_server):
-    headers = session()
-    seen = next_battle(replay_server.url, headers)
-    stranger = vote(replay_server.url, session(), seen.battle_id, "model_a")
-    assert stranger.status_code == 403
-    assert vote(replay_server.url, headers, seen.battle_id, "tie").status_code == 200
-    again = vote(replay_server.url, headers, seen.battle_id, "model_a")
-    assert again.status_code == 409
-    assert "already has a vote" in again.json()["detail"]
-    assert logged(replay_server, seen.battle_id).winner == "tie"
 
 
 def test_prompts_and_follow_ups_are_refused_in_replay_mode(replay_server):
