@@ -1,5 +1,5 @@
-"""Drift check without model servers: reading the log, choosing what to replay, the similarity
-score, the report, and the command's answers to bad input and unreachable endpoints."""
+"""Drift check without model servers: reading the log, choosing what to re-generate, the
+similarity score, the report, and the command's answers to bad input and unreachable endpoints."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import pytest
 from factories import make_battle
 
 from arena.drift import collect_tasks, read_battle_log, summarise, text_similarity
-from arena.drift.check import TurnResult
 from arena.drift.report import to_markdown
-from arena.drift.tasks import ReplayInputError
+from arena.drift.results import TurnResult
+from arena.drift.tasks import DriftInputError
 
 
 def arena(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -50,7 +50,7 @@ def test_similarity_is_the_token_level_difflib_ratio():
     assert text_similarity("a b", "") == 0.0
 
 
-# --- selecting what to replay --------------------------------------------------------------
+# --- selecting what to re-generate ---------------------------------------------------------
 
 def test_failed_logged_generations_are_skipped_with_their_error():
     battle = make_battle(status="error", turn_count=2, model_a="m1", model_b="m2")
@@ -85,10 +85,10 @@ def test_logged_messages_params_and_seed_are_what_gets_replayed():
 def test_a_line_that_is_not_a_battle_record_is_named(tmp_path: Path):
     path = tmp_path / "log.jsonl"
     path.write_text(json.dumps(make_battle().to_dict()) + "\n{not json\n", encoding="utf-8")
-    with pytest.raises(ReplayInputError, match=r"log\.jsonl:2: not valid JSON"):
+    with pytest.raises(DriftInputError, match=r"log\.jsonl:2: not valid JSON"):
         list(read_battle_log(path))
     path.write_text('{"model_a": "x", "model_b": "y", "winner": "tie"}\n', encoding="utf-8")
-    with pytest.raises(ReplayInputError, match=r":1: not a battle record of our JSONL export"):
+    with pytest.raises(DriftInputError, match=r":1: not a battle record of our JSONL export"):
         list(read_battle_log(path))
 
 
@@ -148,7 +148,7 @@ def test_unreachable_endpoints_are_reported_not_fatal(tmp_path: Path):
     port = closed_port()
     config.write_text(f'[[models]]\nname = "m1"\nbase_url = "http://127.0.0.1:{port}"\n',
                       encoding="utf-8")
-    done = arena("replay", "generate", str(log), "--config", str(config),
+    done = arena("drift", "generate", str(log), "--config", str(config),
                  "--out-dir", str(tmp_path / "out"))
     assert done.returncode == 0, done.stderr
     report = json.loads((tmp_path / "out" / "drift.json").read_text())
@@ -161,7 +161,7 @@ def test_unreachable_endpoints_are_reported_not_fatal(tmp_path: Path):
     assert any("'m2' is not in the config" in e for e in models["m2"]["failures"])
     assert "m1: 1 failed: cannot connect" in done.stderr
 
-    gated = arena("replay", "generate", str(log), "--config", str(config),
+    gated = arena("drift", "generate", str(log), "--config", str(config),
                   "--out-dir", str(tmp_path / "out"), "--fail-on-drift", "0.5")
     assert gated.returncode == 1
     assert "drift: m1: nothing could be replayed (1 failed)" in gated.stderr
@@ -170,19 +170,32 @@ def test_unreachable_endpoints_are_reported_not_fatal(tmp_path: Path):
 def test_bad_input_exits_2_with_the_reason(tmp_path: Path):
     config = tmp_path / "arena.toml"
     config.write_text('[[models]]\nname = "m1"\nbase_url = "http://127.0.0.1:9"\n')
-    missing = arena("replay", "generate", str(tmp_path / "nope.jsonl"), "--config", str(config))
+    missing = arena("drift", "generate", str(tmp_path / "nope.jsonl"), "--config", str(config))
     assert missing.returncode == 2
     assert "nope.jsonl: file not found" in missing.stderr
 
     log = write_log(tmp_path / "a.jsonl", [make_battle(model_a="m1", turn_count=1)])
-    bad_config = arena("replay", "generate", str(log), "--config", str(tmp_path / "x.toml"))
+    bad_config = arena("drift", "generate", str(log), "--config", str(tmp_path / "x.toml"))
     assert bad_config.returncode == 2 and "config file not found" in bad_config.stderr
 
     out = tmp_path / "out"
-    assert arena("replay", "generate", str(log), "--config", str(config), "--models", "none",
+    assert arena("drift", "generate", str(log), "--config", str(config), "--models", "none",
                  "--out-dir", str(out)).returncode == 0
     other = write_log(tmp_path / "b.jsonl", [make_battle(model_a="m1", turn_count=2)])
-    mixed = arena("replay", "generate", str(other), "--config", str(config),
+    mixed = arena("drift", "generate", str(other), "--config", str(config),
                   "--out-dir", str(out))
     assert mixed.returncode == 2
     assert "holds the progress of another log" in mixed.stderr
+
+
+def test_replay_is_a_hidden_alias_of_drift(tmp_path: Path):
+    listing = arena("--help")
+    assert "drift" in listing.stdout and "replay" not in listing.stdout
+    helps = [[line.replace(f"arena {name} ", "arena NAME ").rstrip()
+              for line in arena(name, "generate", "--help").stdout.splitlines()]
+             for name in ("drift", "replay")]
+    assert helps[0] == helps[1]
+    config = tmp_path / "arena.toml"
+    config.write_text('[[models]]\nname = "m1"\nbase_url = "http://127.0.0.1:9"\n')
+    missing = arena("replay", "generate", str(tmp_path / "nope.jsonl"), "--config", str(config))
+    assert missing.returncode == 2 and "nope.jsonl: file not found" in missing.stderr

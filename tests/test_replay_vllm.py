@@ -78,7 +78,7 @@ def real_log(vllm_servers, tmp_path_factory: pytest.TempPathFactory) -> Path:
     failed.battle_id, failed.status, failed.winner, failed.voted_at = (
         "real-failed", "error", None, None)
     failed.turns[1].generation_b.error = "HTTP 500: engine died"
-    path = tmp_path_factory.mktemp("replay") / "battles.jsonl"
+    path = tmp_path_factory.mktemp("drift") / "battles.jsonl"
     path.write_text("".join(json.dumps(b.to_dict()) + "\n" for b in [*battles, failed]),
                     encoding="utf-8")
     return path
@@ -101,7 +101,7 @@ def test_replaying_a_log_against_the_same_models_matches_exactly(real_log, vllm_
     config = write_config(tmp_path / "same.toml", {
         name: (vllm_servers[name], name) for name in ("tiny-a", "tiny-b")})
     out = tmp_path / "out"
-    done = arena("replay", "generate", str(real_log), "--config", str(config), "--out-dir",
+    done = arena("drift", "generate", str(real_log), "--config", str(config), "--out-dir",
                  str(out), "--fail-on-drift", "1.0")
     assert done.returncode == 0, done.stdout + done.stderr
     models = read_report(out)
@@ -120,7 +120,7 @@ def test_replaying_against_the_other_tiny_model_is_reported_as_drift(real_log, v
     swapped = write_config(tmp_path / "swapped.toml", {
         "tiny-a": (vllm_servers["tiny-b"], "tiny-b"), "tiny-b": (vllm_servers["tiny-a"], "tiny-a")})
     out = tmp_path / "out"
-    done = arena("replay", "generate", str(real_log), "--config", str(swapped), "--out-dir",
+    done = arena("drift", "generate", str(real_log), "--config", str(swapped), "--out-dir",
                  str(out), "--fail-on-drift", "0.9", "--worst", "2")
     assert done.returncode == 1, done.stdout + done.stderr
     assert "drift: tiny-a: exact-match rate" in done.stderr
@@ -142,7 +142,7 @@ def test_an_interrupted_run_resumes_where_it_stopped(real_log, vllm_servers, tmp
         name: (vllm_servers[name], name) for name in ("tiny-a", "tiny-b")})
     out = tmp_path / "out"
     progress = out / "progress.jsonl"
-    command = [sys.executable, "-m", "arena", "replay", "generate", str(real_log), "--config",
+    command = [sys.executable, "-m", "arena", "drift", "generate", str(real_log), "--config",
                str(config), "--out-dir", str(out), "--concurrency", "1"]
     first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -164,7 +164,7 @@ def test_an_interrupted_run_resumes_where_it_stopped(real_log, vllm_servers, tmp
     with progress.open("a") as torn:
         torn.write('{"battle_id": "real-0", "tu')
 
-    second = arena("replay", "generate", str(real_log), "--config", str(config), "--out-dir",
+    second = arena("drift", "generate", str(real_log), "--config", str(config), "--out-dir",
                    str(out), "--fail-on-drift", "1.0")
     assert second.returncode == 0, second.stdout + second.stderr
     meta = json.loads((out / "drift.json").read_text())["meta"]
@@ -185,7 +185,7 @@ def test_a_down_endpoint_is_reported_and_retried_on_the_next_run(real_log, vllm_
     out = tmp_path / "out"
     broken = write_config(tmp_path / "broken.toml", {
         "tiny-a": (vllm_servers["tiny-a"], "tiny-a"), "tiny-b": (dead, "tiny-b")})
-    first = arena("replay", "generate", str(real_log), "--config", str(broken), "--out-dir",
+    first = arena("drift", "generate", str(real_log), "--config", str(broken), "--out-dir",
                   str(out))
     assert first.returncode == 0, first.stdout + first.stderr
     models = read_report(out)
@@ -195,7 +195,7 @@ def test_a_down_endpoint_is_reported_and_retried_on_the_next_run(real_log, vllm_
 
     fixed = write_config(tmp_path / "fixed.toml", {
         name: (vllm_servers[name], name) for name in ("tiny-a", "tiny-b")})
-    second = arena("replay", "generate", str(real_log), "--config", str(fixed), "--out-dir",
+    second = arena("drift", "generate", str(real_log), "--config", str(fixed), "--out-dir",
                    str(out), "--fail-on-drift", "1.0")
     assert second.returncode == 0, second.stdout + second.stderr
     meta = json.loads((out / "drift.json").read_text())["meta"]

@@ -1,4 +1,4 @@
-"""Drift check: run logged generations again and compare the answers.
+"""Drift check: re-generate logged generations and compare the answers.
 
 For every selected logged generation (see `arena.drift.tasks`) the same request is sent again
 (the logged messages, every logged sampling parameter and the logged seed) to the endpoint the
@@ -18,7 +18,7 @@ Failures of the endpoint (refused connection, HTTP error, timeout) become `faile
 the run goes on; the run is resumable (`arena.drift.progress`).
 
     report = run_drift_check(Path("battles.jsonl"), load_models_config("arena.toml"),
-                             Path("replay-out"), concurrency=4)
+                             Path("drift-out"), concurrency=4)
 """
 
 from __future__ import annotations
@@ -27,118 +27,28 @@ import asyncio
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from arena.drift.progress import ProgressStore, file_sha256
 from arena.drift.report import DriftReport, summarise
-from arena.drift.similarity import text_similarity
-from arena.drift.tasks import ReplayTask, SkippedGeneration, collect_tasks, read_battle_log
+from arena.drift.results import TurnResult, compare, not_configured, skipped_result
+from arena.drift.tasks import RegenerationTask, collect_tasks, read_battle_log
 from serving.client import StreamTimeouts, complete_chat, make_http_client
 from serving.config import ServingConfig
-from serving.records import GenerationRecord
 
-STATUSES = ("replayed", "failed", "skipped")
 DEFAULT_TIMEOUTS = StreamTimeouts(connect=10.0, first_token=120.0, total=300.0)
 
 
-@dataclass
-class TurnResult:
-    """The outcome for one logged generation (battle, turn, side).
-
-    status: "replayed" (a new answer came back), "failed" (the endpoint failed; `error` says
-    how) or "skipped" (nothing to replay; `error` says why). `exact` and `similarity` are set
-    for replayed results only. `served_*` is the model id the server answered with,
-    `fingerprint_*` its `system_fingerprint`, each as logged and as replayed.
-    """
-
-    battle_id: str
-    turn: int
-    side: str
-    model: str
-    status: str
-    seed: int | None
-    logged_output: str
-    replayed_output: str | None = None
-    exact: bool | None = None
-    similarity: float | None = None
-    served_logged: str | None = None
-    served_replayed: str | None = None
-    fingerprint_logged: str | None = None
-    fingerprint_replayed: str | None = None
-    endpoint: str | None = None
-    error: str | None = None
-    seconds: float | None = None
-
-    @property
-    def key(self) -> tuple[str, int, str]:
-        return (self.battle_id, self.turn, self.side)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TurnResult:
-        return cls(**data)
-
-
-def _served_id(record: GenerationRecord) -> str | None:
-    return record.response_model or record.served_model or None
-
-
-def compare(task: ReplayTask, replayed: GenerationRecord, seconds: float) -> TurnResult:
-    """The result of one replay: failed when the new generation has an error, else compared."""
-    logged = task.logged
-    result = TurnResult(
-        battle_id=task.battle_id, turn=task.turn, side=task.side, model=task.model,
-        status="failed" if replayed.error is not None else "replayed",
-        seed=logged.seed if logged.seed is not None else logged.params.get("seed"),
-        logged_output=logged.output, served_logged=_served_id(logged),
-        fingerprint_logged=logged.system_fingerprint, endpoint=replayed.endpoint,
-        seconds=round(seconds, 4),
-    )
-    if replayed.error is not None:
-        result.error = replayed.error
-        return result
-    result.replayed_output = replayed.output
-    result.exact = replayed.output == logged.output
-    result.similarity = text_similarity(logged.output, replayed.output)
-    result.served_replayed = _served_id(replayed)
-    result.fingerprint_replayed = replayed.system_fingerprint
-    return result
-
-
-def skipped_result(skip: SkippedGeneration) -> TurnResult:
-    return TurnResult(
-        battle_id=skip.battle_id, turn=skip.turn, side=skip.side, model=skip.model,
-        status="skipped", seed=skip.logged.seed, logged_output=skip.logged.output,
-        served_logged=_served_id(skip.logged), fingerprint_logged=skip.logged.system_fingerprint,
-        error=skip.reason,
-    )
-
-
-def _not_configured(task: ReplayTask, config: ServingConfig) -> TurnResult:
-    where = f" {config.path}" if config.path is not None else ""
-    return TurnResult(
-        battle_id=task.battle_id, turn=task.turn, side=task.side, model=task.model,
-        status="failed", seed=task.logged.seed, logged_output=task.logged.output,
-        served_logged=_served_id(task.logged), fingerprint_logged=task.logged.system_fingerprint,
-        error=f"model {task.model!r} is not in the config{where}; known: "
-              f"{', '.join(config.names)}",
-    )
-
-
-async def replay_generations(
-    tasks: list[ReplayTask],
+async def regenerate(
+    tasks: list[RegenerationTask],
     config: ServingConfig,
     *,
     concurrency: int = 4,
     timeouts: StreamTimeouts = DEFAULT_TIMEOUTS,
     on_result: Callable[[TurnResult], None] | None = None,
 ) -> list[TurnResult]:
-    """Replay `tasks` with at most `concurrency` requests in flight; results in task order.
+    """Send `tasks` again with at most `concurrency` requests in flight; results in task order.
 
     `on_result` is called with each result as it finishes (the progress file and bar use it).
     Never raises for endpoint failures; those are `failed` results.
@@ -160,7 +70,7 @@ async def replay_generations(
             try:
                 endpoint = config.model(task.model).endpoint()
             except KeyError:
-                result = _not_configured(task, config)
+                result = not_configured(task, config)
             else:
                 start = time.perf_counter()
                 record = await complete_chat(endpoint, task.logged.messages, task.logged.params,
@@ -195,10 +105,10 @@ def run_drift_check(
     worst: int = 3,
     progress: bool | None = None,
 ) -> DriftReport:
-    """Replay the selected battles of `log_path`, resuming from `out_dir`, and write
+    """Re-generate the selected battles of `log_path`, resuming from `out_dir`, and write
     `out_dir/drift.json` and `out_dir/drift.md`; returns the report.
 
-    `progress=None` shows a bar only when stderr is a terminal. Raises ReplayInputError for an
+    `progress=None` shows a bar only when stderr is a terminal. Raises DriftInputError for an
     unreadable log or an out dir that holds another log's progress. KeyboardInterrupt leaves
     the finished results in `out_dir/progress.jsonl`; the same call resumes.
     """
@@ -216,8 +126,8 @@ def run_drift_check(
         bar.update(1)
 
     try:
-        fresh = asyncio.run(replay_generations(pending, config, concurrency=concurrency,
-                                               timeouts=timeouts, on_result=record))
+        fresh = asyncio.run(regenerate(pending, config, concurrency=concurrency,
+                                       timeouts=timeouts, on_result=record))
     finally:
         bar.close()
         store.close()

@@ -1,12 +1,12 @@
 """The resumable part of a drift check: finished results, one JSON line each, in the out dir.
 
-`OUT_DIR/progress.jsonl` gets one line per finished generation (replayed or failed) the moment
+`OUT_DIR/progress.jsonl` gets one line per finished generation (re-generated or failed) the moment
 it finishes, flushed, so an interrupted run (Ctrl-C, a killed job, a crash) loses at most the
 generations that were in flight. `OUT_DIR/run.json` records which log the progress belongs to
 (its SHA-256), so a different log is never mixed into an old run.
 
-On resume the latest line per (battle_id, turn, side) counts; replayed results are kept and
-failed ones are tried again, since a failure says something about the endpoint at that time,
+On resume the latest line per (battle_id, turn, side) counts; re-generated results are kept
+and failed ones are tried again, since a failure says something about the endpoint at that time,
 not about the generation. A torn last line (the process died mid-write) is ignored.
 """
 
@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from arena.drift.tasks import ReplayInputError
+from arena.drift.tasks import DriftInputError
 
 PROGRESS_FILE = "progress.jsonl"
 RUN_FILE = "run.json"
@@ -44,7 +44,7 @@ class ProgressStore:
         if run_path.exists():
             run = json.loads(run_path.read_text(encoding="utf-8"))
             if run.get("log_sha256") != log_sha256:
-                raise ReplayInputError(
+                raise DriftInputError(
                     f"{out_dir} holds the progress of another log ({run.get('log')}, SHA-256 "
                     f"{str(run.get('log_sha256'))[:12]}...); {log_path} differs. Use another "
                     f"--out-dir, or delete {run_path} and {self.path} to start over"
@@ -57,7 +57,7 @@ class ProgressStore:
         self._stream: IO[str] | None = None
 
     def load(self) -> dict[tuple[str, int, str], dict[str, Any]]:
-        """Replayed results already in the file, by (battle_id, turn, side); failed ones are
+        """Re-generated results already in the file, by (battle_id, turn, side); failed ones are
         left out so that they are tried again."""
         latest: dict[tuple[str, int, str], dict[str, Any]] = {}
         if not self.path.exists():

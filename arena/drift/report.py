@@ -1,17 +1,18 @@
 """The drift report: per-model numbers from the turn results, written as JSON and Markdown.
 
 Per model:
-- generations: logged generations selected (= replayed + failed + skipped);
-- exact_match_rate: exact matches / replayed (None when nothing was replayed);
-- mean_similarity, min_similarity: over replayed generations (token-level ratio, 0..1);
-- served_model_changes / fingerprint_changes: replayed generations whose served model id or
+- generations: logged generations selected (= replayed + failed + skipped), where `replayed`
+  counts the re-generated ones;
+- exact_match_rate: exact matches / replayed (None when nothing was re-generated);
+- mean_similarity, min_similarity: over re-generated answers (token-level ratio, 0..1);
+- served_model_changes / fingerprint_changes: re-generated answers whose served model id or
   `system_fingerprint` differs from the logged one, with each distinct "before -> after";
 - failures: endpoint errors by message; skipped: reasons by count;
-- worst: the `worst` replayed generations with the lowest similarity (non-exact only), logged
-  and replayed text side by side.
+- worst: the `worst` re-generated answers with the lowest similarity (non-exact only), logged
+  and new text side by side.
 
 `DriftReport.check(rate)` is the `--fail-on-drift` rule: a model fails when its exact-match
-rate is below `rate`, or when none of its generations could be replayed (a gate that checked
+rate is below `rate`, or when none of its generations could be re-generated (a gate that checked
 nothing must not pass).
 """
 
@@ -22,10 +23,9 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from arena.drift.check import TurnResult
+from arena.drift.results import TurnResult
 
 JSON_REPORT = "drift.json"
 MARKDOWN_REPORT = "drift.md"
@@ -116,27 +116,27 @@ def summarise(results: list[TurnResult], worst: int = 3) -> DriftReport:
     for name in sorted(by_model):
         rows = by_model[name]
         drift = ModelDrift(model=name, generations=len(rows))
-        replayed = [r for r in rows if r.status == "replayed"]
-        drift.replayed = len(replayed)
+        regenerated = [r for r in rows if r.status == "replayed"]
+        drift.replayed = len(regenerated)
         drift.failed = sum(r.status == "failed" for r in rows)
         drift.skipped = sum(r.status == "skipped" for r in rows)
         drift.failures = dict(Counter(r.error for r in rows if r.status == "failed"))
         drift.skip_reasons = dict(Counter(r.error for r in rows if r.status == "skipped"))
-        if replayed:
-            similarities = [float(r.similarity or 0.0) for r in replayed]
-            drift.exact_matches = sum(bool(r.exact) for r in replayed)
-            drift.exact_match_rate = drift.exact_matches / len(replayed)
+        if regenerated:
+            similarities = [float(r.similarity or 0.0) for r in regenerated]
+            drift.exact_matches = sum(bool(r.exact) for r in regenerated)
+            drift.exact_match_rate = drift.exact_matches / len(regenerated)
             drift.mean_similarity = sum(similarities) / len(similarities)
             drift.min_similarity = min(similarities)
-            served = [r for r in replayed if r.served_replayed != r.served_logged]
+            served = [r for r in regenerated if r.served_replayed != r.served_logged]
             drift.served_model_changes = len(served)
             drift.served_model_transitions = dict(Counter(
                 _transition(r.served_logged, r.served_replayed) for r in served))
-            prints = [r for r in replayed if r.fingerprint_replayed != r.fingerprint_logged]
+            prints = [r for r in regenerated if r.fingerprint_replayed != r.fingerprint_logged]
             drift.fingerprint_changes = len(prints)
             drift.fingerprint_transitions = dict(Counter(
                 _transition(r.fingerprint_logged, r.fingerprint_replayed) for r in prints))
-            changed = sorted((r for r in replayed if not r.exact),
+            changed = sorted((r for r in regenerated if not r.exact),
                              key=lambda r: (r.similarity or 0.0, r.battle_id, r.turn, r.side))
             drift.worst = [{
                 "battle_id": r.battle_id, "turn": r.turn, "side": r.side, "seed": r.seed,

@@ -1,4 +1,4 @@
-"""How alike a replayed answer is to the logged one: a number in [0, 1].
+"""How alike a re-generated answer is to the logged one: a number in [0, 1].
 
 `text_similarity(a, b)` is difflib's ratio over whitespace-separated tokens::
 
@@ -19,9 +19,9 @@ from __future__ import annotations
 from difflib import SequenceMatcher
 
 
-def text_similarity(logged: str, replayed: str) -> float:
+def text_similarity(logged: str, regenerated: str) -> float:
     """Token-level difflib ratio of two texts, in [0, 1] (see the module docstring)."""
-    a, b = logged.split(), replayed.split()
+    a, b = logged.split(), regenerated.split()
     if not a and not b:
         return 1.0
     return SequenceMatcher(None, a, b, autojunk=False).ratio()

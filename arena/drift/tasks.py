@@ -1,11 +1,11 @@
-"""What a drift check replays: one task per logged generation (battle, turn, side).
+"""What a drift check re-generates: one task per logged generation (battle, turn, side).
 
 The input is our JSONL export (one `BattleRecord.to_dict()` per line; `arena export --format
-jsonl`). Each turn of a battle holds two `GenerationRecord`s, and each of them is replayed on
-its own: same messages (system prompt included, exactly as sent), same sampling parameters and
+jsonl`). Each turn of a battle holds two `GenerationRecord`s, and each of them is sent again
+on its own: same messages (system prompt included, exactly as sent), same sampling parameters and
 seed, sent to whichever endpoint the config now gives the same public model name.
 
-Generations that cannot be replayed are not tasks but skipped results with the reason: the
+Generations that cannot be sent again are not tasks but skipped results with the reason: the
 logged generation failed (there is no answer to compare with), or its parameters lack keys the
 client must send (a log imported from elsewhere).
 """
@@ -23,12 +23,13 @@ from serving.records import SAMPLING_KEYS, GenerationRecord
 SIDES = ("a", "b")
 
 
-class ReplayInputError(ValueError):
-    """The log to replay cannot be read; the message names the file, line and reason."""
+class DriftInputError(ValueError):
+    """The log to check cannot be read, or the out dir holds another log's run; the message
+    names the file, line and reason."""
 
 
 @dataclass(frozen=True)
-class ReplayTask:
+class RegenerationTask:
     """One logged generation to run again. `side` is "a" (shown left) or "b"."""
 
     battle_id: str
@@ -44,7 +45,7 @@ class ReplayTask:
 
 @dataclass(frozen=True)
 class SkippedGeneration:
-    """A logged generation left out of the replay, and why."""
+    """A logged generation that is not sent again, and why."""
 
     battle_id: str
     turn: int
@@ -57,11 +58,11 @@ class SkippedGeneration:
 def read_battle_log(path: Path) -> Iterator[BattleRecord]:
     """Stream the BattleRecords of a JSONL export; blank lines are ignored.
 
-    Raises ReplayInputError naming the line for invalid JSON or an invalid record.
+    Raises DriftInputError naming the line for invalid JSON or an invalid record.
     """
     if not path.is_file():
-        raise ReplayInputError(f"{path}: file not found (write one with `arena export "
-                               "--format jsonl --out FILE`)")
+        raise DriftInputError(f"{path}: file not found (write one with `arena export "
+                              "--format jsonl --out FILE`)")
     with path.open(encoding="utf-8") as lines:
         for number, line in enumerate(lines, start=1):
             if not line.strip():
@@ -69,16 +70,16 @@ def read_battle_log(path: Path) -> Iterator[BattleRecord]:
             try:
                 data = json.loads(line)
             except json.JSONDecodeError as bad:
-                raise ReplayInputError(f"{path}:{number}: not valid JSON: {bad}") from None
+                raise DriftInputError(f"{path}:{number}: not valid JSON: {bad}") from None
             if not isinstance(data, dict) or "battle_id" not in data:
-                raise ReplayInputError(
+                raise DriftInputError(
                     f"{path}:{number}: not a battle record of our JSONL export (no battle_id); "
                     "drift checks need the logged generations, which only that format keeps"
                 )
             try:
                 yield BattleRecord.from_dict(data)
             except (InvalidRecord, TypeError) as bad:
-                raise ReplayInputError(f"{path}:{number}: invalid battle record: {bad}") from None
+                raise DriftInputError(f"{path}:{number}: invalid battle record: {bad}") from None
 
 
 def _skip_reason(generation: GenerationRecord) -> str | None:
@@ -96,13 +97,13 @@ def collect_tasks(
     battles: Iterator[BattleRecord] | list[BattleRecord],
     models: set[str] | None = None,
     limit: int | None = None,
-) -> tuple[list[ReplayTask], list[SkippedGeneration]]:
+) -> tuple[list[RegenerationTask], list[SkippedGeneration]]:
     """Tasks and skipped generations of the selected battles, in log order.
 
     `models`: only generations of these public model names (None: all). `limit`: only the first
     `limit` battles (in file order) that have at least one generation of a selected model.
     """
-    tasks: list[ReplayTask] = []
+    tasks: list[RegenerationTask] = []
     skipped: list[SkippedGeneration] = []
     taken = 0
     for battle in battles:
@@ -118,8 +119,8 @@ def collect_tasks(
                 generation = turn.generation_a if side == "a" else turn.generation_b
                 reason = _skip_reason(generation)
                 if reason is None:
-                    tasks.append(ReplayTask(battle.battle_id, turn.index, side, names[side],
-                                            generation))
+                    tasks.append(RegenerationTask(battle.battle_id, turn.index, side, names[side],
+                                                  generation))
                 else:
                     skipped.append(SkippedGeneration(battle.battle_id, turn.index, side,
                                                      names[side], reason, generation))
