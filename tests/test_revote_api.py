@@ -62,7 +62,7 @@ def vote(url: str, headers: dict[str, str], battle_id: str, winner: str) -> http
                       headers=headers, timeout=30)
 
 
-def logged(server, battle_id: str) -> BattleRecord:  # noqa: ANN001
+def logged(server, battle_id: str) -> BattleRecord:
     record = server.log.get_battle(battle_id)
     assert record is not None, f"battle {battle_id} is not in the SQL log"
     return record

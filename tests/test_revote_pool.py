@@ -17,7 +17,7 @@ from arena.revote.pool import ReplayPool
 
 
 @pytest.fixture
-def pool(tmp_path) -> ReplayPool:  # noqa: ANN001
+def pool(tmp_path) -> ReplayPool:
     path = tmp_path / "log.jsonl"
     battles = original_battles()
     lines = [json.dumps(b.to_dict()) for b in battles]
