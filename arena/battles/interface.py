@@ -42,7 +42,8 @@ class BattleEvent:
     kinds: `battle` (id of the new battle), `delta` (text for a side), `done` (a side finished;
     data has finish_reason and completion_tokens), `error` (a side failed; text is a readable
     reason), `ready` (both finished: the battle can be voted), `failed` (the battle cannot be
-    voted; start a new round).
+    voted; start a new round); in a re-voting arena, `turn` (text is the logged prompt of the
+    turn whose deltas follow).
     """
 
     kind: str

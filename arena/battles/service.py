@@ -133,8 +133,8 @@ class BattleService:
             left, right = check_named(models, self.contenders)
             pair = ("named", None, None)
         battle_id = new_battle_id()
-        state = new_battle_state(battle_id, owner, mode, self.contenders[left],
-                                 self.contenders[right], pair=pair, category=category)
+        sides = ((left, self.contenders[left]), (right, self.contenders[right]))
+        state = new_battle_state(battle_id, owner, mode, sides, pair=pair, category=category)
         await self.battles.save(state)
         return battle_id, self.turns.stream(state, prompt, announce=True)
 

@@ -43,25 +43,26 @@ def new_battle_state(
     battle_id: str,
     owner: str,
     mode: str,
-    left: Contender,
-    right: Contender,
+    sides: tuple[tuple[str, Contender], tuple[str, Contender]],
     *,
     pair: tuple[str, float | None, int | None],
     category: str | None,
 ) -> dict[str, Any]:
-    """The state of a battle about to stream its first turn; `pair` is (policy, probability
-    of the chosen pair, side seed) as the record logs them."""
+    """The state of a battle about to stream its first turn. `sides` is (name, contender) on
+    the left and on the right; `pair` is (policy, probability of the chosen pair, side seed)
+    as the record logs them."""
+    (left, left_contender), (right, right_contender) = sides
     policy, probability, side_seed = pair
     return {
         "battle_id": battle_id,
         "owner": owner,
         "mode": mode,
-        "model_a": left.name,
-        "model_b": right.name,
-        "system_prompt_a": left.system_prompt,
-        "system_prompt_b": right.system_prompt,
-        "conversation_a": opening_messages(left.system_prompt),
-        "conversation_b": opening_messages(right.system_prompt),
+        "model_a": left,
+        "model_b": right,
+        "system_prompt_a": left_contender.system_prompt,
+        "system_prompt_b": right_contender.system_prompt,
+        "conversation_a": opening_messages(left_contender.system_prompt),
+        "conversation_b": opening_messages(right_contender.system_prompt),
         "turns": [],
         "status": GENERATING,
         "flags": [],
