@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+
+from arena.record import MODES, STATUSES
 
 DbOption = Annotated[
     str | None,
@@ -70,111 +72,127 @@ def _open_log(db: str | None, config: Path | None):
         raise _fail(f"error: cannot open the vote log at {shown}: {_first_line(bad)}") from None
 
 
+FORMATS = ("jsonl", "parquet", "fastchat")
+
+
 def register(app: typer.Typer) -> None:
-    from arena.record import MODES, STATUSES
+    app.command("export")(export)
+    app.command("import")(import_)
 
-    formats = ("jsonl", "parquet", "fastchat")
 
-    @app.command("export")
-    def export(
-        out: Annotated[Path, typer.Option("--out", help="File to write (replaced if present).")],
-        fmt: Annotated[
-            str,
-            typer.Option(
-                "--format",
-                help="jsonl: full records, every status (lossless, re-importable). "
-                "parquet: flat battles table. fastchat: clean_battle JSON list.",
-            ),
-        ] = "jsonl",
-        db: DbOption = None,
-        config: ConfigOption = None,
-        since: Annotated[
-            str | None,
-            typer.Option(help="Only battles started at or after this ISO date/time (UTC)."),
-        ] = None,
-        mode: Annotated[str | None, typer.Option(help="anonymous, named or replay.")] = None,
-        status: Annotated[
-            str | None,
-            typer.Option(
-                help="voted, abandoned, error or all. Default: all for jsonl, voted otherwise."
-            ),
-        ] = None,
-        progress: Annotated[
-            bool | None,
-            typer.Option("--progress/--no-progress", help="Progress bar (default: on a TTY)."),
-        ] = None,
-    ) -> None:
-        """Write the vote log to a JSONL, Parquet or FastChat clean_battle file."""
-        if fmt not in formats:
-            raise typer.BadParameter(f"choose one of {', '.join(formats)}", param_hint="--format")
-        if mode is not None and mode not in MODES:
-            raise typer.BadParameter(f"choose one of {', '.join(MODES)}", param_hint="--mode")
-        if status is not None and status not in (*STATUSES, "all"):
-            raise typer.BadParameter(
-                f"choose one of {', '.join(STATUSES)}, all", param_hint="--status"
-            )
-        if str(out) == "-":
-            raise typer.BadParameter("give a file name; writing to stdout is not supported",
-                                     param_hint="--out")  # fmt: skip
-        moment = _parse_since(since)
-        from sqlalchemy.exc import SQLAlchemyError
+def export(
+    out: Annotated[Path, typer.Option("--out", help="File to write (replaced if present).")],
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="jsonl: full records, every status (lossless, re-importable). "
+            "parquet: flat battles table. fastchat: clean_battle JSON list.",
+        ),
+    ] = "jsonl",
+    db: DbOption = None,
+    config: ConfigOption = None,
+    since: Annotated[
+        str | None,
+        typer.Option(help="Only battles started at or after this ISO date/time (UTC)."),
+    ] = None,
+    mode: Annotated[str | None, typer.Option(help="anonymous, named or replay.")] = None,
+    status: Annotated[
+        str | None,
+        typer.Option(
+            help="voted, abandoned, error or all. Default: all for jsonl, voted otherwise."
+        ),
+    ] = None,
+    progress: Annotated[
+        bool | None,
+        typer.Option("--progress/--no-progress", help="Progress bar (default: on a TTY)."),
+    ] = None,
+) -> None:
+    """Write the vote log to a JSONL, Parquet or FastChat clean_battle file."""
+    _check_export_options(out, fmt, mode, status)
+    moment = _parse_since(since)
+    from arena.transfer.export import DEFAULT_STATUS
 
-        from arena.transfer.export import DEFAULT_STATUS, export_battles
+    written = _write_export(db, config, fmt, out, since=moment, mode=mode, status=status,
+                            progress=progress)
+    chosen = status or DEFAULT_STATUS[fmt] or "all"
+    noun = "battle" if written == 1 else "battles"
+    typer.echo(f"exported {written} {noun} (status: {chosen}) to {out} as {fmt}")
 
-        log = _open_log(db, config)
-        try:
-            written = export_battles(
-                log, fmt, out, since=moment, mode=mode, status=status, progress=progress
-            )
-        except OSError as bad:
-            raise _fail(f"error: cannot write {out}: {bad.strerror or bad}") from None
-        except SQLAlchemyError as bad:
-            raise _fail(f"error: reading the vote log failed: {_first_line(bad)}") from None
-        finally:
-            log.close()
-        chosen = status or DEFAULT_STATUS[fmt] or "all"
-        noun = "battle" if written == 1 else "battles"
-        typer.echo(f"exported {written} {noun} (status: {chosen}) to {out} as {fmt}")
 
-    @app.command("import")
-    def import_(
-        file: Annotated[Path, typer.Argument(help="JSONL from `arena export` or FastChat JSON.")],
-        db: DbOption = None,
-        config: ConfigOption = None,
-        skip_invalid: Annotated[
-            bool,
-            typer.Option(help="Report and leave out invalid records instead of stopping."),
-        ] = False,
-    ) -> None:
-        """Add the battles of a JSONL or FastChat clean_battle file to the vote log.
+def _check_export_options(out: Path, fmt: str, mode: str | None, status: str | None) -> None:
+    """Usage errors (exit 2) for a format, mode or status we do not know, or `--out -`."""
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"choose one of {', '.join(FORMATS)}", param_hint="--format")
+    if mode is not None and mode not in MODES:
+        raise typer.BadParameter(f"choose one of {', '.join(MODES)}", param_hint="--mode")
+    if status is not None and status not in (*STATUSES, "all"):
+        raise typer.BadParameter(
+            f"choose one of {', '.join(STATUSES)}, all", param_hint="--status"
+        )
+    if str(out) == "-":
+        raise typer.BadParameter("give a file name; writing to stdout is not supported",
+                                 param_hint="--out")  # fmt: skip
 
-        Every record is validated first; on an invalid one nothing is imported.
 
-        Battles already stored (same id) are left as they are: importing twice adds nothing.
-        """
-        from sqlalchemy.exc import SQLAlchemyError
+def _write_export(
+    db: str | None, config: Path | None, fmt: str, out: Path, **selection: Any
+) -> int:
+    """Export the battles `selection` picks (since, mode, status; progress): how many were
+    written, or exit 1 with the reason."""
+    from sqlalchemy.exc import SQLAlchemyError
 
-        from arena.transfer.importer import ImportFailed, import_file
+    from arena.transfer.export import export_battles
 
-        if not file.exists():
-            raise _fail(f"error: {file}: no such file")
-        log = _open_log(db, config)
-        try:
-            report = import_file(
-                file,
-                log,
-                skip_invalid=skip_invalid,
-                on_skip=lambda problem: typer.echo(f"skipped {problem}", err=True),
-            )
-        except ImportFailed as bad:
-            hint = "" if skip_invalid else " (--skip-invalid imports the valid records)"
-            raise _fail(f"error: {bad}\nnothing was imported{hint}") from None
-        except SQLAlchemyError as bad:
-            raise _fail(
-                f"error: writing to the vote log failed: {_first_line(bad)}\n"
-                "batches written before the failure are kept; run the same import again "
-                "to finish (it skips what is already stored)"
-            ) from None
-        finally:
-            log.close()
-        typer.echo(report.summary())
+    log = _open_log(db, config)
+    try:
+        return export_battles(log, fmt, out, **selection)
+    except OSError as bad:
+        raise _fail(f"error: cannot write {out}: {bad.strerror or bad}") from None
+    except SQLAlchemyError as bad:
+        raise _fail(f"error: reading the vote log failed: {_first_line(bad)}") from None
+    finally:
+        log.close()
+
+
+def import_(
+    file: Annotated[Path, typer.Argument(help="JSONL from `arena export` or FastChat JSON.")],
+    db: DbOption = None,
+    config: ConfigOption = None,
+    skip_invalid: Annotated[
+        bool,
+        typer.Option(help="Report and leave out invalid records instead of stopping."),
+    ] = False,
+) -> None:
+    """Add the battles of a JSONL or FastChat clean_battle file to the vote log.
+
+    Every record is validated first; on an invalid one nothing is imported.
+
+    Battles already stored (same id) are left as they are: importing twice adds nothing.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from arena.transfer.importer import ImportFailed, import_file
+
+    if not file.exists():
+        raise _fail(f"error: {file}: no such file")
+    log = _open_log(db, config)
+    try:
+        report = import_file(
+            file,
+            log,
+            skip_invalid=skip_invalid,
+            on_skip=lambda problem: typer.echo(f"skipped {problem}", err=True),
+        )
+    except ImportFailed as bad:
+        hint = "" if skip_invalid else " (--skip-invalid imports the valid records)"
+        raise _fail(f"error: {bad}\nnothing was imported{hint}") from None
+    except SQLAlchemyError as bad:
+        raise _fail(
+            f"error: writing to the vote log failed: {_first_line(bad)}\n"
+            "batches written before the failure are kept; run the same import again "
+            "to finish (it skips what is already stored)"
+        ) from None
+    finally:
+        log.close()
+    typer.echo(report.summary())

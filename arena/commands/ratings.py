@@ -8,8 +8,13 @@ writes the output, its manifest and optional plots.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from ratings.manifest import RatingRun
+    from ratings.options import RatingOptions
 
 
 def _parse_pairs(values: list[str] | None, flag: str) -> list[tuple[str, str]]:
@@ -22,132 +27,189 @@ def _parse_pairs(values: list[str] | None, flag: str) -> list[tuple[str, str]]:
     return pairs
 
 
+RATINGS_HELP = """Compute a leaderboard (rating, CI, rank bounds) from a vote log and write it.
+
+Prints the table; with --out also writes it and FILE.manifest.json (input SHA-256,
+rows used and dropped per reason, every option, versions). --from-manifest
+re-runs a manifest and says whether the table came out byte-identical.
+--compare-replay REPLAY compares the judges of INPUT (original votes) and REPLAY
+(re-votes, mode replay); with --out FILE.json it writes the comparison there."""
+
+
 def register(app: typer.Typer) -> None:
-    @app.command()
-    def ratings(
-        input: Path = typer.Argument(None, help="Vote log: .parquet, .jsonl (our export), "
-                                     ".json (FastChat clean_battle) or .csv. Omit it to "
-                                     "rate the arena's database (--db or --config)."),
-        db: str = typer.Option(None, "--db", help="Rate the battles in this database "
-                               "(exported to a JSONL file first, kept for the manifest)."),
-        config: Path = typer.Option(None, "--config",
-                                    help="Arena config: rate the database of its [arena] "
-                                    "db_url."),
-        out: Path = typer.Option(None, "--out", "-o",
-                                 help="Write the table to FILE.csv|.json|.md (+ manifest)."),
-        input_format: str = typer.Option(None, "--format",
-                                         help="Input format, overriding the file extension."),
-        method: str = typer.Option("bt", help="bt (Bradley–Terry MLE) or elo (online Elo)."),
-        ties: str = typer.Option("half", help="half (half a win each), drop, or davidson."),
-        bothbad: str = typer.Option("tie", help="'tie (bothbad)' votes: tie or drop."),
-        ci: str = typer.Option(None, help="sandwich (default for bt), bootstrap, or none."),
-        rounds: int = typer.Option(1000, help="Bootstrap rounds."),
-        seed: int = typer.Option(0, help="Bootstrap seed."),
-        level: float = typer.Option(0.95, help="Confidence level of the intervals."),
-        scale: float = typer.Option(400.0, help="Elo scale: points per factor `base` of odds."),
-        base: float = typer.Option(10.0, help="Elo base."),
-        mean: float = typer.Option(1000.0, help="Average rating (unless --anchor)."),
-        anchor: str = typer.Option(None, help="MODEL=RATING: pin one model's rating."),
-        prior: float = typer.Option(1e-3, help="L2 penalty on log-strengths (N(0, 1/prior) "
-                                    "prior); keeps never-lost/never-won models finite."),
-        allow_disconnected: bool = typer.Option(
-            False, help="Rate each component of a disconnected comparison graph separately."),
-        k: float = typer.Option(4.0, help="Online Elo K factor."),
-        initial: float = typer.Option(1000.0, help="Online Elo initial rating."),
-        include_named: bool = typer.Option(False, help="Keep battles in 'named' mode."),
-        include_flagged_battles: bool = typer.Option(
-            False, help="Keep battles with flags (e.g. identity_leak)."),
-        where: list[str] = typer.Option(None, help="COLUMN=VALUE filter (repeatable)."),
-        by: str = typer.Option(None, help="One leaderboard per value of COLUMN."),
-        style: bool = typer.Option(False, help="Add a style-controlled leaderboard."),
-        style_features: str = typer.Option("tokens,headers,lists,bold",
-                                           help="Comma-separated style features."),
-        position_bias: bool = typer.Option(False, help="Report the left side's advantage."),
-        raters: bool = typer.Option(False, help="Test every judge for anomalous votes."),
-        exclude_flagged: bool = typer.Option(False, help="Drop battles of flagged judges."),
-        rater_alpha: float = typer.Option(0.01, help="Family-wise level of the rater test."),
-        rater_min_votes: int = typer.Option(5, help="Judges with fewer votes are not tested."),
-        plot: Path = typer.Option(None, help="Write PNG figures into this directory."),
-        from_manifest: Path = typer.Option(
-            None, help="Re-run a FILE.manifest.json (checks the input's SHA-256 first)."),
-        compare_replay: Path = typer.Option(
-            None, "--compare-replay",
-            help="Judge comparison: REPLAY export of an `arena serve --replay` log (may be "
-                 "INPUT itself when one file holds both): agreement of original and replay "
-                 "votes on the same battles, confusion table, a leaderboard from each."),
-    ) -> None:
-        """Compute a leaderboard (rating, CI, rank bounds) from a vote log and write it.
+    app.command("ratings", help=RATINGS_HELP)(ratings)
 
-        Prints the table; with --out also writes it and FILE.manifest.json (input SHA-256,
-        rows used and dropped per reason, every option, versions). --from-manifest
-        re-runs a manifest and says whether the table came out byte-identical.
-        --compare-replay REPLAY compares the judges of INPUT (original votes) and REPLAY
-        (re-votes, mode replay); with --out FILE.json it writes the comparison there.
-        """
-        from ratings.errors import BattleDataError
-        from ratings.manifest import ManifestError, rate_file, rerun_manifest, write_run
-        from ratings.options import RatingOptions
-        from ratings.report import OUTPUT_SUFFIXES, render_text
 
-        try:
-            if from_manifest is not None:
-                result = rerun_manifest(from_manifest, input_path=input, output=out)
-                typer.echo(render_text(result.run.boards, result.run.by))
-                verdict = "identical to" if result.identical else "DIFFERENT from"
-                typer.echo(f"\nwrote {result.output} ({verdict} the recorded output, SHA-256 "
-                           f"{result.actual_sha256[:16]}...) and {result.manifest}")
-                if not result.identical:
-                    raise typer.Exit(1)
-                return
-            if input is None and (db or config):
-                input = _export_for_rating(db, config, out)
-            if input is None:
-                raise typer.BadParameter(
-                    "give an INPUT file, --db/--config (the arena's database) or "
-                    "--from-manifest")
-            if out is not None and out.suffix.lower() not in OUTPUT_SUFFIXES:
-                raise typer.BadParameter(f"--out {out}: use a .csv, .json or .md file name")
-            anchor_pair = None
-            if anchor:
-                (name, value), = _parse_pairs([anchor], "--anchor")
-                try:
-                    anchor_pair = (name, float(value))
-                except ValueError:
-                    raise typer.BadParameter(
-                        f"--anchor {anchor!r}: RATING must be a number") from None
-            options = RatingOptions(
-                method=method, ties=ties, bothbad=bothbad, ci=ci, rounds=rounds, seed=seed,
-                level=level, scale=scale, base=base, mean=mean, anchor=anchor_pair,
-                prior=prior, allow_disconnected=allow_disconnected, k=k, initial=initial,
-                include_named=include_named, include_flagged_battles=include_flagged_battles,
-                where=tuple(_parse_pairs(where, "--where")), style=style,
-                style_features=tuple(f.strip() for f in style_features.split(",") if f.strip()),
-                position_bias=position_bias, raters=raters, exclude_flagged=exclude_flagged,
-                rater_alpha=rater_alpha, rater_min_votes=rater_min_votes,
-            )
-            if compare_replay is not None:
-                _compare_judges(input, compare_replay, options, input_format, out)
-                return
-            run = rate_file(input, options, by, input_format)
-            if anchor_pair and all(anchor_pair[0] not in b.table["model"].values
-                                   for b in run.boards.values()):
-                raise typer.BadParameter(f"--anchor: no model named {anchor_pair[0]!r}")
-        except (BattleDataError, ManifestError, ValueError) as bad:
-            if isinstance(bad, typer.BadParameter):
-                raise
-            typer.echo(f"error: {bad}", err=True)
-            raise typer.Exit(2) from None
-        typer.echo(render_text(run.boards, by))
-        if out is not None:
-            manifest = write_run(run, out)
-            typer.echo(f"\nwrote {out} and {manifest}")
-        if plot is not None:
-            from ratings.plots import plot_leaderboard
+def ratings(
+    input: Path = typer.Argument(None, help="Vote log: .parquet, .jsonl (our export), "
+                                 ".json (FastChat clean_battle) or .csv. Omit it to "
+                                 "rate the arena's database (--db or --config)."),
+    db: str = typer.Option(None, "--db", help="Rate the battles in this database "
+                           "(exported to a JSONL file first, kept for the manifest)."),
+    config: Path = typer.Option(None, "--config",
+                                help="Arena config: rate the database of its [arena] "
+                                "db_url."),
+    out: Path = typer.Option(None, "--out", "-o",
+                             help="Write the table to FILE.csv|.json|.md (+ manifest)."),
+    input_format: str = typer.Option(None, "--format",
+                                     help="Input format, overriding the file extension."),
+    method: str = typer.Option("bt", help="bt (Bradley–Terry MLE) or elo (online Elo)."),
+    ties: str = typer.Option("half", help="half (half a win each), drop, or davidson."),
+    bothbad: str = typer.Option("tie", help="'tie (bothbad)' votes: tie or drop."),
+    ci: str = typer.Option(None, help="sandwich (default for bt), bootstrap, or none."),
+    rounds: int = typer.Option(1000, help="Bootstrap rounds."),
+    seed: int = typer.Option(0, help="Bootstrap seed."),
+    level: float = typer.Option(0.95, help="Confidence level of the intervals."),
+    scale: float = typer.Option(400.0, help="Elo scale: points per factor `base` of odds."),
+    base: float = typer.Option(10.0, help="Elo base."),
+    mean: float = typer.Option(1000.0, help="Average rating (unless --anchor)."),
+    anchor: str = typer.Option(None, help="MODEL=RATING: pin one model's rating."),
+    prior: float = typer.Option(1e-3, help="L2 penalty on log-strengths (N(0, 1/prior) "
+                                "prior); keeps never-lost/never-won models finite."),
+    allow_disconnected: bool = typer.Option(
+        False, help="Rate each component of a disconnected comparison graph separately."),
+    k: float = typer.Option(4.0, help="Online Elo K factor."),
+    initial: float = typer.Option(1000.0, help="Online Elo initial rating."),
+    include_named: bool = typer.Option(False, help="Keep battles in 'named' mode."),
+    include_flagged_battles: bool = typer.Option(
+        False, help="Keep battles with flags (e.g. identity_leak)."),
+    where: list[str] = typer.Option(None, help="COLUMN=VALUE filter (repeatable)."),
+    by: str = typer.Option(None, help="One leaderboard per value of COLUMN."),
+    style: bool = typer.Option(False, help="Add a style-controlled leaderboard."),
+    style_features: str = typer.Option("tokens,headers,lists,bold",
+                                       help="Comma-separated style features."),
+    position_bias: bool = typer.Option(False, help="Report the left side's advantage."),
+    raters: bool = typer.Option(False, help="Test every judge for anomalous votes."),
+    exclude_flagged: bool = typer.Option(False, help="Drop battles of flagged judges."),
+    rater_alpha: float = typer.Option(0.01, help="Family-wise level of the rater test."),
+    rater_min_votes: int = typer.Option(5, help="Judges with fewer votes are not tested."),
+    plot: Path = typer.Option(None, help="Write PNG figures into this directory."),
+    from_manifest: Path = typer.Option(
+        None, help="Re-run a FILE.manifest.json (checks the input's SHA-256 first)."),
+    compare_replay: Path = typer.Option(
+        None, "--compare-replay",
+        help="Judge comparison: REPLAY export of an `arena serve --replay` log (may be "
+             "INPUT itself when one file holds both): agreement of original and replay "
+             "votes on the same battles, confusion table, a leaderboard from each."),
+) -> None:
+    # Every option by name; those RatingOptions takes as they are pass straight through.
+    rate(**locals())
 
-            for key, board in run.boards.items():
-                prefix = "" if key is None else f"{by}={key}_".replace("/", "_")
-                for path in plot_leaderboard(board, plot, prefix):
-                    typer.echo(f"wrote {path}")
+
+def rate(
+    *,
+    input: Path | None,
+    db: str | None,
+    config: Path | None,
+    out: Path | None,
+    input_format: str | None,
+    anchor: str | None,
+    where: list[str] | None,
+    style_features: str,
+    by: str | None,
+    plot: Path | None,
+    from_manifest: Path | None,
+    compare_replay: Path | None,
+    **options: Any,
+) -> None:
+    """`arena ratings`: re-run a manifest, compare judges, or rate INPUT and write the outputs.
+
+    `options` are the `ratings.RatingOptions` fields given as they are on the command line.
+    """
+    from ratings.errors import BattleDataError
+    from ratings.manifest import ManifestError, rate_file
+
+    try:
+        if from_manifest is not None:
+            _rerun_manifest(from_manifest, input, out)
+            return
+        input = _input_file(input, db, config, out)
+        anchor_pair = _parse_anchor(anchor)
+        rating_options = _rating_options(options, anchor_pair, where, style_features)
+        if compare_replay is not None:
+            _compare_judges(input, compare_replay, rating_options, input_format, out)
+            return
+        run = rate_file(input, rating_options, by, input_format)
+        if anchor_pair and all(anchor_pair[0] not in b.table["model"].values
+                               for b in run.boards.values()):
+            raise typer.BadParameter(f"--anchor: no model named {anchor_pair[0]!r}")
+    except (BattleDataError, ManifestError, ValueError) as bad:
+        if isinstance(bad, typer.BadParameter):
+            raise
+        typer.echo(f"error: {bad}", err=True)
+        raise typer.Exit(2) from None
+    _write_outputs(run, by, out, plot)
+
+
+def _rerun_manifest(manifest: Path, input: Path | None, out: Path | None) -> None:
+    """`--from-manifest`: re-run it, print the table, exit 1 unless it came out identical."""
+    from ratings.manifest import rerun_manifest
+    from ratings.report import render_text
+
+    result = rerun_manifest(manifest, input_path=input, output=out)
+    typer.echo(render_text(result.run.boards, result.run.by))
+    verdict = "identical to" if result.identical else "DIFFERENT from"
+    typer.echo(f"\nwrote {result.output} ({verdict} the recorded output, SHA-256 "
+               f"{result.actual_sha256[:16]}...) and {result.manifest}")
+    if not result.identical:
+        raise typer.Exit(1)
+
+
+def _input_file(input: Path | None, db: str | None, config: Path | None,
+                out: Path | None) -> Path:
+    """INPUT, else an export of the arena's database; a usage error without either, or for
+    an --out we cannot write."""
+    from ratings.report import OUTPUT_SUFFIXES
+
+    if input is None and (db or config):
+        input = _export_for_rating(db, config, out)
+    if input is None:
+        raise typer.BadParameter(
+            "give an INPUT file, --db/--config (the arena's database) or "
+            "--from-manifest")
+    if out is not None and out.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise typer.BadParameter(f"--out {out}: use a .csv, .json or .md file name")
+    return input
+
+
+def _parse_anchor(anchor: str | None) -> tuple[str, float] | None:
+    """`--anchor MODEL=RATING` as (model, rating in Elo points)."""
+    if not anchor:
+        return None
+    (name, value), = _parse_pairs([anchor], "--anchor")
+    try:
+        return (name, float(value))
+    except ValueError:
+        raise typer.BadParameter(f"--anchor {anchor!r}: RATING must be a number") from None
+
+
+def _rating_options(options: dict[str, Any], anchor: tuple[str, float] | None,
+                    where: list[str] | None, style_features: str) -> RatingOptions:
+    """The RatingOptions of the command line: the plain options plus the parsed ones."""
+    from ratings.options import RatingOptions
+
+    return RatingOptions(
+        **options, anchor=anchor, where=tuple(_parse_pairs(where, "--where")),
+        style_features=tuple(f.strip() for f in style_features.split(",") if f.strip()),
+    )
+
+
+def _write_outputs(run: RatingRun, by: str | None, out: Path | None, plot: Path | None) -> None:
+    """Print the table; write it with its manifest (--out) and the figures (--plot)."""
+    from ratings.manifest import write_run
+    from ratings.report import render_text
+
+    typer.echo(render_text(run.boards, by))
+    if out is not None:
+        manifest = write_run(run, out)
+        typer.echo(f"\nwrote {out} and {manifest}")
+    if plot is not None:
+        from ratings.plots import plot_leaderboard
+
+        for key, board in run.boards.items():
+            prefix = "" if key is None else f"{by}={key}_".replace("/", "_")
+            for path in plot_leaderboard(board, plot, prefix):
+                typer.echo(f"wrote {path}")
 
 
 def _export_for_rating(db: str | None, config: Path | None, out: Path | None) -> Path:
@@ -176,7 +238,7 @@ def _export_for_rating(db: str | None, config: Path | None, out: Path | None) ->
 
 
 def _compare_judges(original_path: Path, replay_path: Path, options, input_format: str | None,
-                    out: Path | None) -> None:  # noqa: ANN001
+                    out: Path | None) -> None:
     """Print (and with --out FILE.json write) the judge comparison of two exports."""
     import json
 
