@@ -15,81 +15,110 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
+if TYPE_CHECKING:
+    from arena.config import ArenaSettings
+    from arena.revote.pool import ReplayPool
+    from serving.config import ServingConfig
+
 
 def register(app: typer.Typer) -> None:
-    @app.command()
-    def serve(
-        config: Path = typer.Option(..., "--config", help="Arena TOML config file."),
-        host: str | None = typer.Option(None, help="Bind address (default: config or 127.0.0.1)."),
-        port: int | None = typer.Option(None, help="Port of worker 0 (default: config or 7860)."),
-        workers: int = typer.Option(1, min=1, help="Worker processes on consecutive ports."),
-        db: str | None = typer.Option(None, "--db", help="Database URL (overrides the config)."),
-        redis_url: str | None = typer.Option(
-            None, help="External Redis URL (overrides the config; default: embedded)."
-        ),
-        no_models: bool = typer.Option(
-            False, "--no-models", help="Do not launch models; they must already be running."
-        ),
-        no_ui: bool = typer.Option(False, "--no-ui", help="Serve the REST API only."),
-        replay: Path | None = typer.Option(
-            None, "--replay", help="Re-vote logged battles from this JSONL export."
-        ),
-        worker_index: int = typer.Option(0, hidden=True),
-    ) -> None:
-        """Start the arena: Redis, models, the REST API and the browser UI."""
-        from dataclasses import replace
-
-        from arena.config import ConfigError, load_arena_settings
-        from serving.config import ModelConfigError, load_models_config
-
-        logging.basicConfig(
-            level=os.environ.get("ARENA_LOG_LEVEL", "INFO"),
-            format=f"%(asctime)s w{worker_index} %(levelname)s %(name)s: %(message)s",
-        )
-        # Health probes every few seconds would drown the log at INFO.
-        logging.getLogger("httpx").setLevel(logging.WARNING)
-        try:
-            settings = load_arena_settings(config)
-            serving = load_models_config(config)
-        except (ConfigError, ModelConfigError) as bad:
-            typer.echo(f"error: {bad}", err=True)
-            raise typer.Exit(2) from None
-        settings = replace(
-            settings,
-            db_url=db or settings.db_url,
-            host=host or settings.host,
-            port=port or settings.port,
-            redis_url=redis_url or settings.redis_url,
-        )
-        pool = None
-        if replay is not None:
-            from arena.revote.pool import ReplayPool, ReplayPoolError
-
-            try:
-                pool = ReplayPool.load(replay)
-            except ReplayPoolError as bad:
-                typer.echo(f"error: {bad}", err=True)
-                raise typer.Exit(2) from None
-            if worker_index == 0:
-                typer.echo(f"replay: {pool.summary()}; no model is launched or contacted")
-            no_models = True
-        with contextlib.ExitStack() as stack:
-            url = settings.redis_url or _start_redis(stack, settings)
-            if not no_models and worker_index == 0:
-                _start_models(stack, serving, settings)
-            children = [
-                _spawn_worker(config, settings, url, index, no_ui, replay)
-                for index in range(1, workers)
-            ] if worker_index == 0 else []
-            for child in children:
-                stack.callback(_stop_child, child)
-            _run_worker(settings, serving, config, url, worker_index == 0, not no_ui, pool)
+    app.command()(serve)
 
 
-def _start_redis(stack: contextlib.ExitStack, settings) -> str:  # noqa: ANN001
+def serve(
+    config: Path = typer.Option(..., "--config", help="Arena TOML config file."),
+    host: str | None = typer.Option(None, help="Bind address (default: config or 127.0.0.1)."),
+    port: int | None = typer.Option(None, help="Port of worker 0 (default: config or 7860)."),
+    workers: int = typer.Option(1, min=1, help="Worker processes on consecutive ports."),
+    db: str | None = typer.Option(None, "--db", help="Database URL (overrides the config)."),
+    redis_url: str | None = typer.Option(
+        None, help="External Redis URL (overrides the config; default: embedded)."
+    ),
+    no_models: bool = typer.Option(
+        False, "--no-models", help="Do not launch models; they must already be running."
+    ),
+    no_ui: bool = typer.Option(False, "--no-ui", help="Serve the REST API only."),
+    revote: Path | None = typer.Option(
+        None, "--revote", "--replay",
+        help="Re-vote logged battles from this JSONL export.",
+    ),
+    worker_index: int = typer.Option(0, hidden=True),
+) -> None:
+    """Start the arena: Redis, models, the REST API and the browser UI."""
+    _configure_logging(worker_index)
+    settings, serving = _load_config(config, db=db, host=host, port=port, redis_url=redis_url)
+    pool = None
+    if revote is not None:
+        pool = _load_revote_pool(revote, announce=worker_index == 0)
+        no_models = True
+    with contextlib.ExitStack() as stack:
+        url = settings.redis_url or _start_redis(stack, settings)
+        if not no_models and worker_index == 0:
+            _start_models(stack, serving, settings)
+        children = [
+            _spawn_worker(config, settings, url, index, no_ui, revote)
+            for index in range(1, workers)
+        ] if worker_index == 0 else []
+        for child in children:
+            stack.callback(_stop_child, child)
+        _run_worker(settings, serving, config, url, worker_index == 0, not no_ui, pool)
+
+
+def _configure_logging(worker_index: int) -> None:
+    """Log lines tagged with the worker; level from ARENA_LOG_LEVEL (default INFO)."""
+    logging.basicConfig(
+        level=os.environ.get("ARENA_LOG_LEVEL", "INFO"),
+        format=f"%(asctime)s w{worker_index} %(levelname)s %(name)s: %(message)s",
+    )
+    # Health probes every few seconds would drown the log at INFO.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def _load_config(
+    config: Path, *, db: str | None, host: str | None, port: int | None, redis_url: str | None
+) -> tuple[ArenaSettings, ServingConfig]:
+    """The arena settings, with the command line's values over the config's, and the models;
+    exit 2 with the reason when the config is wrong."""
+    from dataclasses import replace
+
+    from arena.config import ConfigError, load_arena_settings
+    from serving.config import ModelConfigError, load_models_config
+
+    try:
+        settings = load_arena_settings(config)
+        serving = load_models_config(config)
+    except (ConfigError, ModelConfigError) as bad:
+        typer.echo(f"error: {bad}", err=True)
+        raise typer.Exit(2) from None
+    settings = replace(
+        settings,
+        db_url=db or settings.db_url,
+        host=host or settings.host,
+        port=port or settings.port,
+        redis_url=redis_url or settings.redis_url,
+    )
+    return settings, serving
+
+
+def _load_revote_pool(path: Path, *, announce: bool) -> ReplayPool:
+    """The logged battles to re-vote; exit 2 with the reason when the file is unusable."""
+    from arena.revote.pool import ReplayPool, ReplayPoolError
+
+    try:
+        pool = ReplayPool.load(path)
+    except ReplayPoolError as bad:
+        typer.echo(f"error: {bad}", err=True)
+        raise typer.Exit(2) from None
+    if announce:
+        typer.echo(f"replay: {pool.summary()}; no model is launched or contacted")
+    return pool
+
+
+def _start_redis(stack: contextlib.ExitStack, settings: ArenaSettings) -> str:
     from arena.live.embedded import EmbeddedRedis, EmbeddedRedisError
 
     data_dir = (Path(settings.data_dir) / "redis").resolve()
@@ -105,7 +134,9 @@ def _start_redis(stack: contextlib.ExitStack, settings) -> str:  # noqa: ANN001
     return redis.url
 
 
-def _start_models(stack: contextlib.ExitStack, serving, settings) -> None:  # noqa: ANN001
+def _start_models(
+    stack: contextlib.ExitStack, serving: ServingConfig, settings: ArenaSettings
+) -> None:
     from serving.launcher import LaunchError, serve_models
 
     launched = [spec for spec in serving.models if spec.launched]
@@ -129,8 +160,8 @@ def _start_models(stack: contextlib.ExitStack, serving, settings) -> None:  # no
         typer.echo(f"models: {handle.spec.name} ready at {handle.spec.url}")
 
 
-def _spawn_worker(config: Path, settings, redis_url: str, index: int, no_ui: bool,  # noqa: ANN001
-                  replay: Path | None = None):
+def _spawn_worker(config: Path, settings: ArenaSettings, redis_url: str, index: int,
+                  no_ui: bool, revote: Path | None = None) -> subprocess.Popen:
     from serving.processes import die_with_parent
 
     command = [
@@ -141,8 +172,8 @@ def _spawn_worker(config: Path, settings, redis_url: str, index: int, no_ui: boo
     ]
     if no_ui:
         command.append("--no-ui")
-    if replay is not None:
-        command += ["--replay", str(replay.resolve())]
+    if revote is not None:
+        command += ["--revote", str(revote.resolve())]
     return subprocess.Popen(command, preexec_fn=die_with_parent(os.getpid()))
 
 
@@ -156,15 +187,16 @@ def _stop_child(child: subprocess.Popen) -> None:
             child.wait()
 
 
-def _run_worker(settings, serving, config: Path, redis_url: str, run_jobs: bool,  # noqa: ANN001
-                with_ui: bool, replay_pool=None) -> None:  # noqa: ANN001
+def _run_worker(settings: ArenaSettings, serving: ServingConfig, config: Path, redis_url: str,
+                run_jobs: bool, with_ui: bool, revote_pool: ReplayPool | None = None) -> None:
     import uvicorn
 
-    from arena.web.app import ArenaRuntime, build_app
+    from arena.web.app import build_app
+    from arena.web.runtime import ArenaRuntime
 
     runtime = ArenaRuntime(
         settings=settings, serving=serving, redis_url=redis_url, run_jobs=run_jobs,
-        config_path=config, replay_pool=replay_pool,
+        config_path=config, revote_pool=revote_pool,
     )
     app = build_app(runtime, with_ui=with_ui)
     typer.echo(f"arena: serving on http://{settings.host}:{settings.port}")
