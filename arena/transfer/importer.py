@@ -177,66 +177,87 @@ def _jsonl_entries(stream: IO[str], path: Path) -> Iterator[Entry]:
         yield _entry(where, data)
 
 
+class _StreamedJson:
+    """A read position in JSON text streamed from a file, refilled as it is consumed."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self.decoder = json.JSONDecoder()
+        self.buffer = stream.read(_CHUNK).lstrip("\ufeff")
+        self.position = 0
+        self.at_end = False
+
+    def fill(self, need_more: bool) -> bool:
+        """Drop what was consumed and read more; False at end of file."""
+        if self.at_end:
+            return False
+        more = self.stream.read(max(_CHUNK, len(self.buffer)) if need_more else _CHUNK)
+        self.buffer = self.buffer[self.position:] + more
+        self.position = 0
+        self.at_end = not more
+        return bool(more)
+
+    def peek(self) -> str:
+        """The next character that is not white space ("" at end of file)."""
+        while True:
+            while (self.position < len(self.buffer)
+                   and self.buffer[self.position] in " \t\r\n"):
+                self.position += 1
+            if self.position < len(self.buffer):
+                return self.buffer[self.position]
+            if not self.fill(False):
+                return ""
+
+    def take(self) -> None:
+        """Step over the character `peek` returned."""
+        self.position += 1
+
+    def decode(self) -> Any:
+        """The JSON value that starts here, reading on until it is complete.
+
+        Raises json.JSONDecodeError when the file ends before the value is valid.
+        """
+        while True:
+            try:
+                data, self.position = self.decoder.raw_decode(self.buffer, self.position)
+                return data
+            except json.JSONDecodeError:
+                if not self.fill(True):
+                    raise
+
+
 def _json_list_entries(stream: IO[str], path: Path) -> Iterator[Entry]:
     """Elements of a top-level JSON list, decoded one at a time (memory: about one element).
 
     Malformed JSON inside a list cannot be skipped (where the next element starts is
     unknown), so it fails the import even with skip_invalid.
     """
-    decoder = json.JSONDecoder()
-    buffer = stream.read(_CHUNK).lstrip("\ufeff")
-    position = 0
-    at_end = False
-
-    def fill(need_more: bool) -> bool:
-        """Drop what was consumed and read more; False at end of file."""
-        nonlocal buffer, position, at_end
-        if at_end:
-            return False
-        more = stream.read(max(_CHUNK, len(buffer)) if need_more else _CHUNK)
-        buffer = buffer[position:] + more
-        position = 0
-        at_end = not more
-        return bool(more)
-
-    def skip_space() -> str:
-        nonlocal position
-        while True:
-            while position < len(buffer) and buffer[position] in " \t\r\n":
-                position += 1
-            if position < len(buffer):
-                return buffer[position]
-            if not fill(False):
-                return ""
+    text = _StreamedJson(stream)
 
     def fail(index: int, reason: str) -> ImportFailed:
         return ImportFailed(f"{path}:index {index}: {reason}")
 
-    skip_space()
-    position += 1  # the "[" seen by read_entries
+    text.peek()
+    text.take()  # the "[" seen by read_entries
     index = 0
     while True:
-        character = skip_space()
+        character = text.peek()
         if character == "]":
-            position += 1
-            if skip_space() != "":
+            text.take()
+            if text.peek() != "":
                 raise fail(index, "malformed JSON: text after the closing ']'")
             return
         if index > 0:
             if character != ",":
                 reason = "end of file inside the list" if character == "" else f"{character!r}"
                 raise fail(index, f"malformed JSON: expected ',' or ']', found {reason}")
-            position += 1
-            skip_space()
+            text.take()
+            text.peek()
         elif character == "":
             raise fail(index, "malformed JSON: end of file inside the list")
-        while True:
-            try:
-                data, end = decoder.raw_decode(buffer, position)
-                break
-            except json.JSONDecodeError as bad:
-                if not fill(True):
-                    raise fail(index, f"malformed JSON: {bad.msg}") from None
-        position = end
+        try:
+            data = text.decode()
+        except json.JSONDecodeError as bad:
+            raise fail(index, f"malformed JSON: {bad.msg}") from None
         yield _entry(f"{path}:index {index}", data)
         index += 1
