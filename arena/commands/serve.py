@@ -2,8 +2,9 @@
 
 Worker 0 runs in this process and owns the background jobs (leaderboard). Workers 1..N-1 run as
 child processes on consecutive ports, sharing Redis and SQL, so a battle started on one can be
-voted on another; put a sticky load balancer in front of them (see README). Ctrl-C or SIGTERM
-stops everything this command started; children die with it (PR_SET_PDEATHSIG).
+voted on another; put a sticky load balancer in front of them (see docs/deployment.md).
+Ctrl-C or SIGTERM stops everything this command started; children die with it
+(PR_SET_PDEATHSIG).
 """
 
 from __future__ import annotations
