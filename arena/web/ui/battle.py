@@ -15,6 +15,7 @@ from typing import Any
 
 import gradio as gr
 
+from arena.battles import BattleService
 from arena.errors import ArenaError
 from arena.web.ui.panel import (
     PRIVATE_EVENT,
@@ -23,6 +24,7 @@ from arena.web.ui.panel import (
     UNEXPECTED,
     Message,
     View,
+    Views,
     VotePanel,
     session_of,
     status_text,
@@ -40,8 +42,8 @@ class BattlePanel(VotePanel):
 
     ready_note = "Both answers are in: vote, or ask a follow-up question."
 
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
+    def __init__(self, service: BattleService, views: Views, *, mode: str, prefix: str):
+        super().__init__(service, views, mode=mode, prefix=prefix)
         self.pickers: tuple[gr.Dropdown, gr.Dropdown] | None = None
 
     # ------------------------------------------------------------------------------ layout

@@ -18,7 +18,7 @@ from typing import Any
 
 import gradio as gr
 
-from arena.battles import BattleEvent
+from arena.battles import BattleEvent, BattleService
 from arena.errors import ArenaError
 from arena.web.ui.panel import (
     PRIVATE_EVENT,
@@ -26,6 +26,7 @@ from arena.web.ui.panel import (
     STREAM_CONCURRENCY,
     Message,
     View,
+    Views,
     VotePanel,
     session_of,
 )
@@ -43,8 +44,8 @@ class RevotePanel(VotePanel):
 
     next_label = "Next battle"
 
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, mode=REVOTE_MODE, prefix="", **kwargs)
+    def __init__(self, service: BattleService, views: Views):
+        super().__init__(service, views, mode=REVOTE_MODE, prefix="")
 
     def build(self) -> None:
         gr.Markdown(INTRO)
