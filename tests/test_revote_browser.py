@@ -1,7 +1,7 @@
-"""One replay battle in a real browser: Chromium (Playwright) against `arena serve --replay`.
+"""One re-vote battle in a real browser: Chromium (Playwright) against `arena serve --revote`.
 
 No prompt box: the rater clicks Next battle, reads the logged prompts and answers, votes, and
-sees the names; the SQL log then holds a `replay` vote of that original battle.
+sees the names; the SQL log then holds a vote of mode `replay` on that original battle.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from fixtures.replay_server import MODELS
 pytestmark = [pytest.mark.browser]
 
 
-def test_a_replay_battle_in_the_browser_shows_logged_turns_and_records_a_replay_vote(
+def test_a_revote_battle_in_the_browser_shows_logged_turns_and_records_the_revote(
         replay_server, arena_page: ArenaPage):
     page = arena_page.page
     before = {b.battle_id for b in replay_server.log.iter_battles()}
     page.goto(replay_server.url)
     page.wait_for_selector("#next-battle", timeout=60_000)
-    assert page.locator("#prompt textarea").count() == 0, "replay mode has no prompt box"
+    assert page.locator("#prompt textarea").count() == 0, "a re-vote arena has no prompt box"
     assert page.get_by_role("tab", name="Side by side").count() == 0
     assert not arena_page.votable()
 
