@@ -237,9 +237,10 @@ def _export_for_rating(db: str | None, config: Path | None, out: Path | None) ->
     return target
 
 
-def _compare_judges(original_path: Path, replay_path: Path, options, input_format: str | None,
-                    out: Path | None) -> None:
-    """Print (and with --out FILE.json write) the judge comparison of two exports."""
+def _compare_judges(original_path: Path, revote_path: Path, options: RatingOptions,
+                    input_format: str | None, out: Path | None) -> None:
+    """Print (and with --out FILE.json write) the judge comparison of the original votes and
+    the re-votes (mode `replay`) on the same battles, read from one or two exports."""
     import json
 
     import pandas as pd
@@ -251,12 +252,12 @@ def _compare_judges(original_path: Path, replay_path: Path, options, input_forma
     if out is not None and out.suffix.lower() != ".json":
         raise typer.BadParameter(f"--out {out}: the judge comparison is written as .json")
     frames = [read_battles(original_path, input_format)]
-    if replay_path.resolve() != original_path.resolve():
-        frames.append(read_battles(replay_path, input_format))
+    if revote_path.resolve() != original_path.resolve():
+        frames.append(read_battles(revote_path, input_format))
     frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    original, replay = split_replay(frame)
-    result = compare_judges(original, replay, options.level)
-    boards = boards_by_judge(original, replay, result, options)
+    original, revotes = split_replay(frame)
+    result = compare_judges(original, revotes, options.level)
+    boards = boards_by_judge(original, revotes, result, options)
     typer.echo(agreement_text(result))
     for name, board in boards.items():
         title = {"original": "Original votes on the re-voted battles",
@@ -266,7 +267,7 @@ def _compare_judges(original_path: Path, replay_path: Path, options, input_forma
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         report = {
-            "original": str(original_path), "replay": str(replay_path),
+            "original": str(original_path), "replay": str(revote_path),
             "agreement": result.to_dict(),
             "boards": {name: board if isinstance(board, str) else board.to_dict()
                        for name, board in boards.items()},

@@ -1,5 +1,6 @@
-"""Writing the vote log out: JSONL (lossless, for replay and re-import), Parquet (a flat
-battles table) and FastChat's clean_battle JSON list (for existing Chatbot Arena tools).
+"""Writing the vote log out: JSONL (lossless: for re-import, drift checks and re-voting),
+Parquet (a flat battles table) and FastChat's clean_battle JSON list (for existing Chatbot Arena
+tools).
 
 Every format streams: battles are read from the log in batches and written as they come, so
 memory stays flat however long the log is. Output goes to a temporary file next to `out`
@@ -22,8 +23,8 @@ from arena.store import BattleLog
 from arena.transfer.fastchat import to_clean_battle
 
 FORMATS = ("jsonl", "parquet", "fastchat")
-# jsonl is the full log (abandoned and failed battles too, for replay); the others are for
-# ratings, which only use votes.
+# jsonl is the full log (abandoned and failed battles too, which re-import and drift checks
+# read); the others are for ratings, which only use votes.
 DEFAULT_STATUS = {"jsonl": None, "parquet": "voted", "fastchat": "voted"}
 
 
