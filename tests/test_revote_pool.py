@@ -11,7 +11,7 @@ import pytest
 from factories import make_battle
 from fixtures.replay_server import ORIGINALS, SKIPPED, original_battles
 
-from arena.battles.revoting import PoolExhausted, replay_sides, text_chunks
+from arena.battles.revoting import PoolExhausted, revote_sides, text_chunks
 from arena.battles.sampling import assign_sides
 from arena.revote.pool import ReplayPool
 
@@ -61,12 +61,12 @@ def test_choose_takes_the_fewest_replay_votes_among_battles_not_shown(pool):
         pool.choose(set(ids), votes, rng)
 
 
-def test_replay_sides_move_everything_of_a_side_with_its_model():
+def test_revote_sides_move_everything_of_a_side_with_its_model():
     original = make_battle(turn_count=2, model_a="left-model", model_b="right-model",
                            system_prompt_a="Sys A", system_prompt_b="Sys B")
     seeds = {assign_sides(("left-model", "right-model"), s)[0]: s for s in range(50)}
-    kept = replay_sides(original, seeds["left-model"])
-    flipped = replay_sides(original, seeds["right-model"])
+    kept = revote_sides(original, seeds["left-model"])
+    flipped = revote_sides(original, seeds["right-model"])
     assert not kept["swapped"] and flipped["swapped"]
     assert (flipped["model_a"], flipped["model_b"]) == ("right-model", "left-model")
     assert flipped["system_prompt_a"] == "Sys B"

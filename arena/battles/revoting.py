@@ -42,8 +42,8 @@ class RevoteSource(Protocol):
         ...
 
 
-def replay_sides(original: BattleRecord, side_seed: int) -> dict[str, Any]:
-    """The fields of a replay battle's state: the original laid out by a fresh coin.
+def revote_sides(original: BattleRecord, side_seed: int) -> dict[str, Any]:
+    """The fields of a re-vote battle's state: the original laid out by a fresh coin.
 
     The logged coin `assign_sides({model_a, model_b}, side_seed)` decides who is on the left,
     and everything attached to a side (system prompt, conversation, each turn's generation)
@@ -71,10 +71,11 @@ def replay_sides(original: BattleRecord, side_seed: int) -> dict[str, Any]:
     }
 
 
-def replay_state(battle_id: str, owner: str, original: BattleRecord,
+def revote_state(battle_id: str, owner: str, original: BattleRecord,
                  side_seed: int) -> dict[str, Any]:
-    """The state of a replay battle of `original`, ready to stream its logged turns."""
-    shown = replay_sides(original, side_seed)
+    """The state of a re-vote battle of `original` (logged with mode `replay`), ready to stream
+    its logged turns."""
+    shown = revote_sides(original, side_seed)
     return {
         "battle_id": battle_id,
         "owner": owner,

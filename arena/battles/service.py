@@ -29,7 +29,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from arena.battles.admission import Admission, unless_redis_down
 from arena.battles.checks import check_mode, check_named, check_prompt
 from arena.battles.interface import BattleEvent, Contender, GenerateFn, Reveal
-from arena.battles.revoting import PoolExhausted, RevoteSource, replay_state, stream_logged_turns
+from arena.battles.revoting import PoolExhausted, RevoteSource, revote_state, stream_logged_turns
 from arena.battles.running import RunningBattles
 from arena.battles.sampling import NotEnoughModels, PairSampler, assign_sides, new_side_seed
 from arena.battles.state import (
@@ -85,7 +85,7 @@ class BattleService:
         self.salt = salt
         self.rng = rng or random.SystemRandom()
         self.on_vote = on_vote
-        # Replay mode (`arena serve --replay`): battles come from this pool, not from models.
+        # Re-voting (`arena serve --replay`): battles come from this pool, not from models.
         self.replay = replay
         # One writer per process (BattleLog serialises writers anyway: SQLite admits one at a
         # time); it commits the records that queued up during a commit together (group
@@ -205,7 +205,7 @@ class BattleService:
             log.warning("battle %s voted, but its live state and pair counter were not "
                         "updated: live state unavailable", battle_id)
         if state.get("replay_of") and self.replay is not None:
-            await self._note_replay_vote(state["replay_of"])
+            await self._note_revote(state["replay_of"])
         if self.on_vote is not None:
             self.on_vote()
         return reveal_of(state, winner)
@@ -236,11 +236,11 @@ class BattleService:
             raise VoteConflict("names are revealed only after the vote")
         return reveal_of(state, state["winner"])
 
-    # ------------------------------------------------------------------------------- replay
+    # ---------------------------------------------------------------------------- re-voting
     async def start_replay(self, session_id: str) -> tuple[str, AsyncIterator[BattleEvent]]:
-        """Replay mode: open a battle on a logged battle this rater was not shown yet.
+        """Re-voting: open a battle on a logged battle this rater was not shown yet.
 
-        The logged battle is chosen by the pool's `assign` (fewest replay votes first), laid
+        The logged battle is chosen by the pool's `assign` (fewest re-votes first), laid
         out on new sides by a fresh logged coin (`side_seed`), and its recorded turns are
         streamed: a `turn` event (the logged prompt) before each turn's deltas, then `ready`.
         The vote goes through `vote` like any other and is logged with mode `replay`,
@@ -259,15 +259,15 @@ class BattleService:
                 "thank you, there is nothing left to judge"
             ) from None
         battle_id = new_battle_id()
-        state = replay_state(battle_id, owner, original, new_side_seed())
+        state = revote_state(battle_id, owner, original, new_side_seed())
         await self.battles.save(state)
         return battle_id, stream_logged_turns(state, self.battles)
 
-    async def _note_replay_vote(self, original_id: str) -> None:
+    async def _note_revote(self, original_id: str) -> None:
         assert self.replay is not None
         try:
             await self.replay.note_vote(original_id)
         except LiveStateUnavailable:
-            # Rebuilt from SQL with the rest of the replay ledger after a flush or outage.
+            # Rebuilt from SQL with the rest of the re-vote ledger after a flush or outage.
             log.warning("replay vote count of %s not updated: live state unavailable",
                         original_id)

@@ -4,7 +4,7 @@ A replay arena shows new raters (say, expert annotators) battles that were alrea
 recorded prompts and answers, no generation, no model server. Two pieces live here; the rules
 (ownership, one vote, the vote in SQL before the reveal, rate limits) stay in
 `arena.battles.BattleService.start_replay` and its ordinary `vote`, and so does laying a logged
-battle out on new sides (`arena.battles.revoting.replay_sides`):
+battle out on new sides (`arena.battles.revoting.revote_sides`):
 
 - `ReplayPool.load(path)` reads our JSONL export and keeps the battles that can be shown again:
   status `voted` or `abandoned`, at least one turn, every turn with both generations finished
