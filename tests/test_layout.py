@@ -181,6 +181,16 @@ def test_private_names_stay_in_their_module():
     assert offences == []
 
 
+def definitions(node: ast.AST, prefix: str = "") -> list[tuple[str, ast.AST]]:
+    """Every class and function under `node`, with its dotted name (`Class.method`)."""
+    found = []
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            name = f"{prefix}{child.name}"
+            found += [(name, child), *definitions(child, f"{name}.")]
+    return found
+
+
 def oversized() -> list[str]:
     found = []
     for module in PACKAGE_MODULES.values():
@@ -188,19 +198,11 @@ def oversized() -> list[str]:
         lines = module.path.read_text().count("\n")
         if lines > MAX_MODULE_LINES:
             found.append((path, lines, MAX_MODULE_LINES))
-
-        def walk(node: ast.AST, prefix: str) -> None:
-            for child in ast.iter_child_nodes(node):
-                if isinstance(child, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
-                    name = f"{prefix}{child.name}"
-                    limit = (MAX_CLASS_LINES if isinstance(child, ast.ClassDef)
-                             else MAX_FUNCTION_LINES)
-                    length = child.end_lineno - child.lineno + 1
-                    if length > limit:
-                        found.append((f"{path}:{name}", length, limit))
-                    walk(child, f"{name}.")
-
-        walk(module.tree, "")
+        for name, node in definitions(module.tree):
+            limit = MAX_CLASS_LINES if isinstance(node, ast.ClassDef) else MAX_FUNCTION_LINES
+            length = node.end_lineno - node.lineno + 1
+            if length > limit:
+                found.append((f"{path}:{name}", length, limit))
     return [f"{what} has {length} lines (limit {limit})"
             for what, length, limit in found if what not in SIZE_EXCEPTIONS]
 
