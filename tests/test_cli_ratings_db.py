@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import math
 import subprocess
 import sys
 
+import pandas as pd
+import pytest
 from factories import make_battle
 
 from arena.store import BattleLog
@@ -16,6 +21,10 @@ def run(*args: str, cwd=None) -> subprocess.CompletedProcess:  # noqa: ANN001
 
 
 def test_ratings_from_the_database_named_in_the_config(tmp_path):
+    """Twelve votes, alpha (always on the left) winning 8 and beta 4, plus an abandoned
+    battle: the board must hold exactly those votes, alpha first, and the Bradley–Terry gap
+    of two models is log-odds ln(8/4), i.e. 400·log10(2) = 120.4 Elo points (the default
+    prior shrinks it by a fraction of a point)."""
     db_url = f"sqlite:///{tmp_path / 'arena.db'}"
     with BattleLog(db_url) as log:
         for index in range(12):
@@ -28,17 +37,35 @@ def test_ratings_from_the_database_named_in_the_config(tmp_path):
 
     rated = run("ratings", "--config", str(config), "--out", str(out))
     assert rated.returncode == 0, rated.stderr
-    assert "exported 12 voted battles" in rated.stdout
-    assert "alpha" in rated.stdout and "beta" in rated.stdout
     export = tmp_path / "board.battles.jsonl"
-    assert len(export.read_text().splitlines()) == 12
+    assert f"exported 12 voted battles from {db_url} to {export}" in rated.stdout
+    assert "Battles: 12 used of 12 rows read; dropped: none." in rated.stdout
+    assert [json.loads(line)["winner"] for line in export.read_text().splitlines()] == [
+        "model_a" if index % 3 else "model_b" for index in range(12)]
+
+    table = pd.read_csv(out)
+    assert list(table["model"]) == ["alpha", "beta"]
+    assert list(table["rank"]) == [1, 2]
+    assert list(table["battles"]) == [12, 12]
+    assert list(table["win_rate"]) == pytest.approx([8 / 12, 4 / 12])
+    gap = table.loc[0, "rating"] - table.loc[1, "rating"]
+    assert gap == pytest.approx(400 * math.log10(2), abs=0.5)
+    assert table["rating"].mean() == pytest.approx(1000.0)
+
+    manifest = json.loads((tmp_path / "board.csv.manifest.json").read_text())
+    assert manifest["input"]["path"] == str(export.resolve())
+    assert manifest["input"]["sha256"] == hashlib.sha256(export.read_bytes()).hexdigest()
+    assert manifest["output"]["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
+    assert (manifest["rows_read"], manifest["rows_used"]) == (12, 12)
 
     again = run("ratings", "--from-manifest", str(tmp_path / "board.csv.manifest.json"))
     assert again.returncode == 0, again.stderr
-    assert "identical to" in again.stdout
+    assert "identical to the recorded output" in again.stdout
+    assert (tmp_path / "board.rerun.csv").read_bytes() == out.read_bytes()
 
 
 def test_ratings_without_input_or_database_says_what_to_give(tmp_path):
     result = run("ratings", cwd=tmp_path)
     assert result.returncode == 2
     assert "--db/--config" in result.stderr
+    assert "--from-manifest" in " ".join(result.stderr.split())
