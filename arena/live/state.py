@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -62,6 +62,9 @@ class LiveState(LiveConnection):
         self._admit_vote = client.register_script(ADMIT_VOTE_LUA)
         self._admit_stored_vote = client.register_script(ADMIT_STORED_VOTE_LUA)
         self._pair_cache: tuple[float, dict[frozenset[str], int]] | None = None
+        # Seconds on a monotonic clock: the pair-count cache's age is measured on it (Redis
+        # keeps its own time for TTLs and rate windows). Replaceable so a test can move it.
+        self.clock: Callable[[], float] = time.monotonic
 
     # ------------------------------------------------------------------------------ battles
     @raises_unavailable
@@ -196,7 +199,7 @@ class LiveState(LiveConnection):
         returned instead (the sampler does not need the last vote, and reading every pair on
         every battle grows with the square of the number of models).
         """
-        now = time.monotonic()
+        now = self.clock()
         if max_age_s > 0 and self._pair_cache is not None:
             read_at, cached = self._pair_cache
             if now - read_at < max_age_s:
