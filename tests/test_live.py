@@ -1,7 +1,11 @@
 """Live state against the session's real redis-server (tests/fixtures/redis.py).
 
-Each test gets its own key prefix, so tests cannot see each other's keys; the flush test uses
-`clean_redis_url` because it empties the whole database.
+Each test gets its own key prefix, so tests cannot see each other's keys; the tests that flush
+or kill Redis use a redis-server of their own.
+
+Redis keeps the time of TTLs and rate windows itself, so those tests use windows of seconds
+(wide enough for a loaded machine) and poll Redis until the key is gone instead of sleeping for
+a guessed time; the bounds they assert allow for the time the calls themselves take.
 """
 
 from __future__ import annotations
@@ -43,6 +47,32 @@ async def ttl_s(live: LiveState, *parts: str) -> float | None:
     return None if ms < 0 else ms / 1000
 
 
+async def wait_until_gone(live: LiveState, *parts: str, within_s: float = 30.0) -> float:
+    """Poll until Redis no longer holds the key `parts`; the `time.monotonic()` it was gone."""
+    deadline = time.monotonic() + within_s
+    while await live.client.exists(live.key(*parts)):
+        assert time.monotonic() < deadline, f"{live.key(*parts)} still stored after {within_s} s"
+        await asyncio.sleep(0.05)  # poll interval: Redis expires the key on its own clock
+    return time.monotonic()
+
+
+class ManualClock:
+    """A monotonic clock that moves only when the test says (`LiveState.clock`)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+# Redis rounds expiry times to the millisecond; bounds measured in Python allow for that.
+REDIS_CLOCK_SLACK_S = 0.005
+
+
 async def vote_claimant(live: LiveState, battle_id: str) -> str | None:
     """Who holds the vote claim of a battle, or None."""
     return await live.client.get(live.key("vote", battle_id))
@@ -57,9 +87,12 @@ async def test_battle_state_round_trips_as_json(live: LiveState):
 
 
 async def test_battle_state_expires_after_its_ttl(live: LiveState):
-    await live.put_battle("short", {"status": "ready"}, ttl_s=0.15)
-    assert await live.get_battle("short") is not None
-    await asyncio.sleep(0.25)
+    stored = time.monotonic()
+    await live.put_battle("short", {"status": "ready"}, ttl_s=2)
+    assert await live.get_battle("short") == {"status": "ready"}
+    assert 0 < await ttl_s(live, "battle", "short") <= 2
+    gone = await wait_until_gone(live, "battle", "short")
+    assert gone - stored >= 2 - REDIS_CLOCK_SLACK_S  # not before its TTL
     assert await live.get_battle("short") is None
 
 
@@ -99,34 +132,54 @@ async def test_released_vote_claim_can_be_claimed_again(live: LiveState):
 
 
 async def test_vote_claim_expires_after_its_ttl(live: LiveState):
-    assert await live.claim_vote("b8", "alice", ttl_s=0.1)
-    await asyncio.sleep(0.2)
-    assert await vote_claimant(live, "b8") is None
+    claimed = time.monotonic()
+    assert await live.claim_vote("b8", "alice", ttl_s=2)
+    assert await vote_claimant(live, "b8") == "alice"
+    assert 0 < await ttl_s(live, "vote", "b8") <= 2
+    gone = await wait_until_gone(live, "vote", "b8")
+    assert gone - claimed >= 2 - REDIS_CLOCK_SLACK_S
+    assert await live.claim_vote("b8", "bob")  # claimable again
 
 
 # -------------------------------------------------------------------------------- rate limits
 async def test_rate_limit_allows_limit_hits_per_window_then_says_when_to_retry(live: LiveState):
-    decisions = [
-        await live.hit_rate_limit("battle", "rater-1", limit=3, window_s=0.4) for _ in range(4)
-    ]
-    assert [d.allowed for d in decisions] == [True, True, True, False]
-    assert [d.remaining for d in decisions] == [2, 1, 0, 0]
-    refused = decisions[-1]
-    assert 0 < refused.retry_after_s <= 0.4
-    await asyncio.sleep(refused.retry_after_s + 0.05)
-    again = await live.hit_rate_limit("battle", "rater-1", limit=3, window_s=0.4)
+    def hit():
+        return live.hit_rate_limit("battle", "rater-1", limit=3, window_s=3)
+
+    first_sent = time.monotonic()
+    decisions = [await hit() for _ in range(3)]
+    fourth_sent = time.monotonic()
+    refused = await hit()
+    answered = time.monotonic()
+    assert [d.allowed for d in decisions] == [True, True, True]
+    assert [d.remaining for d in decisions] == [2, 1, 0]
+    assert (refused.allowed, refused.remaining) == (False, 0)
+    # The window opened at the first hit, no earlier than first_sent: what is left of it
+    # when the fourth was answered is at least 3 s minus the time the hits took.
+    assert 3 - (answered - first_sent) - REDIS_CLOCK_SLACK_S <= refused.retry_after_s <= 3
+    reopened = await wait_until_gone(live, "rate", "battle", "rater-1")
+    assert reopened - fourth_sent >= refused.retry_after_s - REDIS_CLOCK_SLACK_S
+    again = await hit()
     assert again.allowed and again.remaining == 2
 
 
 async def test_refused_hits_do_not_extend_the_window(live: LiveState):
-    first = await live.hit_rate_limit("vote", "r", limit=1, window_s=0.3)
-    assert first.allowed
-    started = time.monotonic()
-    while time.monotonic() - started < 0.2:
-        assert not (await live.hit_rate_limit("vote", "r", limit=1, window_s=0.3)).allowed
-        await asyncio.sleep(0.02)
-    await asyncio.sleep(0.15)
-    assert (await live.hit_rate_limit("vote", "r", limit=1, window_s=0.3)).allowed
+    def hit():
+        return live.hit_rate_limit("vote", "r", limit=1, window_s=3)
+
+    assert (await hit()).allowed
+    # Refused hits until Redis says at least a second of the window has passed.
+    left_s = 3.0
+    while left_s > 2:
+        refused = await hit()
+        assert not refused.allowed and refused.retry_after_s <= left_s
+        left_s = await ttl_s(live, "rate", "vote", "r")
+        await asyncio.sleep(0.05)  # poll interval, not a wait for an event
+    refused = await hit()
+    # A hit that restarted the window would be told to wait the whole 3 s again.
+    assert not refused.allowed and refused.retry_after_s <= left_s
+    await wait_until_gone(live, "rate", "vote", "r")
+    assert (await hit()).allowed
 
 
 async def test_rate_limits_are_separate_per_rater_and_per_action(live: LiveState):
@@ -221,15 +274,22 @@ async def test_pair_counts_feed_the_sampler_directly(live: LiveState):
 
 
 async def test_pair_counts_cache_serves_a_recent_copy_only_when_asked(live: LiveState):
+    """The cache's age is measured in the process, on `LiveState.clock`, moved here by hand."""
+    clock = ManualClock()
+    live.clock = clock
     voted = {"status": "voted"}
+    pair = frozenset({"alpha", "bravo"})
     await live.settle_vote("b1", voted, 60, ("alpha", "bravo"))
-    assert await live.pair_counts(max_age_s=0.3) == {frozenset({"alpha", "bravo"}): 1}
+    assert await live.pair_counts(max_age_s=5) == {pair: 1}
     await live.settle_vote("b2", voted, 60, ("alpha", "bravo"))
-    assert await live.pair_counts(max_age_s=0.3) == {frozenset({"alpha", "bravo"}): 1}
-    assert await live.pair_counts() == {frozenset({"alpha", "bravo"}): 2}
+    clock.advance(4.9)
+    assert await live.pair_counts(max_age_s=5) == {pair: 1}  # read 4.9 s ago: recent enough
+    assert await live.pair_counts() == {pair: 2}  # no max_age_s: always read (and cached)
     await live.settle_vote("b3", voted, 60, ("alpha", "bravo"))
-    await asyncio.sleep(0.35)
-    assert await live.pair_counts(max_age_s=0.3) == {frozenset({"alpha", "bravo"}): 3}
+    clock.advance(4.9)
+    assert await live.pair_counts(max_age_s=5) == {pair: 2}
+    clock.advance(0.1)
+    assert await live.pair_counts(max_age_s=5) == {pair: 3}  # 5 s old: read again
 
 
 async def test_model_names_with_a_newline_are_refused_as_pair_members(live: LiveState):
@@ -285,8 +345,10 @@ async def test_leaderboard_cache_keeps_table_time_and_vote_count(live: LiveState
     assert cached.table == table
     assert cached.votes == 42
     assert cached.computed_at == 1_700_000_000.0
+    before = time.time()
     await live.put_leaderboard(table, votes=43)
-    assert time.time() - (await live.get_leaderboard()).computed_at < 5
+    after = time.time()
+    assert before <= (await live.get_leaderboard()).computed_at <= after  # now, by default
 
 
 # ------------------------------------------------------------------------ isolation, flushing
@@ -308,9 +370,9 @@ async def test_clear_deletes_only_keys_under_the_prefix(redis_url: str, live_pre
             await state.aclose()
 
 
-async def test_flushing_redis_loses_only_rebuildable_state(clean_redis_url: str):
+async def test_flushing_redis_loses_only_rebuildable_state(own_redis_url: str):
     sql_counts = {("alpha", "bravo"): 7, ("alpha", "charlie"): 2}  # stands in for the vote log
-    async with LiveState.from_url(clean_redis_url) as live:
+    async with LiveState.from_url(own_redis_url) as live:
         await live.rebuild_pair_counts(sql_counts)
         await live.settle_vote("b8", {"status": "voted"}, 60, ("alpha", "bravo"))
         await live.put_battle("b9", {"status": "ready"}, ttl_s=60)
@@ -318,7 +380,7 @@ async def test_flushing_redis_loses_only_rebuildable_state(clean_redis_url: str)
         await live.mark_down("charlie", "timeout")
         await live.put_leaderboard([], votes=9)
 
-        with redis.Redis.from_url(clean_redis_url) as admin:
+        with redis.Redis.from_url(own_redis_url) as admin:
             admin.flushdb()
 
         assert await live.pair_counts() == {}
@@ -336,8 +398,10 @@ async def test_flushing_redis_loses_only_rebuildable_state(clean_redis_url: str)
 
 
 # ---------------------------------------------------------------------------------- outages
-async def test_killed_redis_makes_every_call_raise_live_state_unavailable_quickly():
-    server = EmbeddedRedis().start()  # not the session server: this one dies
+async def test_killed_redis_makes_every_call_raise_live_state_unavailable_quickly(
+    own_redis: EmbeddedRedis,
+):
+    server = own_redis  # not the session server: this one dies
     live = LiveState.from_url(server.url)
     try:
         await live.put_battle("b", {"status": "ready"}, ttl_s=60)
@@ -356,12 +420,13 @@ async def test_killed_redis_makes_every_call_raise_live_state_unavailable_quickl
             started = time.monotonic()
             with pytest.raises(LiveStateUnavailable) as error:
                 await call
+            # A refused connection fails at once; the bound is the connect timeout (1 s) and
+            # its one retry, with room for a loaded machine, far below redis-py's backoff.
             assert time.monotonic() - started < 3.0
         assert f"127.0.0.1:{server.port}" in str(error.value)
         assert "redis-server is running" in str(error.value)
     finally:
         await live.aclose()
-        server.stop()
 
 
 async def test_unreachable_redis_url_raises_live_state_unavailable():
