@@ -138,10 +138,29 @@ def read_manifest(path: Path) -> dict[str, Any]:
         raise ManifestError(f"{path}: manifest not found") from None
     except json.JSONDecodeError as bad:
         raise ManifestError(f"{path}: not valid JSON: {bad}") from None
+    if not isinstance(data, dict):
+        raise ManifestError(f"{path}: not a manifest (expected a JSON object)")
     if data.get("manifest_version") != MANIFEST_VERSION:
         raise ManifestError(f"{path}: unsupported manifest_version "
                             f"{data.get('manifest_version')!r}")
+    missing = [".".join(key) for key in _REQUIRED_KEYS if not _has_key(data, key)]
+    if missing:
+        raise ManifestError(f"{path}: manifest lacks {', '.join(missing)}; write a new one "
+                            "with `arena ratings INPUT --out FILE`")
     return data
+
+
+# What a re-run reads; a manifest without one of them cannot be reproduced.
+_REQUIRED_KEYS = (("input", "path"), ("input", "sha256"), ("output", "path"),
+                  ("output", "sha256"), ("options",))
+
+
+def _has_key(data: dict[str, Any], key: tuple[str, ...]) -> bool:
+    for part in key:
+        if not isinstance(data, dict) or part not in data:
+            return False
+        data = data[part]
+    return isinstance(data, dict) if key == ("options",) else isinstance(data, str)
 
 
 @dataclass
@@ -169,7 +188,8 @@ def rerun_manifest(path: str | Path, input_path: str | Path | None = None,
     source = Path(input_path or data["input"]["path"])
     if not source.exists():
         raise ManifestError(f"input {source} of manifest {path} not found; pass its new "
-                            "location with --input")
+                            "location as INPUT (`arena ratings NEW_PATH --from-manifest "
+                            "MANIFEST`)")
     actual = file_sha256(source)
     if actual != data["input"]["sha256"]:
         raise ManifestError(
