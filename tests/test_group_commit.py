@@ -101,16 +101,18 @@ async def test_concurrent_writes_commit_together_and_each_caller_gets_its_outcom
     def slow_first_batch(records):
         if not first_batch_started.is_set():
             first_batch_started.set()
-            release.wait(5)  # everything written meanwhile queues up for the next batch
+            release.wait(60)  # everything written meanwhile queues up for the next batch
         return log.record_battles(records)
 
     writer = GroupWriter(log, sink=slow_first_batch)
     battles = [make_battle() for _ in range(40)]
     duplicate = make_battle(battle_id=battles[5].battle_id)
     first = asyncio.ensure_future(writer.write(battles[0]))
-    await asyncio.to_thread(first_batch_started.wait, 5)
+    assert await asyncio.to_thread(first_batch_started.wait, 60)
     rest = [asyncio.ensure_future(writer.write(b)) for b in [*battles[1:], duplicate]]
-    await asyncio.sleep(0.1)
+    # One turn of the loop runs each write up to its first await, which comes after it
+    # queued its record: all 40 are queued before the first batch is released.
+    await asyncio.sleep(0)
     release.set()
     results = await asyncio.gather(first, *rest, return_exceptions=True)
     writer.close()
@@ -151,6 +153,36 @@ async def test_close_writes_what_is_queued(tmp_path: Path):
 
 
 # -------------------------------------------------------------------------------- LogProcess
+def voluntary_switches(pid: int) -> int:
+    """How often the main thread of process `pid` went to sleep by itself (Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("voluntary_ctxt_switches:"):
+            return int(line.split()[1])
+    raise AssertionError(f"/proc/{pid}/status has no voluntary_ctxt_switches")
+
+
+async def wait_until_waiting_for_the_lock(pid: int, idle_switches: int) -> None:
+    """Return once the writer child `pid` has a request and waits for SQLite's write lock.
+
+    Idle, the child sleeps once on its socket and stays asleep; waiting for the lock, SQLite's
+    busy handler sleeps a few milliseconds again and again. So its voluntary context switches
+    climbing well past `idle_switches` (read while it was idle) is the wait itself.
+    """
+    deadline = time.monotonic() + 60
+    while voluntary_switches(pid) < idle_switches + 5:
+        assert time.monotonic() < deadline, "the writer child never waited for the lock"
+        await asyncio.sleep(0.01)  # poll interval, not a wait for an event
+
+
+def stored_rows(path: Path, battle_ids: list[str]) -> dict[str, int]:
+    """Rows per table that belong to `battle_ids`, read with a plain sqlite3 connection."""
+    marks = ", ".join("?" * len(battle_ids))
+    with sqlite3.connect(path) as raw:
+        return {table.name: raw.execute(
+            f'SELECT COUNT(*) FROM "{table.name}" WHERE battle_id IN ({marks})', battle_ids
+        ).fetchone()[0] for table in TABLES}
+
+
 class _WriteLock:
     """Holds SQLite's write lock from another connection, so the writer child's next commit
     waits (busy timeout) until `release`: writes sent meanwhile queue up in the child."""
@@ -165,9 +197,8 @@ class _WriteLock:
 
 
 @pytest.mark.asyncio(loop_scope="session")
-async def test_the_writer_process_reports_per_record_and_survives_a_kill(tmp_path: Path):
-    path = tmp_path / "arena.db"
-    url = f"sqlite:///{path}"
+async def test_the_writer_process_reports_each_records_outcome(tmp_path: Path):
+    url = f"sqlite:///{tmp_path / 'arena.db'}"
     process = LogProcess(url)
     try:
         battle = make_battle()
@@ -178,23 +209,10 @@ async def test_the_writer_process_reports_per_record_and_survives_a_kill(tmp_pat
         assert isinstance(results[0], DuplicateBattle)
         assert results[0].battle_id == battle.battle_id  # survives pickling intact
         assert battle.battle_id in str(results[0])
-        assert isinstance(results[1], InvalidRecord)
+        assert isinstance(results[1], InvalidRecord) and "winner 'left'" in str(results[1])
         with BattleLog(url) as log:
             assert log.get_battle(battle.battle_id) == battle
-
-        first_pid = process.pid
-        lock = _WriteLock(path)
-        in_flight = asyncio.ensure_future(process.write(make_battle()))
-        await asyncio.sleep(0.2)  # sent; the child waits for the lock
-        os.kill(first_pid, signal.SIGKILL)
-        with pytest.raises(LogProcessDied, match="ended during a write"):
-            await asyncio.wait_for(in_flight, 10)
-        lock.release()
-        again = make_battle()
-        await process.write(again)  # a new child took over
-        assert process.pid != first_pid
-        with BattleLog(url) as log:
-            assert log.has_battle(again.battle_id)
+            assert log.count_battles() == 1
     finally:
         await process.aclose()
     assert process.pid is None
@@ -203,15 +221,56 @@ async def test_the_writer_process_reports_per_record_and_survives_a_kill(tmp_pat
 
 
 @pytest.mark.asyncio(loop_scope="session")
+async def test_a_writer_killed_mid_batch_fails_its_writes_and_the_next_write_starts_another(
+    tmp_path: Path,
+):
+    """Writes in flight when the child dies fail with LogProcessDied, leave no row behind
+    (the child was inside its transaction, waiting for the lock), and the next write is
+    committed by a new child."""
+    path = tmp_path / "arena.db"
+    url = f"sqlite:///{path}"
+    process = LogProcess(url)
+    try:
+        await process.write(make_battle())  # connected, and the child idle on its socket
+        first_pid = process.pid
+        idle = voluntary_switches(first_pid)
+        lock = _WriteLock(path)
+        lost = [make_battle() for _ in range(3)]
+        in_flight = [asyncio.ensure_future(process.write(b)) for b in lost]
+        await wait_until_waiting_for_the_lock(first_pid, idle)
+        os.kill(first_pid, signal.SIGKILL)
+        results = await asyncio.wait_for(
+            asyncio.gather(*in_flight, return_exceptions=True), 60)
+        assert [type(r) for r in results] == [LogProcessDied] * 3
+        assert "ended during a write" in str(results[0])
+        lock.release()
+        assert stored_rows(path, [b.battle_id for b in lost]) == {
+            "battle": 0, "vote": 0, "turn": 0, "generation": 0}
+        again = make_battle()
+        await process.write(again)  # a new child took over
+        assert process.pid not in (None, first_pid)
+        with BattleLog(url) as log:
+            assert log.get_battle(again.battle_id) == again
+            assert log.count_battles() == 2
+    finally:
+        await process.aclose()
+
+
+@pytest.mark.asyncio(loop_scope="session")
 async def test_writes_queued_in_the_child_commit_together_each_with_its_outcome(tmp_path: Path):
     path = tmp_path / "arena.db"
     process = LogProcess(f"sqlite:///{path}")
     battles = [make_battle() for _ in range(40)]
     duplicate = make_battle(battle_id=battles[5].battle_id)
-    lock = _WriteLock(path)
     try:
+        await process.write(make_battle())  # connected, and the child idle on its socket
+        idle = voluntary_switches(process.pid)
+        lock = _WriteLock(path)
+        # Connected, each write sends its request before its first await: one turn of the
+        # loop sends all 41 while the child's first commit waits for the lock.
         writes = [asyncio.ensure_future(process.write(b)) for b in [*battles, duplicate]]
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(0)
+        await wait_until_waiting_for_the_lock(process.pid, idle)
         cancelled = writes[7]
         cancelled.cancel()  # a caller gone away does not withdraw its record
         lock.release()
@@ -221,12 +280,13 @@ async def test_writes_queued_in_the_child_commit_together_each_with_its_outcome(
     assert isinstance(results[7], asyncio.CancelledError)
     assert results[:7] + results[8:-1] == [None] * 39
     assert isinstance(results[-1], DuplicateBattle)
-    assert process.records == 41
-    # The first commit takes what arrived before it (it then waits for the lock); the rest
-    # arrived meanwhile and share the next one or two (a request split across reads).
-    assert process.commits <= 3
+    assert process.records == 1 + 41
+    # After the first write's commit: one commit takes what arrived before it (it then waits
+    # for the lock); the rest arrived meanwhile and share the next one or two (a request
+    # split across reads).
+    assert 2 <= process.commits <= 1 + 3
     with BattleLog(f"sqlite:///{path}") as log:
-        assert log.count_battles() == 40
+        assert log.count_battles() == 1 + 40
         assert log.has_battle(battles[7].battle_id)
 
 
@@ -291,7 +351,7 @@ def test_votes_never_checkpoint_themselves_and_the_thread_does(tmp_path: Path, m
         assert writer.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
     deadline = time.monotonic() + 10
     while made[0].checkpoints == 0 and time.monotonic() < deadline:
-        time.sleep(0.05)
+        time.sleep(0.05)  # poll interval: the thread checkpoints on its own schedule
     assert len(made) == 1 and made[0].checkpoints > 0
     log.close()
     assert not made[0]._thread.is_alive()
