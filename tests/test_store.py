@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from factories import make_battle, varied_battles
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import DBAPIError
 
 from arena.record import InvalidRecord
 from arena.store import STORE_SCHEMA_VERSION, BattleLog, DuplicateBattle, SchemaTooNew
@@ -84,6 +85,42 @@ def test_invalid_record_is_refused_and_nothing_is_written(log: BattleLog):
         log.record_battle(wrong_type)
     assert log.count_battles() == 0
     assert not log.has_battle(bad_winner.battle_id)
+
+
+def rows_of(url: str, battle_id: str, tables: tuple[str, ...]) -> dict[str, int]:
+    """Rows per table that belong to `battle_id`, read on a connection of their own."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return {table: connection.execute(
+                text(f'SELECT COUNT(*) FROM "{table}" WHERE battle_id = :id'), {"id": battle_id}
+            ).scalar_one() for table in tables}
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("write", ["record_battle", "record_battles", "record_new_battles"])
+def test_a_write_that_fails_midway_leaves_no_row_behind(battle_log_url: str, write: str):
+    """A record's battle, vote and turn rows go in before its generations; when the
+    generations cannot be written, the failed transaction takes the earlier rows with it."""
+    with BattleLog(battle_log_url) as log:
+        kept = make_battle()
+        log.record_battle(kept)
+        engine = create_engine(battle_log_url)
+        with engine.begin() as connection:  # the last table written: the others are done
+            connection.execute(text("DROP TABLE generation"))
+        engine.dispose()
+        failed = make_battle()
+        with pytest.raises(DBAPIError, match="generation"):
+            {"record_battle": lambda: log.record_battle(failed),
+             "record_battles": lambda: log.record_battles([failed]),
+             "record_new_battles": lambda: log.record_new_battles([failed])}[write]()
+        assert not log.has_battle(failed.battle_id)
+        assert log.count_battles() == 1
+    tables = ("battle", "vote", "turn")
+    assert rows_of(battle_log_url, failed.battle_id, tables) == dict.fromkeys(tables, 0)
+    assert rows_of(battle_log_url, kept.battle_id, tables) == {
+        "battle": 1, "vote": 1, "turn": len(kept.turns)}
 
 
 def test_unknown_battle_is_none(log: BattleLog):
