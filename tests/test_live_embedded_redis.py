@@ -25,12 +25,13 @@ def process_alive(pid: int) -> bool:
     return stat.exists() and stat.read_text().split(")")[-1].split()[0] != "Z"
 
 
-def wait_until(predicate, timeout_s: float = 5.0) -> bool:
+def wait_until(predicate, timeout_s: float = 15.0) -> bool:
+    """Poll `predicate` until it holds (True) or `timeout_s` passes (its last answer)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if predicate():
             return True
-        time.sleep(0.02)
+        time.sleep(0.02)  # poll interval, not a wait for an event
     return predicate()
 
 
@@ -82,7 +83,7 @@ def test_server_dies_with_its_parent_even_when_the_parent_is_sigkilled():
         "from arena.live.embedded import EmbeddedRedis\n"
         "server = EmbeddedRedis().start()\n"
         "print(server.pid, flush=True)\n"
-        "time.sleep(60)\n"
+        "time.sleep(60)\n"  # alive until the test SIGKILLs it
     )
     parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     redis_pid = None
