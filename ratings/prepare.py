@@ -111,7 +111,9 @@ def _filter_rows(frame: pd.DataFrame, options: RatingOptions
     def drop(reason: str, mask: np.ndarray) -> None:
         nonlocal keep
         hit = keep & mask
-        dropped[reason] = int(hit.sum())
+        # A filter given twice (--by adds its group's filter to a --where on the same
+        # column) keeps its count from the first time.
+        dropped[reason] = dropped.get(reason, 0) + int(hit.sum())
         keep &= ~mask
 
     if "status" in frame.columns:
