@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import matplotlib.image
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -42,9 +45,10 @@ def test_prints_and_writes_the_leaderboard_with_a_manifest(llmfao_csv, tmp_path)
     assert len(table) == 59 and table.loc[0, "model"] == "GPT 4"
     manifest = json.loads((tmp_path / "board.csv.manifest.json").read_text())
     assert manifest["rows_read"] == 8931 and manifest["rows_used"] == 8931
-    assert len(manifest["input"]["sha256"]) == 64
+    assert manifest["input"]["sha256"] == hashlib.sha256(llmfao_csv.read_bytes()).hexdigest()
+    assert manifest["output"]["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
     assert manifest["options"]["ties"] == "half" and manifest["seed"] == 0
-    assert "numpy" in manifest["versions"]
+    assert manifest["versions"]["numpy"] == np.__version__
 
 
 def test_rerun_from_manifest_reproduces_the_table_bit_for_bit(llmfao_csv, tmp_path):
@@ -76,7 +80,12 @@ def test_by_writes_one_board_per_group_and_markdown(llmfao_csv, tmp_path):
                    "--allow-disconnected")
     assert result.returncode == 0, result.stderr
     text = out.read_text()
-    assert "## prompt = 2" in text and "## prompt = 4" not in text
+    # Only the group the filter keeps, holding exactly that prompt's battles.
+    assert [line for line in text.splitlines() if line.startswith("## ")] == ["## prompt = 2"]
+    in_group = int((pd.read_csv(llmfao_csv)["prompt"] == 2).sum())
+    assert in_group == 701
+    assert (f"Battles: {in_group} used of 8931 rows read; dropped: where:prompt=2 "
+            f"{8931 - in_group}.") in text
     assert "| rank | rank_ub |" in text
 
 
@@ -86,7 +95,14 @@ def test_plots_are_written(llmfao_csv, tmp_path):
     names = sorted(p.name for p in (tmp_path / "plots").iterdir())
     assert names == ["battle_count.png", "predicted_win_probability.png", "ratings.png",
                      "win_fraction.png"]
-    assert all((tmp_path / "plots" / n).stat().st_size > 5000 for n in names)
+    images = {n: matplotlib.image.imread(tmp_path / "plots" / n) for n in names}
+    # One row per model (59) on the ratings plot; the pair heatmaps are square.
+    height, width = images["ratings.png"].shape[:2]
+    assert height > 1.5 * width
+    for name in names[:2] + names[3:]:
+        assert images[name].shape[0] == images[name].shape[1], name
+    for name, pixels in images.items():
+        assert len(np.unique(pixels.reshape(-1, pixels.shape[-1]), axis=0)) > 10, name
 
 
 def test_bad_input_gives_a_clear_error_and_exit_code(tmp_path):
