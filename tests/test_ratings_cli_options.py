@@ -221,6 +221,8 @@ def test_where_keeps_only_the_matching_rows_and_counts_the_rest(battles, tmp_pat
 def test_by_with_where_and_unknown_columns(battles, tmp_path):
     both = rate(battles, "--by", "category", "--where", "category=code")
     assert "== category = code ==" in both.stdout and "category = chat" not in both.stdout
+    # Every row read is either used or counted under a reason.
+    assert "Battles: 8 used of 15 rows read; dropped: where:category=code 7." in both.stdout
     missing = ratings(battles, "--by", "language")
     assert missing.exit_code == 2
     assert missing.stderr.startswith("error: --by language: no column 'language'; columns are")
