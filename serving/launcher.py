@@ -313,6 +313,11 @@ def serve_models(
 def stop_server(record: RunRecord, grace_s: float = DEFAULT_GRACE_S,
                 process: subprocess.Popen | None = None) -> str:
     """Stop one recorded server (its whole process group), if it is still the same process."""
+    started = process_start_ticks(record.pid)
+    if started is not None and record.start_ticks is not None and started != record.start_ticks:
+        # The kernel gave the pid to another process, which may lead a group of that id: ours
+        # is over, since an id is not reused while a process group of it lives.
+        return "not running"
     # The group id is the leader's pid; if the leader is gone, any members left are its
     # engine and worker processes, which still need stopping.
     if not process_alive(record.pid, record.start_ticks) and not group_members(record.pgid):
