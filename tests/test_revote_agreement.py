@@ -146,9 +146,16 @@ def test_ratings_compare_replay_prints_agreement_confusion_and_both_boards(tmp_p
     assert "Confusion (rows: original vote, columns: replay vote" in text
     assert "== Original votes on the re-voted battles ==" in text
     assert "== Replay votes on the same battles ==" in text
-    for model in ("m-one", "m-two", "m-three"):
-        assert text.count(model) >= 2
+    assert text.index("== Original votes") < text.index("== Replay votes")
     report = json.loads(out.read_text())
+    # Each pair meets 8 times and, by the construction of `logs`, every model wins half its
+    # 16 battles under both judges (the flipped votes move 2 wins per pair to the right
+    # side, and each model is left in one pair and right in another): equal ratings.
+    for judges in ("original", "replay"):
+        rows = report["boards"][judges]["leaderboard"]
+        assert {row["model"]: (row["battles"], row["win_rate"]) for row in rows} == {
+            "m-one": (16, 0.5), "m-two": (16, 0.5), "m-three": (16, 0.5)}, judges
+        assert [row["rating"] for row in rows] == pytest.approx([1000.0] * 3)
     assert report["agreement"]["pairs"] == 24 and report["agreement"]["agree"] == 18
     # The disagreements are battles 3, 7, ..., 23: originally "model_a" (the left won).
     assert report["agreement"]["confusion"]["a"] == {"a": 6, "b": 6, "tie": 0, "bothbad": 0}
