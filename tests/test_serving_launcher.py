@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -54,20 +55,38 @@ def test_python_without_vllm_is_reported(tmp_path):
 
 
 def spawn_group(script: str) -> subprocess.Popen:
-    return subprocess.Popen(["bash", "-c", script], start_new_session=True)
+    """Run `script` as the leader of a new process group; return once it has printed its first
+    line (its readiness: traps installed, children started)."""
+    leader = subprocess.Popen(["bash", "-c", script], start_new_session=True,
+                              stdout=subprocess.PIPE, text=True)
+    assert leader.stdout.readline() == "ready\n"
+    return leader
+
+
+def wait_for_exit(pid: int, timeout_s: float) -> bool:
+    """True once the process `pid` (not necessarily our child) has ended; False at the
+    timeout. A pidfd becomes readable when its process exits."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        readable, _, _ = select.select([pidfd], [], [], timeout_s)
+        return bool(readable)
+    finally:
+        os.close(pidfd)
 
 
 def test_stop_group_terminates_a_whole_process_group():
-    leader = spawn_group("sleep 60 & sleep 60 & wait")
-    time.sleep(0.3)
+    leader = spawn_group("sleep 60 & sleep 60 & echo ready; wait")
     assert len(group_members(leader.pid)) == 3
     assert stop_group(leader.pid, grace_s=5.0, process=leader) == "stopped"
     assert group_members(leader.pid) == []
 
 
 def test_stop_group_kills_what_ignores_sigterm_after_the_grace_period():
-    leader = spawn_group("trap '' TERM; sleep 60 & wait")
-    time.sleep(0.3)
+    # The ignored SIGTERM is inherited by the sleep, so neither process ends before SIGKILL.
+    leader = spawn_group("trap '' TERM; sleep 60 & echo ready; wait")
     started = time.monotonic()
     assert stop_group(leader.pid, grace_s=1.0, process=leader) == "killed"
     assert 1.0 <= time.monotonic() - started < 10
@@ -91,9 +110,7 @@ def test_attached_server_dies_when_its_parent_is_killed(tmp_path):
     assert process_alive(child_pid)
     os.kill(parent.pid, signal.SIGKILL)
     parent.wait()
-    deadline = time.monotonic() + 5
-    while process_alive(child_pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    assert wait_for_exit(child_pid, timeout_s=10)
     assert not process_alive(child_pid)
 
 
