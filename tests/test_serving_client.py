@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import time
 from collections.abc import AsyncIterator
 
@@ -15,19 +14,20 @@ from serving.client import (
     StreamFinished,
     StreamStarted,
     StreamTimeouts,
+    TextDelta,
     complete_chat,
     stream_chat,
 )
 from serving.config import SamplingSettings
 from serving.health import HealthTracker, InMemoryHealthStore
+from tests.fixtures.vllm import reserved_port
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 
 
 def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port nothing listens on, kept from other programs for a while (see reserved_port)."""
+    return reserved_port()
 
 
 async def test_refused_connection_ends_with_an_error_record():
@@ -49,7 +49,7 @@ async def test_silent_server_ends_with_a_first_token_timeout_not_a_hang():
         record = await complete_chat(
             Endpoint("m", f"http://127.0.0.1:{port}", "m"), MESSAGES,
             SamplingSettings().request_params(), timeouts=StreamTimeouts(first_token=1.0))
-        assert 1.0 <= time.monotonic() - started < 3.0
+        assert 1.0 <= time.monotonic() - started < 5.0  # at the deadline, not a hang
         assert record.error == "timeout: no first token within 1 s"
     finally:
         server.close()
@@ -128,7 +128,7 @@ async def test_a_server_that_stalls_mid_stream_hits_the_total_deadline():
         started = time.monotonic()
         record = await complete_chat(endpoint, MESSAGES, SamplingSettings().request_params(),
                                      timeouts=StreamTimeouts(first_token=5.0, total=1.0))
-        assert 0.9 <= time.monotonic() - started < 3.0
+        assert 0.9 <= time.monotonic() - started < 5.0  # at the deadline, not a hang
         assert record.error == "timeout: the request exceeded the total limit of 1 s"
         assert record.output == "hello"
 
@@ -146,13 +146,13 @@ async def test_the_deadline_never_cancels_the_consumer_between_reads():
     async with _scripted_server(script) as endpoint:
         events = []
         async for event in stream_chat(endpoint, MESSAGES, SamplingSettings().request_params(),
-                                       timeouts=StreamTimeouts(first_token=5.0, total=0.5)):
+                                       timeouts=StreamTimeouts(first_token=5.0, total=1.0)):
             events.append(event)
             if len(events) == 2:  # after the first delta: outlive the deadline elsewhere
-                await asyncio.sleep(0.8)  # would raise CancelledError if the timer hit it
+                await asyncio.sleep(3.0)  # would raise CancelledError if the timer hit it
         record = events[-1].record
         assert isinstance(events[-1], StreamFinished)
-        assert record.error == "timeout: the request exceeded the total limit of 0.5 s"
+        assert record.error == "timeout: the request exceeded the total limit of 1 s"
         assert record.output == "a"  # "b" was there, but the deadline had passed
 
 
@@ -163,14 +163,17 @@ async def test_an_outside_cancel_during_a_read_is_not_turned_into_a_timeout():
 
     async with _scripted_server(script) as endpoint:
         records = []
+        got_text = asyncio.Event()
 
         async def consume():
             async for event in stream_chat(endpoint, MESSAGES, SamplingSettings().request_params(),
                                            timeouts=StreamTimeouts(first_token=5.0, total=10.0)):
                 records.append(event.record if hasattr(event, "record") else None)
+                if isinstance(event, TextDelta):
+                    got_text.set()  # the task's next await is the read of the next chunk
 
         task = asyncio.ensure_future(consume())
-        await asyncio.sleep(0.5)
+        await asyncio.wait_for(got_text.wait(), 10)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -199,10 +202,10 @@ async def test_a_slow_consumer_after_the_first_token_is_held_to_the_total_deadli
     async with _scripted_server(script) as endpoint:
         events = []
         async for event in stream_chat(endpoint, MESSAGES, SamplingSettings().request_params(),
-                                       timeouts=StreamTimeouts(first_token=0.3, total=5.0)):
+                                       timeouts=StreamTimeouts(first_token=1.0, total=10.0)):
             events.append(event)
             if len(events) == 2:
-                await asyncio.sleep(0.6)  # past the first-token deadline, within the total
+                await asyncio.sleep(3.0)  # past the first-token deadline, within the total
         record = events[-1].record
         assert record.ok, record.error
         assert record.output == "ab"
