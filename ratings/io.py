@@ -52,7 +52,7 @@ def detect_format(path: Path) -> str:
             return fmt
     raise BattleDataError(
         f"{path}: cannot tell the format from the file name; use one of .parquet, .jsonl, "
-        ".json (FastChat clean_battle) or .csv, or pass format=..."
+        ".json (FastChat clean_battle) or .csv, or pass --format (format=... in Python)"
     )
 
 
