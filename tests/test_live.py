@@ -11,6 +11,7 @@ a guessed time; the bounds they assert allow for the time the calls themselves t
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import AsyncIterator
 
@@ -19,7 +20,7 @@ import redis
 
 from arena.battles.sampling import PairSampler
 from arena.live import LiveState, LiveStateUnavailable
-from arena.live.embedded import EmbeddedRedis, free_port
+from arena.live.embedded import EmbeddedRedis
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -430,6 +431,12 @@ async def test_killed_redis_makes_every_call_raise_live_state_unavailable_quickl
 
 
 async def test_unreachable_redis_url_raises_live_state_unavailable():
-    async with LiveState.from_url(f"redis://127.0.0.1:{free_port()}/0") as live:
-        with pytest.raises(LiveStateUnavailable, match="unreachable"):
-            await live.mark_down("alpha", "timeout")
+    # A port this test holds bound but not listening: connections are refused, and no other
+    # process can start a server on it meanwhile.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as held:
+        held.bind(("127.0.0.1", 0))
+        port = held.getsockname()[1]
+        async with LiveState.from_url(f"redis://127.0.0.1:{port}/0") as live:
+            with pytest.raises(LiveStateUnavailable, match="unreachable") as error:
+                await live.mark_down("alpha", "timeout")
+    assert f"127.0.0.1:{port}/0" in str(error.value)
