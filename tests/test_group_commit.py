@@ -143,7 +143,7 @@ async def test_close_writes_what_is_queued(tmp_path: Path):
     log = BattleLog(f"sqlite:///{tmp_path / 'arena.db'}")
     writer = GroupWriter(log)
     tasks = [asyncio.ensure_future(writer.write(make_battle())) for _ in range(10)]
-    await asyncio.sleep(0)  # queued
+    await asyncio.sleep(0)  # one turn of the loop: each write has queued its record
     await asyncio.to_thread(writer.close)
     await asyncio.gather(*tasks)
     assert log.count_battles() == 10
