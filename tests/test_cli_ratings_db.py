@@ -69,3 +69,36 @@ def test_ratings_without_input_or_database_says_what_to_give(tmp_path):
     assert result.returncode == 2
     assert "--db/--config" in result.stderr
     assert "--from-manifest" in " ".join(result.stderr.split())
+
+
+def test_ratings_from_a_db_url_keep_the_export_under_the_data_directory(tmp_path):
+    """Without --out the export the manifest would name goes to data/ratings/ of the
+    working directory."""
+    db_url = f"sqlite:///{tmp_path / 'arena.db'}"
+    with BattleLog(db_url) as log:
+        for winner in ("model_a", "model_a", "model_b"):
+            log.record_battle(make_battle(model_a="alpha", model_b="beta", winner=winner))
+    rated = run("ratings", "--db", db_url, cwd=tmp_path)
+    assert rated.returncode == 0, rated.stderr
+    (export,) = (tmp_path / "data" / "ratings").glob("battles-*.jsonl")
+    assert (f"exported 3 voted battles from {db_url} to "
+            f"{export.relative_to(tmp_path)}") in rated.stdout
+    assert len(export.read_text().splitlines()) == 3
+    assert "Battles: 3 used of 3 rows read; dropped: none." in rated.stdout
+
+
+def test_ratings_of_a_database_without_votes_says_there_are_no_rows(tmp_path):
+    db_url = f"sqlite:///{tmp_path / 'arena.db'}"
+    with BattleLog(db_url) as log:
+        log.record_battle(make_battle(model_a="alpha", model_b="beta", status="abandoned"))
+    rated = run("ratings", "--db", db_url, "--out", str(tmp_path / "board.csv"))
+    assert rated.returncode == 2
+    assert "exported 0 voted battles" in rated.stdout
+    assert "no rows" in rated.stderr
+    assert not (tmp_path / "board.csv").exists()
+
+
+def test_ratings_with_a_missing_config_names_it(tmp_path):
+    result = run("ratings", "--config", "none.toml", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Invalid value: none.toml: config file not found" in result.stderr
