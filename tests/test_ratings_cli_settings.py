@@ -167,3 +167,33 @@ def test_rater_alpha_and_min_votes_set_who_is_tested_and_flagged(tmp_path):
     assert "Raters: 0 tested, 0 flagged" in few.stdout
     kept = ratings(path, "--raters", "--rater-min-votes", "7", "--exclude-flagged")
     assert "Battles: 66 used of 66 rows read; dropped: none." in kept.stdout
+
+
+def test_ci_none_leaves_the_intervals_empty_and_ranks_by_rating(main):
+    board = table(main, "--ci", "none")
+    assert board[["lower", "upper"]].isna().all().all()
+    assert board["rank_ub"].to_dict() == {"ace": 1, "mid": 2, "low": 3}
+    assert board["rating"].to_dict() == pytest.approx(table(main)["rating"].to_dict())
+
+
+def test_position_bias_reports_the_raw_left_win_rates(main):
+    """In MAIN the left side wins 4, the right 3, and 2 are ties: (4 + 2/2) / 9 of all
+    battles and 4 / 7 of the decisive ones."""
+    result = ratings(main, "--position-bias")
+    assert result.exit_code == 0, result.stderr
+    assert f"raw left win rate {5 / 9:.3f} (ties half), {4 / 7:.3f} of decisive battles." in (
+        result.stdout)
+
+
+def test_plots_with_by_are_written_per_group(tmp_path):
+    path = write_csv(tmp_path / "grouped.csv",
+                     [(*row, "chat" if index % 2 else "code") for index, row in
+                      enumerate(MAIN + MAIN)], ("model_a", "model_b", "winner", "category"))
+    result = ratings(path, "--by", "category", "--plot", tmp_path / "plots", "--ci", "none")
+    assert result.exit_code == 0, result.stderr
+    names = sorted(p.name for p in (tmp_path / "plots").iterdir())
+    assert names == sorted(f"category={group}_{figure}.png" for group in ("chat", "code")
+                           for figure in ("battle_count", "predicted_win_probability",
+                                          "ratings", "win_fraction"))
+    for name in names:
+        assert f"wrote {tmp_path / 'plots' / name}" in result.stdout
