@@ -364,7 +364,7 @@ async def test_clear_deletes_only_keys_under_the_prefix(redis_url: str, live_pre
         await neighbour.put_battle("b", {"status": "ready"}, ttl_s=60)
         assert await mine.clear() == 2
         assert await mine.get_battle("b") is None
-        assert await neighbour.get_battle("b") is not None
+        assert await neighbour.get_battle("b") == {"status": "ready"}
     finally:
         for state in (mine, neighbour):
             await state.clear()
