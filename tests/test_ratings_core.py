@@ -169,7 +169,11 @@ def test_bootstrap_is_deterministic_for_a_seed():
 def test_online_elo_follows_timestamps_not_file_order():
     frame = _games([("A", "B", 1), ("B", "A", 1)]).assign(tstamp=[2.0, 1.0])
     elo = ratings.online_elo(frame, k=32)
-    # B wins first (t=1) then A wins (t=2): A's second result is an upset bonus.
+    # B wins first (t=1): B 1016, A 984. Then A, expected to score 1 / (1 + 10^(32/400)),
+    # wins and gains 32 times the rest. In file order the roles would be swapped.
+    gain = 32 * (1 - 1 / (1 + 10 ** (32 / 400)))
+    assert elo["A"] == pytest.approx(984 + gain)
+    assert elo["B"] == pytest.approx(1016 - gain)
     assert elo["A"] > 1000 > elo["B"]
 
 
