@@ -171,7 +171,7 @@ async def wait_until_waiting_for_the_lock(pid: int, idle_switches: int) -> None:
     deadline = time.monotonic() + 60
     while voluntary_switches(pid) < idle_switches + 5:
         assert time.monotonic() < deadline, "the writer child never waited for the lock"
-        await asyncio.sleep(0.01)  # poll interval, not a wait for an event
+        await asyncio.sleep(0.01)  # allowed sleep: poll interval with a deadline
 
 
 def stored_rows(path: Path, battle_ids: list[str]) -> dict[str, int]:
@@ -351,7 +351,7 @@ def test_votes_never_checkpoint_themselves_and_the_thread_does(tmp_path: Path, m
         assert writer.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
     deadline = time.monotonic() + 10
     while made[0].checkpoints == 0 and time.monotonic() < deadline:
-        time.sleep(0.05)  # poll interval: the thread checkpoints on its own schedule
+        time.sleep(0.05)  # allowed sleep: poll interval: the thread checkpoints on its own schedule
     assert len(made) == 1 and made[0].checkpoints > 0
     log.close()
     assert not made[0]._thread.is_alive()

@@ -53,7 +53,7 @@ async def wait_until_gone(live: LiveState, *parts: str, within_s: float = 30.0) 
     deadline = time.monotonic() + within_s
     while await live.client.exists(live.key(*parts)):
         assert time.monotonic() < deadline, f"{live.key(*parts)} still stored after {within_s} s"
-        await asyncio.sleep(0.05)  # poll interval: Redis expires the key on its own clock
+        await asyncio.sleep(0.05)  # allowed sleep: poll: Redis expires keys on its clock
     return time.monotonic()
 
 
@@ -175,7 +175,7 @@ async def test_refused_hits_do_not_extend_the_window(live: LiveState):
         refused = await hit()
         assert not refused.allowed and refused.retry_after_s <= left_s
         left_s = await ttl_s(live, "rate", "vote", "r")
-        await asyncio.sleep(0.05)  # poll interval, not a wait for an event
+        await asyncio.sleep(0.05)  # allowed sleep: poll interval with a deadline
     refused = await hit()
     # A hit that restarted the window would be told to wait the whole 3 s again.
     assert not refused.allowed and refused.retry_after_s <= left_s

@@ -31,7 +31,7 @@ def wait_until(predicate, timeout_s: float = 15.0) -> bool:
     while time.monotonic() < deadline:
         if predicate():
             return True
-        time.sleep(0.02)  # poll interval, not a wait for an event
+        time.sleep(0.02)  # allowed sleep: poll interval with a deadline
     return predicate()
 
 

@@ -39,7 +39,7 @@ def test_a_revote_battle_in_the_browser_shows_logged_turns_and_records_the_revot
     deadline = time.monotonic() + 15
     while not (fresh := [b for b in replay_server.log.iter_battles()
                          if b.battle_id not in before]) and time.monotonic() < deadline:
-        time.sleep(0.2)
+        time.sleep(0.2)  # allowed sleep: polls SQL another process writes
     assert len(fresh) == 1
     record = fresh[0]
     assert (record.mode, record.status, record.winner) == ("replay", "voted", "model_b")

@@ -122,8 +122,7 @@ async def _scripted_server(script) -> AsyncIterator[Endpoint]:
 async def test_a_server_that_stalls_mid_stream_hits_the_total_deadline():
     async def script(write):
         await write(_sse(_chunk("hello")))
-        await asyncio.sleep(30)  # then silence
-
+        await asyncio.sleep(30)  # allowed sleep: upstream goes silent (under test)
     async with _scripted_server(script) as endpoint:
         started = time.monotonic()
         record = await complete_chat(endpoint, MESSAGES, SamplingSettings().request_params(),
@@ -139,17 +138,16 @@ async def test_the_deadline_never_cancels_the_consumer_between_reads():
 
     async def script(write):
         await write(_sse(_chunk("a")))
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.1)  # allowed sleep: upstream pauses (under test)
         await write(_sse(_chunk("b")))
-        await asyncio.sleep(30)
-
+        await asyncio.sleep(30)  # allowed sleep: upstream goes silent (under test)
     async with _scripted_server(script) as endpoint:
         events = []
         async for event in stream_chat(endpoint, MESSAGES, SamplingSettings().request_params(),
                                        timeouts=StreamTimeouts(first_token=5.0, total=1.0)):
             events.append(event)
             if len(events) == 2:  # after the first delta: outlive the deadline elsewhere
-                await asyncio.sleep(3.0)  # would raise CancelledError if the timer hit it
+                await asyncio.sleep(3.0)  # allowed sleep: busy consumer past the deadline
         record = events[-1].record
         assert isinstance(events[-1], StreamFinished)
         assert record.error == "timeout: the request exceeded the total limit of 1 s"
@@ -159,8 +157,7 @@ async def test_the_deadline_never_cancels_the_consumer_between_reads():
 async def test_an_outside_cancel_during_a_read_is_not_turned_into_a_timeout():
     async def script(write):
         await write(_sse(_chunk("a")))
-        await asyncio.sleep(30)
-
+        await asyncio.sleep(30)  # allowed sleep: upstream goes silent (under test)
     async with _scripted_server(script) as endpoint:
         records = []
         got_text = asyncio.Event()
@@ -196,7 +193,7 @@ async def test_chunks_split_anywhere_and_crlf_lines_are_parsed():
 async def test_a_slow_consumer_after_the_first_token_is_held_to_the_total_deadline_only():
     async def script(write):
         await write(_sse(_chunk("a")))
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.2)  # allowed sleep: upstream pauses (under test)
         await write(_sse(_chunk("b", "stop"), "[DONE]"))
 
     async with _scripted_server(script) as endpoint:
@@ -205,7 +202,7 @@ async def test_a_slow_consumer_after_the_first_token_is_held_to_the_total_deadli
                                        timeouts=StreamTimeouts(first_token=1.0, total=10.0)):
             events.append(event)
             if len(events) == 2:
-                await asyncio.sleep(3.0)  # past the first-token deadline, within the total
+                await asyncio.sleep(3.0)  # allowed sleep: busy consumer past first-token deadline
         record = events[-1].record
         assert record.ok, record.error
         assert record.output == "ab"

@@ -105,7 +105,7 @@ async def wait_for_running(url: str, target: float, timeout_s: float = 10.0) -> 
     deadline = time.monotonic() + timeout_s
     value = await running_requests(url)
     while value != target and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.1)  # allowed sleep: poll interval: /metrics can only be polled
         value = await running_requests(url)
     return value
 
