@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import logging
 import random
 
 import pytest
@@ -10,6 +13,7 @@ from factories import make_battle
 
 from arena.jobs.leaderboard import LeaderboardJob
 from arena.live import LiveState
+from arena.live.embedded import EmbeddedRedis
 from arena.store import BattleLog
 from ratings.manifest import rerun_manifest
 
@@ -81,10 +85,179 @@ async def test_the_board_is_cached_snapshotted_and_reproducible(job):
     assert reproduction.identical
 
 
-async def test_votes_wake_the_job_after_every_votes(job):
-    assert not job._wake.is_set()
-    for _ in range(2):
-        job.note_vote()
-    assert not job._wake.is_set()
-    job.note_vote()
-    assert job._wake.is_set()
+# ---------------------------------------------------------------------------- the job's loop
+# `run_forever` runs as a task on the test's event loop; the tests watch what it leaves in Redis
+# (and in `last_board` while Redis is down), never its private state.
+
+LOOP_DEADLINE_S = 60.0  # generous: a refresh fits a model on a loaded 2-core machine
+
+
+async def eventually(condition, what: str, within_s: float = LOOP_DEADLINE_S):
+    """Poll the async `condition` until it returns a true value; fail with `what` on timeout."""
+    deadline = asyncio.get_running_loop().time() + within_s
+    while True:
+        value = await condition()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            pytest.fail(f"not within {within_s:.0f} s: {what}")
+        await asyncio.sleep(0.05)
+
+
+def cached_votes(job: LeaderboardJob, votes: int):
+    """A condition: the board cached in Redis was computed from exactly `votes` votes."""
+
+    async def condition():
+        cached = await job.live.get_leaderboard()
+        return cached if cached is not None and cached.votes == votes else None
+
+    return condition
+
+
+@contextlib.asynccontextmanager
+async def running(job: LeaderboardJob, interval_s: float):
+    task = asyncio.create_task(job.run_forever(interval_s))
+    try:
+        yield task
+        assert not task.done(), "the job's loop ended"
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+def record(job: LeaderboardJob, battles: list) -> None:
+    for battle in battles:
+        job.log.record_battle(battle)
+
+
+async def test_the_job_refreshes_at_once_and_then_every_interval(job):
+    """No vote is noted (`every_votes` is out of reach), so only the interval can bring the
+    later votes onto the cached board."""
+    job.every_votes = 10_000
+    battles = planted_battles(60)
+    record(job, battles[:30])
+    async with running(job, interval_s=0.5):
+        first = await eventually(cached_votes(job, 30), "the first board, from 30 votes")
+        record(job, battles[30:])
+        second = await eventually(cached_votes(job, 60), "a board with the 30 new votes")
+    assert second.table["snapshot"] != first.table["snapshot"]
+    assert sum(row["battles"] for row in second.table["rows"]) == 2 * 60
+
+
+async def test_votes_wake_the_job_long_before_its_interval(job):
+    """With an hour's interval, only `note_vote` (called by the service after each durable vote)
+    can bring the new votes onto the board while the test waits."""
+    battles = planted_battles(33)
+    record(job, battles[:30])
+    async with running(job, interval_s=3600):
+        await eventually(cached_votes(job, 30), "the board the job computes when it starts")
+        record(job, battles[30:])
+        for _ in range(job.every_votes):
+            job.note_vote()
+        cached = await eventually(cached_votes(job, 33), "a board woken by 3 votes")
+    assert sum(row["battles"] for row in cached.table["rows"]) == 2 * 33
+
+
+async def test_a_failed_refresh_does_not_stop_the_job(job, caplog):
+    """A file where the snapshot folder belongs makes a refresh raise; the loop logs it, and the
+    next refresh (woken by votes) succeeds once the way is clear."""
+    record(job, planted_battles(30))
+    job.out_dir.write_text("in the way")
+    with caplog.at_level(logging.ERROR, logger="arena.jobs.leaderboard"):
+        async with running(job, interval_s=3600):
+            async def failed():
+                return any(r.getMessage() == "leaderboard job failed" and r.exc_info
+                           for r in caplog.records)
+
+            await eventually(failed, "the failed refresh logged with its traceback")
+            assert await job.live.get_leaderboard() is None
+            job.out_dir.unlink()
+            for _ in range(job.every_votes):
+                job.note_vote()
+            await eventually(cached_votes(job, 30), "a board after the failed refresh")
+
+
+async def test_only_named_or_flagged_votes_mean_no_board(job):
+    """Named and flagged votes are logged but never rated: the job caches nothing, keeps no
+    snapshot folder and serves nothing (`last_board` stays None), until an anonymous vote."""
+    record(job, [
+        make_battle(model_a="alpha", model_b="gamma", mode="named", turn_count=1),
+        make_battle(model_a="alpha", model_b="gamma", flags=["identity_leak"], turn_count=1),
+        make_battle(model_a="alpha", model_b="beta", status="abandoned", turn_count=1),
+    ])
+    assert await job.refresh() is None
+    assert await job.live.get_leaderboard() is None
+    assert job.last_board is None
+    assert list(job.out_dir.iterdir()) == []
+
+    record(job, [make_battle(model_a="beta", model_b="gamma", winner="model_b", turn_count=1)])
+    board = await job.refresh()
+    assert [(row["model"], row["battles"]) for row in board["rows"]] == [("gamma", 1), ("beta", 1)]
+    assert board["dropped"] == {"status_not_voted": 0, "mode_named": 1, "flagged_battle": 1}
+    assert (await job.live.get_leaderboard()).table == board
+    assert [folder.name for folder in job.out_dir.iterdir()] == [board["snapshot"]]
+
+
+async def test_a_disconnected_graph_gets_a_board_without_style_control(job):
+    """Two pairs that never met cannot share one style-controlled scale: the job falls back to
+    rating each piece (`--allow-disconnected`) without style control, and says so in the
+    manifest, so `--from-manifest` reproduces it."""
+    rng = random.Random(3)
+    for index in range(40):
+        a, b = ("alpha", "beta") if index % 2 else ("gamma", "delta")
+        battle = make_battle(model_a=a, model_b=b, turn_count=1,
+                             winner="model_a" if rng.random() < 0.7 else "model_b")
+        for side in ("a", "b"):  # varied lengths: style control would be fitted if it could
+            length = rng.randint(5, 60)
+            generation = getattr(battle.turns[0], f"generation_{side}")
+            generation.output = "word " * length
+            generation.completion_tokens = length
+            getattr(battle, f"conversation_{side}")[-1]["content"] = generation.output
+        job.log.record_battle(battle)
+    board = await job.refresh()
+    assert board["votes"] == 40
+    assert {row["model"] for row in board["rows"]} == {"alpha", "beta", "gamma", "delta"}
+    assert all(row["battles"] == 20 for row in board["rows"])
+    assert board["style_rows"] is None and board["style_coefficients"] is None
+    manifest = job.out_dir / board["snapshot"] / "leaderboard.json.manifest.json"
+    options = json.loads(manifest.read_text())["options"]
+    assert options["allow_disconnected"] is True and options["style"] is False
+    assert rerun_manifest(manifest).identical
+
+
+async def test_the_job_keeps_running_while_redis_is_down(tmp_path, own_redis, caplog):
+    """With Redis gone the job still computes (workers fall back to `last_board`); once Redis is
+    back on its port, the next refresh caches the board with every vote."""
+    log = BattleLog(f"sqlite:///{tmp_path / 'arena.db'}")
+    live = LiveState.from_url(own_redis.url, prefix="test:")
+    job = LeaderboardJob(log=log, live=live, out_dir=tmp_path / "boards", every_votes=3)
+    battles = planted_battles(36)
+    record(job, battles[:30])
+    port = own_redis.port
+    revived = None
+    try:
+        with caplog.at_level(logging.WARNING, logger="arena.jobs.leaderboard"):
+            async with running(job, interval_s=3600):
+                await eventually(cached_votes(job, 30), "the first board")
+                own_redis.stop()
+                record(job, battles[30:33])
+                for _ in range(3):
+                    job.note_vote()
+
+                async def computed_uncached():
+                    return job.last_board is not None and job.last_board["votes"] == 33
+
+                await eventually(computed_uncached, "a board computed while Redis is down")
+                assert any("not cached: live state unavailable" in r.getMessage()
+                           for r in caplog.records)
+                revived = EmbeddedRedis(port=port).start()
+                record(job, battles[33:])
+                for _ in range(3):
+                    job.note_vote()
+                cached = await eventually(cached_votes(job, 36), "a board cached after Redis")
+        assert cached.table == job.last_board
+    finally:
+        await live.aclose()
+        log.close()
+        if revived is not None:
+            revived.stop()
