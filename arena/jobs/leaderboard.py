@@ -55,11 +55,12 @@ class LeaderboardJob:
 
     async def run_forever(self, interval_s: float) -> None:
         while True:
+            # Cleared before the refresh, so a vote noted during it wakes the next round.
+            self._wake.clear()
             try:
                 await self.refresh()
             except Exception:  # the next round tries again
                 log.exception("leaderboard job failed")
-            self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=interval_s)
             except TimeoutError:
