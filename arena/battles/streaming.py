@@ -35,6 +35,15 @@ def detach(coroutine: Coroutine[Any, Any, Any]) -> None:
     task.add_done_callback(_DETACHED.discard)
 
 
+async def wait_detached() -> None:
+    """Wait until every background task `detach` started has ended (e.g. the abandoned
+    record of a client that left mid-stream is in SQL), including any they detach. Only the
+    running event loop's tasks count."""
+    loop = asyncio.get_running_loop()
+    while pending := [task for task in _DETACHED if task.get_loop() is loop]:
+        await asyncio.gather(*pending, return_exceptions=True)
+
+
 def failed_record(
     state: dict[str, Any], side: str, messages: list[dict[str, str]], failure: BaseException
 ) -> GenerationRecord:
