@@ -6,13 +6,18 @@ holds and what is refused with which error; none needs a model server.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fixtures.battle_service import MODELS, RuleArena, drain, kinds
+from sqlalchemy.exc import IntegrityError
 
 from arena.battles.sampling import assign_sides
+from arena.battles.state import battle_record, utcnow
 from arena.errors import (
     BadInput,
     BattleNotFound,
@@ -93,6 +98,85 @@ async def test_twenty_concurrent_votes_on_two_workers_record_exactly_one(make_ar
     assert sorted(outcomes) == ["counted"] + ["refused"] * 19
     assert first.log.count_battles(status="voted") == 1
     assert first.logged(battle_id).winner in winners
+
+
+async def test_two_votes_at_once_while_redis_is_down_record_exactly_one(
+    make_arena, tmp_path: Path
+):
+    """With Redis down nothing claims the vote: the owner's worker admits both on its own copy
+    of the battle, and SQL's unique battle id keeps one."""
+    redis = EmbeddedRedis(data_dir=tmp_path / "own-redis").start()
+    try:
+        arena = make_arena(redis_url=redis.url)
+        battle_id, _ = await arena.battle(OWNER)
+        redis.kill()
+        outcomes = await asyncio.gather(*(cast_vote(arena, battle_id, winner)
+                                          for winner in ("model_a", "model_b")))
+    finally:
+        redis.stop()
+    counted = [outcome for outcome in outcomes if outcome != "refused"]
+    assert len(counted) == 1 and outcomes.count("refused") == 1, outcomes
+    assert arena.logged(battle_id).winner == counted[0]
+    assert arena.log.count_battles() == 1
+
+
+async def cast_vote(arena: RuleArena, battle_id: str, winner: str) -> str:
+    """The winner if the vote counted, "refused" if it was refused as a second vote."""
+    try:
+        return (await arena.service.vote(battle_id, OWNER, winner)).winner
+    except VoteConflict as refused:
+        assert "already has a vote" in str(refused)
+        return "refused"
+
+
+# ------------------------------------------------------------------------ the SQL write failing
+@contextlib.contextmanager
+def sql_refusing_new_battles(db_path: Path) -> Iterator[None]:
+    """The log's database refuses every new battle while inside (a trigger aborts the insert),
+    as a full disk or a lost connection would fail the write."""
+    with contextlib.closing(sqlite3.connect(db_path)) as db:
+        db.execute("CREATE TRIGGER refuse_battles BEFORE INSERT ON battle "
+                    "BEGIN SELECT RAISE(ABORT, 'planted write failure'); END")
+    try:
+        yield
+    finally:
+        with contextlib.closing(sqlite3.connect(db_path)) as db:
+            db.execute("DROP TRIGGER refuse_battles")
+
+
+async def test_a_vote_whose_sql_write_fails_is_not_counted_and_may_be_cast_again(
+    arena: RuleArena,
+):
+    """The vote's claim is given back when its write fails; kept, it would refuse every later
+    vote on the battle as a second one."""
+    battle_id, _ = await arena.battle(OWNER)
+    with sql_refusing_new_battles(arena.db_path):
+        with pytest.raises(IntegrityError, match="planted write failure"):
+            await arena.service.vote(battle_id, OWNER, "model_a")
+    assert arena.logged(battle_id) is None
+    reveal = await arena.service.vote(battle_id, OWNER, "model_b")
+    assert reveal.winner == arena.logged(battle_id).winner == "model_b"
+    assert arena.log.count_battles() == 1
+
+
+async def test_a_battle_already_in_the_log_refuses_the_vote_and_keeps_the_logged_one(
+    arena: RuleArena,
+):
+    """SQL's unique battle id is the last guard of one vote per battle (e.g. another worker
+    wrote it while Redis was down): a vote that meets it is a second vote, and nothing logged
+    is overwritten, neither by it nor by the expiry sweep of the copy it leaves behind."""
+    battle_id, _ = await arena.battle(OWNER)
+    state = arena.service.battles.local(battle_id)
+    arena.log.record_battle(battle_record(state, status="voted", winner="model_a",
+                                          voted_at=utcnow()))
+    with pytest.raises(VoteConflict, match="already has a vote"):
+        await arena.service.vote(battle_id, OWNER, "model_b")
+    assert await arena.service.sweep_expired(now=time.time() + 601) == 0
+    record = arena.logged(battle_id)
+    assert (record.status, record.winner) == ("voted", "model_a")
+    following, _ = await arena.battle(OWNER)
+    await arena.service.vote(following, OWNER, "tie")
+    assert arena.log.count_battles(status="voted") == 2
 
 
 async def test_a_vote_before_both_answers_finish_is_refused(arena: RuleArena):
