@@ -16,6 +16,7 @@ Two passes over the file, both streaming:
 
 from __future__ import annotations
 
+import codecs
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -136,8 +137,30 @@ def import_file(
                 batch = []
         _write(log, batch, report)
     except UnicodeDecodeError as bad:
-        raise ImportFailed(f"{path}: not UTF-8 text ({bad.reason} at byte {bad.start})") from None
+        # bad.start counts from the start of the decoder's last chunk, not of the file.
+        raise ImportFailed(
+            f"{path}: not UTF-8 text ({bad.reason} at byte {_first_bad_byte(path)})"
+        ) from None
     return report
+
+
+def _first_bad_byte(path: Path) -> int:
+    """The file offset of the first byte that is not valid UTF-8 (-1 when there is none)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    consumed = 0
+    with open(path, "rb") as stream:
+        while chunk := stream.read(_CHUNK):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as bad:
+                # Bytes of a sequence left over from the previous chunk come first in bad.object.
+                return consumed - (len(bad.object) - len(chunk)) + bad.start
+            consumed += len(chunk)
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError as bad:
+        return consumed - len(bad.object) + bad.start
+    return -1
 
 
 def _write(log: BattleLog, batch: list[BattleRecord], report: ImportReport) -> None:
