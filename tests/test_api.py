@@ -8,14 +8,20 @@ failures) are tested in-process in tests/test_battle_rules.py."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
 import redis
+from fixtures.arena_server import BATTLES_PER_MINUTE
+
+from arena.battles.sampling import assign_sides
+from arena.battles.state import rater_hash
 
 pytestmark = pytest.mark.vllm
 
@@ -69,6 +75,15 @@ class Rater:
                               json={"winner": winner})
 
 
+def wait_for(probe, what: str, timeout_s: float = 60.0):
+    """The first true value `probe()` returns; fails after `timeout_s` seconds."""
+    deadline = time.monotonic() + timeout_s
+    while not (value := probe()):
+        assert time.monotonic() < deadline, f"not within {timeout_s:.0f} s: {what}"
+        time.sleep(0.2)  # allowed sleep: poll interval of a condition with a deadline
+    return value
+
+
 def test_a_voted_battle_is_logged_with_everything_needed_to_replay_it(arena_server):
     rater = Rater(arena_server.url)
     first = rater.start("Write one sentence about rivers.")
@@ -86,8 +101,11 @@ def test_a_voted_battle_is_logged_with_everything_needed_to_replay_it(arena_serv
     assert record is not None and record.status == "voted" and record.winner == "model_b"
     assert (record.model_a, record.model_b) == (reveal["model_a"], reveal["model_b"])
     assert record.mode == "anonymous" and record.pair_policy == "uniform"
-    assert record.pair_probability == pytest.approx(1.0)
-    assert record.side_seed is not None and record.rater_hash and record.rater_hash != rater.session
+    assert record.pair_probability == pytest.approx(1.0)  # two models: one possible pair
+    # The logged coin reproduces the sides shown.
+    assert assign_sides((record.model_b, record.model_a), record.side_seed) == (
+        record.model_a, record.model_b)
+    assert record.rater_hash == rater_hash("test-salt", rater.session) != rater.session
     assert len(record.turns) == 2
     # Both full conversations, system prompt first, each side its own history.
     for side, name in (("a", record.model_a), ("b", record.model_b)):
@@ -100,11 +118,18 @@ def test_a_voted_battle_is_logged_with_everything_needed_to_replay_it(arena_serv
         generation = getattr(record.turns[1], f"generation_{side}")
         assert generation.messages == conversation[:4]
         assert generation.params["max_tokens"] == 24 and generation.params["temperature"] == 0.7
-        assert generation.seed == generation.params["seed"] and generation.seed is not None
-        assert generation.served_model == name and generation.endpoint.startswith("http://")
-        assert generation.completion_tokens and generation.prompt_tokens
+        assert generation.seed == generation.params["seed"]
+        assert isinstance(generation.seed, int) and 0 <= generation.seed < 2**31
+        assert generation.served_model == name
+        assert generation.endpoint == arena_server.models[name].rstrip("/")
+        assert generation.prompt_tokens > 0
         assert generation.started_at <= generation.first_token_at <= generation.finished_at
-        assert generation.finish_reason in ("length", "stop") and generation.error is None
+        assert generation.error is None
+        # Cut at max_tokens, or stopped on its own before it.
+        if generation.finish_reason == "length":
+            assert generation.completion_tokens == 24
+        else:
+            assert generation.finish_reason == "stop" and 0 < generation.completion_tokens <= 24
 
 
 def test_nothing_sent_before_the_vote_names_the_models(arena_server):
@@ -156,32 +181,58 @@ def test_a_client_that_disconnects_mid_stream_leaves_an_abandoned_record(arena_s
                            json={"prompt": "Go on and on."}) as response:
         lines = response.iter_lines()
         battle_id = json.loads(next(x for x in lines if x.startswith("data: "))[6:])["battle_id"]
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and arena_server.log.get_battle(battle_id) is None:
-        time.sleep(0.2)
-    record = arena_server.log.get_battle(battle_id)
-    assert record is not None and record.status == "abandoned"
+    record = wait_for(lambda: arena_server.log.get_battle(battle_id),
+                      "the abandoned battle in SQL")
+    assert record.status == "abandoned"
     assert record.end_reason == "disconnected_mid_turn"
     assert record.turns[0].prompt == "Go on and on."
 
 
-def test_the_leaderboard_job_rates_the_models_after_votes(arena_server):
-    rater = Rater(arena_server.url)
+def rateable_votes(log) -> int:
+    """The votes the leaderboard rates: anonymous and unflagged."""
+    return sum(1 for r in log.iter_battles(mode="anonymous", status="voted") if not r.flags)
+
+
+def test_the_leaderboard_job_rates_this_tests_votes_and_publishes_what_it_rated(
+    arena_server,
+):
+    """The board counts exactly the rateable votes in SQL once this test's votes are in (a
+    board left by earlier tests would not), and its snapshot holds the export it rated, with a
+    manifest whose hashes match the files served."""
+    rater = Rater(arena_server.url)  # worker 0 runs the job, woken by its own votes
+    before = rateable_votes(arena_server.log)
+    mine = []
     for winner in ("model_a", "model_b", "tie"):
         battle = rater.start("Rate me.")
         assert rater.vote(battle.battle_id, winner).status_code == 200
-    deadline = time.monotonic() + 60
-    board: dict = {}
-    while time.monotonic() < deadline:
+        mine.append(battle.battle_id)
+    # Nothing else votes during this test, so a board computed before any of its votes
+    # counts fewer.
+    rateable = rateable_votes(arena_server.log)
+    assert rateable == before + 3
+
+    def fresh_board() -> dict | None:
         board = httpx.get(f"{arena_server.urls[1]}/api/leaderboard", timeout=10).json()
-        if board.get("rows") and board["votes"] >= 3:
-            break
-        time.sleep(0.5)
-    assert {row["model"] for row in board["rows"]} <= set(MODEL_NAMES)
-    assert len(board["rows"]) >= 2 and board["computed_at"]
-    manifest = httpx.get(f"{arena_server.url}{board['manifest_url']}", timeout=10)
-    assert manifest.status_code == 200 and "sha256" in manifest.text
-    assert httpx.get(f"{arena_server.url}{board['export_url']}", timeout=10).status_code == 200
+        return board if board.get("votes") == rateable else None
+
+    board = wait_for(fresh_board, f"a board of all {rateable} votes, this test's included")
+    assert {row["model"] for row in board["rows"]} == set(MODEL_NAMES)
+    assert sum(row["battles"] for row in board["rows"]) == 2 * rateable
+
+    export = httpx.get(f"{arena_server.url}{board['export_url']}", timeout=10)
+    assert export.status_code == 200
+    exported = [json.loads(line) for line in export.text.splitlines()]
+    assert set(mine) <= {row["battle_id"] for row in exported}
+    manifest = httpx.get(f"{arena_server.url}{board['manifest_url']}", timeout=10).json()
+    snapshot = Path(manifest["input"]["path"]).parent
+    assert snapshot.name == board["snapshot"]
+    assert manifest["input"]["sha256"] == hashlib.sha256(export.content).hexdigest()
+    assert manifest["input"]["sha256"] == hashlib.sha256(
+        Path(manifest["input"]["path"]).read_bytes()).hexdigest()
+    table = httpx.get(f"{arena_server.url}/snapshots/{snapshot.name}/leaderboard.json",
+                      timeout=10)
+    assert manifest["output"]["sha256"] == hashlib.sha256(table.content).hexdigest()
+    assert manifest["rows_read"] == len(exported) and manifest["rows_used"] == rateable
 
 
 def test_openapi_and_health_are_served(arena_server):
@@ -209,6 +260,7 @@ def test_flushing_redis_mid_run_loses_no_vote(arena_server):
         acknowledged += rater.vote(battle.battle_id, "tie").status_code == 200
     assert acknowledged == 5
     assert arena_server.log.count_battles(status="voted") == before + 5
+    assert arena_server.wait_healthy(models_up=False)["redis"] == "ok"
 
 
 def test_health_and_new_battles_report_a_redis_outage_with_503(arena_server):
@@ -221,8 +273,10 @@ def test_health_and_new_battles_report_a_redis_outage_with_503(arena_server):
         assert health.status_code == 503 and "unreachable" in health.json()["redis"]
     finally:
         arena_server.restart_redis()
-    arena_server.wait_healthy(models_up=False)
-    assert rater.start("Back again.").status == 200
+    back = rater.start("Back again.")
+    assert back.kinds()[-1] == "ready"
+    assert rater.vote(back.battle_id, "tie").status_code == 200
+    assert arena_server.log.get_battle(back.battle_id).winner == "tie"
 
 
 def test_a_model_killed_mid_battle_fails_the_battle_and_it_cannot_be_voted(arena_server):
@@ -250,15 +304,30 @@ def test_a_model_killed_mid_battle_fails_the_battle_and_it_cannot_be_voted(arena
         record = arena_server.log.get_battle(battle_id)
         assert record.status == "error" and record.turns[0].generation_a.error
         # The health monitor flags the outage; with one healthy model left the arena says so.
-        deadline = time.monotonic() + 30
-        down: list = []
-        while time.monotonic() < deadline and "tiny-b" not in down:
-            down = httpx.get(f"{arena_server.url}/healthz", timeout=10).json()["models_down"]
-            time.sleep(0.5)
-        assert "tiny-b" in down
+        down = wait_for(lambda: httpx.get(f"{arena_server.url}/healthz", timeout=10)
+                        .json()["models_down"], "tiny-b flagged down", timeout_s=30)
+        assert down == ["tiny-b"]
         alone = rater.start("Anyone there?")
         assert alone.status == 503 and "healthy" in alone.body["detail"]
     finally:
         if killed:
             arena_server.restart_model("tiny-b")
-    assert rater.start("Back again.").status == 200
+    # The model is back: a battle on it runs to the end and takes a vote.
+    back = rater.start("Back again.", mode="named", models=["tiny-b", "tiny-a"])
+    assert back.kinds()[-1] == "ready"
+    assert rater.vote(back.battle_id, "model_a").status_code == 200
+    turn = arena_server.log.get_battle(back.battle_id).turns[0]
+    assert turn.generation_a.served_model == "tiny-b" and turn.generation_a.error is None
+
+
+def test_a_burst_of_new_battles_is_refused_with_429_and_retry_after(arena_server):
+    """The per-minute limit counts every request that reaches it, refused ones included (a
+    mode that does not exist is refused after it), so the burst needs no model."""
+    rater = Rater(arena_server.url)
+    burst = [rater.start("Again.", mode="ranked") for _ in range(BATTLES_PER_MINUTE)]
+    assert [b.status for b in burst] == [400] * BATTLES_PER_MINUTE
+    refused = rater.http.post(f"{arena_server.url}/api/battles", json={"prompt": "One more."})
+    assert refused.status_code == 429
+    assert refused.json()["error"] == "rate_limited"
+    assert f"{BATTLES_PER_MINUTE} per minute" in refused.json()["detail"]
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
