@@ -81,10 +81,11 @@ def test_replay_battle_streams_the_logged_turns_and_logs_the_vote_as_replay(repl
     reveal = reply.json()
     record = logged(replay_server, seen.battle_id)
     original = replay_server.originals[record.replay_of]
+    assert reveal == {"battle_id": seen.battle_id, "winner": "model_b",
+                      "model_a": record.model_a, "model_b": record.model_b, "flags": []}
 
     assert (record.mode, record.status, record.winner) == ("replay", "voted", "model_b")
     assert record.pair_policy == "replay"
-    assert (reveal["model_a"], reveal["model_b"]) == (record.model_a, record.model_b)
     assert {record.model_a, record.model_b} == {original.model_a, original.model_b}
     # The logged coin reproduces the sides shown.
     assert assign_sides((record.model_a, record.model_b), record.side_seed) == (
@@ -162,7 +163,7 @@ def test_unvoted_replay_battle_left_for_the_next_is_logged_as_abandoned(replay_s
     assert record.replay_of in replay_server.originals
     # Shown once is shown: the next battle is another original.
     following = next_battle(replay_server.url, headers)
-    vote(replay_server.url, headers, following.battle_id, "model_a")
+    assert vote(replay_server.url, headers, following.battle_id, "model_a").status_code == 200
     assert logged(replay_server, following.battle_id).replay_of != record.replay_of
 
 
@@ -189,10 +190,20 @@ def test_who_saw_what_is_rebuilt_from_sql_after_redis_is_flushed(replay_server):
     assert counts == dict(in_sql)
 
 
+@pytest.fixture(autouse=True)
+def no_model_contacted(replay_server):
+    """After every test of this module, whatever order they run in: no connection reached the
+    models' endpoints."""
+    yield
+    assert replay_server.model_connections() == 0, "a re-voting arena contacted a model"
+
+
 def test_the_configured_models_are_never_contacted(replay_server):
-    next_battle(replay_server.url, session())
+    headers = session()
+    seen = next_battle(replay_server.url, headers)
+    assert vote(replay_server.url, headers, seen.battle_id, "tie").status_code == 200
     health = httpx.get(f"{replay_server.url}/healthz", timeout=10).json()
-    assert health["ok"] and health["models_down"] == []
+    assert health == {"ok": True, "models_down": [], "redis": "ok", "sql": "ok"}
     assert replay_server.model_connections() == 0
 
 
