@@ -55,12 +55,12 @@ def group_members(pgid: int) -> list[int]:
     return members
 
 
-def die_with_parent(parent_pid: int):
-    """preexec_fn: ask the kernel to SIGTERM this child when its parent (thread) dies."""
+def die_with_parent(parent_pid: int, sig: signal.Signals = signal.SIGTERM):
+    """preexec_fn: ask the kernel to send `sig` to this child when its parent (thread) dies."""
 
     def preexec() -> None:
         libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
         if os.getppid() != parent_pid:  # the parent died before prctl took effect
             os._exit(1)
 

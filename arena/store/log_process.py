@@ -36,6 +36,7 @@ import logging
 import multiprocessing
 import os
 import pickle
+import signal
 import socket
 import struct
 import sys
@@ -284,7 +285,13 @@ def _serve(url: str, sock: socket.socket, parent_pid: int, max_batch: int, log_l
     if sys.platform.startswith("linux"):
         from serving.processes import die_with_parent
 
-        die_with_parent(parent_pid)()
+        # SIGKILL, since SIGTERM is ignored below.
+        die_with_parent(parent_pid, signal.SIGKILL)()
+    # Ctrl-C in a terminal and systemd's stop signal the whole process group: the writer must
+    # outlive the server's graceful shutdown, which still sends it the votes in flight. It
+    # ends when the server closes its socket (or, through PDEATHSIG, when the server dies).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     from arena.store import BattleLog
 
     try:
