@@ -101,7 +101,7 @@ async def eventually(condition, what: str, within_s: float = LOOP_DEADLINE_S):
             return value
         if asyncio.get_running_loop().time() > deadline:
             pytest.fail(f"not within {within_s:.0f} s: {what}")
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.05)  # allowed sleep: poll interval, with a deadline
 
 
 def cached_votes(job: LeaderboardJob, votes: int):

@@ -1,12 +1,12 @@
 """Guards on the test suite itself, read from the source of tests/ (docs/testing.md).
 
 - Every test function checks something: an `assert`, `pytest.raises`/`pytest.warns`/
-  `pytest.fail`, Playwright's `expect(...)`, or a call to a helper of the same module (or
-  `tests/factories.py`, `tests/fixtures/`) that itself checks something, or to a function
-  named `assert_*`/`expect_*`. A test with none passes whatever the code does.
+  `pytest.fail`, Playwright's `expect(...)`, a call to a function of tests/ that itself checks
+  something (directly or through another), or to a function named `assert_*`/`expect_*`.
+  A test with none passes whatever the code does.
 - No fixed sleep: `time.sleep(x)` or `asyncio.sleep(x)` with x other than 0 (a plain yield to
-  the event loop) is allowed only where the line says why, with a comment that starts
-  `# allowed sleep:`; a test waits on the event itself (a write acknowledged, a child's
+  the event loop) is allowed only where the line (or the line above) says why, with a comment
+  that starts `# allowed sleep:`; a test waits on the event itself (a write acknowledged, a child's
   readiness), and a poll loop says why it polls.
 """
 
@@ -87,7 +87,8 @@ def fixed_sleeps(path: Path, root: Path = TESTS) -> list[str]:
         if node.args and isinstance(node.args[0], ast.Constant) and node.args[0].value == 0:
             continue
         statement = lines[node.lineno - 1:node.end_lineno]
-        if not any(ALLOW_SLEEP in line for line in statement):
+        said = lines[max(node.lineno - 2, 0):node.end_lineno]  # the comment may stand above
+        if not any(ALLOW_SLEEP in line for line in said):
             found.append(f"{path.relative_to(root)}:{node.lineno} {statement[0].strip()}")
     return found
 
