@@ -27,13 +27,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from vote_throughput import ready_state  # noqa: E402
+from vote_throughput import ready_state
 
-import arena.store.connections as store_log  # noqa: E402
-from arena.battles.state import battle_record, utcnow  # noqa: E402
-from arena.ids import new_battle_id  # noqa: E402
-from arena.record import BattleRecord  # noqa: E402
-from arena.store import BattleLog  # noqa: E402
+import arena.store.connections as store_log
+from arena.battles.state import battle_record, utcnow
+from arena.ids import new_battle_id
+from arena.record import BattleRecord
+from arena.store import BattleLog
 
 
 class _NoCheckpointer:

@@ -23,10 +23,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from factories import make_battle  # noqa: E402
+from factories import make_battle
 
-from arena.store import BattleLog  # noqa: E402
-from arena.transfer.export import export_battles  # noqa: E402
+from arena.store import BattleLog
+from arena.transfer.export import export_battles
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -15,7 +15,7 @@ from factories import make_battle
 from arena.store import BattleLog
 
 
-def run(*args: str, cwd=None) -> subprocess.CompletedProcess:  # noqa: ANN001
+def run(*args: str, cwd=None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "arena", *args], capture_output=True,
                           text=True, check=False, cwd=cwd)
 

@@ -40,7 +40,7 @@ def recorded(tmp_path) -> tuple[Path, Path, Path]:
     return source, out, tmp_path / "board.csv.manifest.json"
 
 
-def edit(manifest: Path, change) -> None:  # noqa: ANN001
+def edit(manifest: Path, change) -> None:
     data = json.loads(manifest.read_text())
     change(data)
     manifest.write_text(json.dumps(data))

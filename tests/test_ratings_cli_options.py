@@ -42,7 +42,7 @@ def said(text: str) -> str:
     return " ".join(text.replace("│", " ").replace("╭", " ").replace("╰", " ").split())
 
 
-def write_csv(path: Path, rows, columns=COLUMNS) -> Path:  # noqa: ANN001
+def write_csv(path: Path, rows, columns=COLUMNS) -> Path:
     pd.DataFrame(rows, columns=columns).to_csv(path, index=False)
     return path
 
@@ -105,7 +105,7 @@ def test_a_bad_anchor_is_refused_as_a_usage_error(battles, anchor, message):
 
 
 # ------------------------------------------------------------------------------ online Elo
-def elo_by_hand(rows, k: float, initial: float = 1000.0) -> dict[str, float]:  # noqa: ANN001
+def elo_by_hand(rows, k: float, initial: float = 1000.0) -> dict[str, float]:
     """Online Elo written out from its definition: file order, ties (bothbad too) half."""
     rating: dict[str, float] = defaultdict(lambda: initial)
     for left, right, winner, _ in rows:

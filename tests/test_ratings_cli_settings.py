@@ -33,7 +33,7 @@ def table(path: Path, *args: str | Path) -> pd.DataFrame:
     return pd.read_csv(out).set_index("model")
 
 
-def write_csv(path: Path, rows, columns=("model_a", "model_b", "winner")) -> Path:  # noqa: ANN001
+def write_csv(path: Path, rows, columns=("model_a", "model_b", "winner")) -> Path:
     pd.DataFrame(rows, columns=list(columns)).to_csv(path, index=False)
     return path
 

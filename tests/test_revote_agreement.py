@@ -102,7 +102,7 @@ def test_one_log_splits_into_originals_and_replays():
 
 
 # ------------------------------------------------------------------------------------ CLI
-def export(path: Path, records) -> Path:  # noqa: ANN001
+def export(path: Path, records) -> Path:
     path.write_text("".join(json.dumps(r.to_dict()) + "\n" for r in records), encoding="utf-8")
     return path
 
