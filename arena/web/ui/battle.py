@@ -155,10 +155,7 @@ class BattlePanel(VotePanel):
         status = ""
         try:
             session = session_of(request)
-            view = self.views.get(session, self.mode)
-            if view.is_open:
-                await self.service.end(view.battle_id, session, reason="new_round")
-            view = self.views.reset(session, self.mode)
+            view = await self.new_round(session)
         except ArenaError as refused:
             status = status_text(refused.message)
             view = View()

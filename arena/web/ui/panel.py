@@ -196,6 +196,13 @@ class VotePanel:
         return {self.status: status_text(UNEXPECTED), **self.votes_enabled(False)}
 
     # ------------------------------------------------------------------------------ events
+    async def new_round(self, session: str) -> View:
+        """A fresh view for `session`; its open battle, if unvoted, is logged as abandoned."""
+        view = self.views.get(session, self.mode)
+        if view.is_open:
+            await self.service.end(view.battle_id, session, reason="new_round")
+        return self.views.reset(session, self.mode)
+
     async def relay(
         self, view: View, events: AsyncIterator[BattleEvent]
     ) -> AsyncIterator[dict[Any, Any]]:

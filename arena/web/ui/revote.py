@@ -65,10 +65,7 @@ class RevotePanel(VotePanel):
         view: View | None = None
         try:
             session = session_of(request)
-            view = self.views.get(session, self.mode)
-            if view.is_open:
-                await self.service.end(view.battle_id, session, reason="new_round")
-            view = self.views.reset(session, self.mode)
+            view = await self.new_round(session)
             cleared = {self.names["a"]: "", self.names["b"]: "", self.status: ""}
             yield {**self.frame(view), **cleared, **self.votes_enabled(False)}
             battle_id, events = await self.service.start_replay(session)
