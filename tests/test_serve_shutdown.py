@@ -16,18 +16,17 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 from factories import make_battle
+from fixtures.replay_server import MODELS, wait_until_healthy, write_revote_config
 
 from arena.live.embedded import EmbeddedRedis, free_port
 from arena.store import BattleLog
 
-MODELS = ("shutdown-alpha", "shutdown-beta", "shutdown-gamma")
 SESSIONS = 120
 # SIGTERM goes out once this many votes were acknowledged, so the rest are still in flight.
 ACKNOWLEDGED_BEFORE_SIGTERM = 15
@@ -44,33 +43,11 @@ def write_arena(root: Path, redis_url: str) -> tuple[Path, Path, str]:
     logged.write_text("".join(json.dumps(b.to_dict()) + "\n" for b in battles), encoding="utf-8")
     db_url = f"sqlite:///{root / 'arena.db'}"
     # Port 9 (discard) on localhost: nothing listens, and the re-vote arena never connects.
-    models = "".join(f'\n[[models]]\nname = "{name}"\nbase_url = "http://127.0.0.1:9/v1"\n'
-                     for name in MODELS)
     config = root / "arena.toml"
-    config.write_text(f'''[arena]
-db_url = "{db_url}"
-data_dir = "{data_dir}"
-redis_url = "{redis_url}"
-rater_salt = "shutdown-test-salt"
-battles_per_minute = 100000
-votes_per_hour = 100000
-leaderboard_interval_s = 3600
-leaderboard_every_votes = 100000
-{models}''', encoding="utf-8")
+    write_revote_config(config, data_dir=data_dir, db_url=db_url, redis_url=redis_url,
+                        models_url="http://127.0.0.1:9/v1", salt="shutdown-test-salt",
+                        limit=100000, every_votes=100000)
     return config, logged, db_url
-
-
-def wait_until_healthy(url: str, process: subprocess.Popen, log_path: Path) -> None:
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=5).json().get("ok"):
-                return
-        except (httpx.HTTPError, ValueError):
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            pytest.fail(f"arena serve --revote did not start:\n{log_path.read_text()[-4000:]}")
-        time.sleep(0.3)  # allowed sleep: poll interval of a health check with a deadline
 
 
 async def open_battle(client: httpx.AsyncClient, sid: str) -> str:
