@@ -155,7 +155,7 @@ class BattlePanel(VotePanel):
         status = ""
         try:
             session = session_of(request)
-            view = await self.new_round(session)
+            view = await self.fresh_view(session)
         except ArenaError as refused:
             status = status_text(refused.message)
             view = View()

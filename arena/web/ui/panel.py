@@ -196,7 +196,7 @@ class VotePanel:
         return {self.status: status_text(UNEXPECTED), **self.votes_enabled(False)}
 
     # ------------------------------------------------------------------------------ events
-    async def new_round(self, session: str) -> View:
+    async def fresh_view(self, session: str) -> View:
         """A fresh view for `session`; its open battle, if unvoted, is logged as abandoned."""
         view = self.views.get(session, self.mode)
         if view.is_open:

@@ -65,7 +65,7 @@ class RevotePanel(VotePanel):
         view: View | None = None
         try:
             session = session_of(request)
-            view = await self.new_round(session)
+            view = await self.fresh_view(session)
             cleared = {self.names["a"]: "", self.names["b"]: "", self.status: ""}
             yield {**self.frame(view), **cleared, **self.votes_enabled(False)}
             battle_id, events = await self.service.start_replay(session)
