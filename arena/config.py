@@ -43,7 +43,15 @@ class ArenaSettings:
     Limits: `max_turns` prompts per battle, `max_prompt_chars` characters per prompt,
     `battles_per_minute` new battles and `votes_per_hour` votes per rater. `battle_ttl_s` is how
     long an unfinished battle lives before it is logged as abandoned (seconds). The leaderboard
-    job reruns every `leaderboard_interval_s` seconds or after `leaderboard_every_votes` votes.
+    job reruns every `leaderboard_interval_s` seconds or after `leaderboard_every_votes` votes
+    and keeps the newest `snapshots_keep` snapshots.
+
+    Public safety (docs/security.md): `operator_token_file` names a file holding the operator
+    secret (else the environment variable ARENA_OPERATOR_TOKEN; neither: operator routes are
+    off). `consent_terms` is the text raters are asked to agree to before their conversation may
+    be published, `consent_terms_version` names that text in every record. `lockstep_streaming`
+    releases each side's text no faster than the other's. `redis_maxmemory_mb` caps the embedded
+    Redis.
     """
 
     db_url: str = DEFAULT_DB_URL
@@ -63,6 +71,12 @@ class ArenaSettings:
     host: str = "127.0.0.1"
     port: int = 7860
     title: str = "Arena"
+    operator_token_file: str = ""
+    consent_terms: str = ""  # empty: the default terms in arena.consent
+    consent_terms_version: str = "1"
+    snapshots_keep: int = 5
+    lockstep_streaming: bool = False
+    redis_maxmemory_mb: int = 256
 
 
 def load_arena_settings(path: Path | None) -> ArenaSettings:
@@ -88,7 +102,8 @@ def load_arena_settings(path: Path | None) -> ArenaSettings:
             )
         values[key] = value
     settings = ArenaSettings(**values)  # type: ignore[arg-type]
-    for key in ("max_turns", "max_prompt_chars", "battles_per_minute", "votes_per_hour"):
+    for key in ("max_turns", "max_prompt_chars", "battles_per_minute", "votes_per_hour",
+                "snapshots_keep", "redis_maxmemory_mb"):
         if getattr(settings, key) < 1:
             raise ConfigError(f"{path}: arena.{key}: must be at least 1")
     if settings.db_url == DEFAULT_DB_URL and settings.data_dir != "./data":
