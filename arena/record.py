@@ -5,7 +5,8 @@ replay the battle: both full conversations (system prompts included) and, per tu
 the `serving.records.GenerationRecord` with endpoint, served model id, every sampling parameter
 sent, seed, timings, token counts, finish reason and error. Plus the left/right assignment, how
 the pair was chosen and with what probability, the salted rater hash, the vote, flags, and the
-schema and app versions.
+schema and app versions, and the rater's answer to the publication terms
+(`publish_consent`, `terms_version`; both None when the rater was never asked).
 
 `winner` uses FastChat's words. `model_a` is always the model shown on the left.
 """
@@ -44,6 +45,19 @@ def app_version() -> str:
 
 class InvalidRecord(ValueError):
     """A battle record breaks a rule of the schema; the message says which field and why."""
+
+
+@dataclass(frozen=True)
+class Consent:
+    """A rater's answer to the operator's publication terms (see arena.consent).
+
+    publish_text: True when the rater agreed that the battle's text may be published (scrubbed
+    of personal data); False when they declined (they still battle and vote). terms_version
+    names the terms text they were shown (`[arena] consent_terms_version`).
+    """
+
+    publish_text: bool
+    terms_version: str
 
 
 @dataclass
@@ -116,6 +130,8 @@ class BattleRecord:
     language: str | None = None
     category: str | None = None
     replay_of: str | None = None
+    publish_consent: bool | None = None
+    terms_version: str | None = None
     schema_version: int = SCHEMA_VERSION
     app_version: str = field(default_factory=app_version)
 
@@ -148,6 +164,31 @@ class BattleRecord:
                 raise InvalidRecord(f"{moment} has no timezone; use UTC")
         if self.pair_probability is not None and not 0.0 <= self.pair_probability <= 1.0:
             raise InvalidRecord(f"pair_probability {self.pair_probability} is not in [0, 1]")
+        self._validate_consent()
+
+    def _validate_consent(self) -> None:
+        if self.publish_consent is not None and not isinstance(self.publish_consent, bool):
+            raise InvalidRecord(
+                f"publish_consent must be true, false or null, got {self.publish_consent!r}"
+            )
+        if self.terms_version is not None and (
+            not isinstance(self.terms_version, str) or not self.terms_version
+        ):
+            raise InvalidRecord(
+                f"terms_version must be a non-empty string or null, got {self.terms_version!r}"
+            )
+        if (self.publish_consent is None) != (self.terms_version is None):
+            raise InvalidRecord(
+                "publish_consent and terms_version go together: both set (the rater answered "
+                "those terms) or both null (never asked)"
+            )
+
+    @property
+    def consent(self) -> Consent | None:
+        """The rater's answer as a Consent, or None when they were never asked."""
+        if self.publish_consent is None or self.terms_version is None:
+            return None
+        return Consent(publish_text=self.publish_consent, terms_version=self.terms_version)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (the JSONL export line); datetimes become ISO 8601 strings."""
@@ -177,6 +218,8 @@ class BattleRecord:
             "language": self.language,
             "category": self.category,
             "replay_of": self.replay_of,
+            "publish_consent": self.publish_consent,
+            "terms_version": self.terms_version,
         }
 
     @classmethod
@@ -207,6 +250,8 @@ class BattleRecord:
                 language=data.get("language"),
                 category=data.get("category"),
                 replay_of=data.get("replay_of"),
+                publish_consent=data.get("publish_consent"),
+                terms_version=data.get("terms_version"),
                 schema_version=int(data.get("schema_version", SCHEMA_VERSION)),
                 app_version=data.get("app_version", app_version()),
             )

@@ -48,10 +48,11 @@ from arena.battles.state import (
 )
 from arena.battles.streaming import TurnStreamer
 from arena.config import ArenaSettings
+from arena.consent import check_consent
 from arena.errors import BadInput, BattleNotFound, Unavailable, VoteConflict
 from arena.ids import new_battle_id
 from arena.live import LiveState, LiveStateUnavailable
-from arena.record import WINNERS
+from arena.record import WINNERS, Consent
 from arena.store import BattleLog, DuplicateBattle
 from arena.store.group_writer import GroupWriter, RecordWriter
 
@@ -116,15 +117,20 @@ class BattleService:
         mode: str = "anonymous",
         models: tuple[str, str] | None = None,
         category: str | None = None,
+        consent: Consent | None = None,
     ) -> tuple[str, AsyncIterator[BattleEvent]]:
         """Open a battle and return its id and the stream of its first turn.
 
         Anonymous mode samples the pair; named mode takes `models` as (left, right).
-        Raises BadInput, PromptTooLong, RateLimited or Unavailable before anything streams.
+        `consent` is the rater's answer to the publication terms (arena.consent), logged with
+        the battle; None means they were not asked. Raises BadInput (also for a consent to
+        terms that are no longer in force), PromptTooLong, RateLimited or Unavailable before
+        anything streams.
         """
         if self.replay is not None:
             raise BadInput(REPLAY_ONLY)
         prompt = check_prompt(prompt, self.settings.max_prompt_chars)
+        consent = check_consent(consent, self.settings)
         owner = self.rater(session_id)
         await self.admission.admit_new_battle(owner)
         if check_mode(mode) == "anonymous":
@@ -134,7 +140,8 @@ class BattleService:
             pair = ("named", None, None)
         battle_id = new_battle_id()
         sides = ((left, self.contenders[left]), (right, self.contenders[right]))
-        state = new_battle_state(battle_id, owner, mode, sides, pair=pair, category=category)
+        state = new_battle_state(battle_id, owner, mode, sides, pair=pair, category=category,
+                                 consent=consent)
         await self.battles.save(state)
         return battle_id, self.turns.stream(state, prompt, announce=True)
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from arena.battles.interface import Contender, Reveal
-from arena.record import BattleRecord, Turn
+from arena.record import BattleRecord, Consent, Turn
 
 SIDES = ("a", "b")
 GENERATING, READY, FAILED, VOTED, ENDED = "generating", "ready", "failed", "voted", "ended"
@@ -47,10 +47,12 @@ def new_battle_state(
     *,
     pair: tuple[str, float | None, int | None],
     category: str | None,
+    consent: Consent | None = None,
 ) -> dict[str, Any]:
     """The state of a battle about to stream its first turn. `sides` is (name, contender) on
     the left and on the right; `pair` is (policy, probability of the chosen pair, side seed)
-    as the record logs them."""
+    as the record logs them; `consent` the rater's answer to the publication terms (None:
+    not asked)."""
     (left, left_contender), (right, right_contender) = sides
     policy, probability, side_seed = pair
     return {
@@ -70,6 +72,8 @@ def new_battle_state(
         "pair_probability": probability,
         "side_seed": side_seed,
         "category": category,
+        "publish_consent": consent.publish_text if consent else None,
+        "terms_version": consent.terms_version if consent else None,
         "started_at": utcnow().isoformat(),
         "touched": time.time(),
     }
@@ -124,6 +128,9 @@ def battle_record(
         category=state.get("category"),
         language=state.get("language"),
         replay_of=state.get("replay_of"),
+        # .get: states saved by an arena before consent existed (a rolling upgrade) have none.
+        publish_consent=state.get("publish_consent"),
+        terms_version=state.get("terms_version"),
     )
 
 
