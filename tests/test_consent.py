@@ -76,3 +76,19 @@ async def test_a_consent_to_other_terms_is_refused_naming_the_current_version(
     with pytest.raises(BadInput, match="terms in force are version '1'; reload the page"):
         await arena.service.start(OWNER, "Hello?", consent=stale)
     assert arena.log.count_battles() == 0
+
+
+@pytest.mark.asyncio(loop_scope="session")
+@pytest.mark.parametrize("answer", [True, False, None])
+async def test_every_battle_logs_the_answer_it_was_started_with(arena: RuleArena, answer):
+    consent = None if answer is None else Consent(publish_text=answer, terms_version="1")
+    voted, _ = await arena.battle(OWNER, "Hello?", consent=consent)
+    await arena.service.vote(voted, OWNER, "tie")
+    left, _ = await arena.battle(OWNER, "Hello again?", consent=consent)
+    assert await arena.service.end(left, OWNER)
+    await arena.service.aclose()  # commits what is queued
+    expected = (answer, None if answer is None else "1")
+    for battle_id in (voted, left):
+        record = arena.logged(battle_id)
+        assert record is not None
+        assert (record.publish_consent, record.terms_version) == expected

@@ -18,7 +18,7 @@ BATTLE_FIELDS = (
     "battle_id", "mode", "status", "end_reason", "model_a", "model_b", "system_prompt_a",
     "system_prompt_b", "conversation_a", "conversation_b", "started_at", "ended_at",
     "rater_hash", "pair_policy", "pair_probability", "side_seed", "flags", "language",
-    "category", "replay_of", "schema_version", "app_version",
+    "category", "replay_of", "schema_version", "app_version", "publish_consent", "terms_version",
 )  # fmt: skip
 GENERATION_FIELDS = (
     "endpoint", "served_model", "messages", "params", "seed", "output", "started_at",

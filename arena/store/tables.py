@@ -1,7 +1,8 @@
 """The vote log's tables (sqlmodel), one per idea.
 
     arena_meta   key/value facts about the database itself (the schema version)
-    battle       one row per battle: who, when, how the pair was chosen, mode, status, flags
+    battle       one row per battle: who, when, how the pair was chosen, mode, status, flags,
+                 the rater's answer to the publication terms
     vote         at most one row per battle: the winner and when it was given
     turn         one row per user prompt of a battle (position = order in the record)
     generation   one row per turn and side ("a" = left, "b" = right): the full
@@ -21,6 +22,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     Float,
     ForeignKey,
@@ -35,8 +37,9 @@ from sqlmodel import Field, SQLModel
 from arena.store.types import UtcDateTime
 
 # Version of the table layout (not of the JSONL record format, arena.record.SCHEMA_VERSION).
-# Bump it together with a migration in arena.store.schema whenever the tables change.
-STORE_SCHEMA_VERSION = 1
+# Bump it together with a new revision in arena/store/migrations/versions whenever the tables
+# change (docs/vote-log.md, "Migrations"); the revision writes it into arena_meta.
+STORE_SCHEMA_VERSION = 2
 
 
 class MetaRow(SQLModel, table=True):
@@ -75,6 +78,9 @@ class BattleRow(SQLModel, table=True):
     replay_of: str | None = Field(default=None, sa_column=Column(String(200)))
     schema_version: int = Field(sa_column=Column(Integer, nullable=False))
     app_version: str = Field(sa_column=Column(Text, nullable=False))
+    # Store schema version 2 (migration r0002): null = the rater was never asked.
+    publish_consent: bool | None = Field(default=None, sa_column=Column(Boolean))
+    terms_version: str | None = Field(default=None, sa_column=Column(Text))
 
 
 class VoteRow(SQLModel, table=True):

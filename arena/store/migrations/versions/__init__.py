@@ -1,0 +1,1 @@
+"""One Alembic revision per file, in order: r0001 (the first schema), r0002, ..."""
