@@ -264,3 +264,57 @@ def test_a_generation_dict_holds_every_field_and_shares_nothing_with_the_record(
         data["params"]["changed"] = True
         data["extra"]["changed"] = True
         assert dataclasses.asdict(generation) == before
+
+
+# ----------------------------------------------------------------------- the rater's consent
+def consenting_battles() -> list:
+    """Three battles: the rater agreed, declined, was never asked."""
+    return [
+        make_battle(publish_consent=True, terms_version="2026-01"),
+        make_battle(publish_consent=False, terms_version="2026-01"),
+        make_battle(),
+    ]
+
+
+def test_jsonl_and_parquet_carry_the_raters_answer_and_the_terms_version(
+    battle_log_url: str, tmp_path: Path
+):
+    battles = consenting_battles()
+    answers = [(True, "2026-01"), (False, "2026-01"), (None, None)]
+    with BattleLog(battle_log_url) as log:
+        log.record_new_battles(battles)
+        export_battles(log, "jsonl", tmp_path / "battles.jsonl")
+        export_battles(log, "parquet", tmp_path / "battles.parquet")
+    lines = [json.loads(line) for line in (tmp_path / "battles.jsonl").read_text().splitlines()]
+    assert [(line["publish_consent"], line["terms_version"]) for line in lines] == answers
+    rows = pq.read_table(tmp_path / "battles.parquet").to_pylist()
+    assert [(row["publish_consent"], row["terms_version"]) for row in rows] == answers
+    with fresh_log(tmp_path) as copy:
+        assert import_file(tmp_path / "battles.jsonl", copy).inserted == 3
+        assert [(b.publish_consent, b.terms_version) for b in copy.iter_battles()] == answers
+        assert list(copy.iter_battles()) == battles
+
+
+def test_jsonl_written_before_consent_existed_imports_as_never_asked(tmp_path: Path):
+    old = tmp_path / "old.jsonl"
+    lines = []
+    for battle in consenting_battles():
+        data = battle.to_dict()
+        del data["publish_consent"], data["terms_version"]
+        lines.append(json.dumps(data))
+    old.write_text("\n".join(lines) + "\n")
+    with fresh_log(tmp_path) as copy:
+        assert import_file(old, copy).inserted == 3
+        assert {(b.publish_consent, b.terms_version) for b in copy.iter_battles()} == {
+            (None, None)}
+
+
+def test_fastchat_export_has_no_consent_and_its_import_reads_as_never_asked(tmp_path: Path):
+    with fresh_log(tmp_path, "source") as log:
+        log.record_new_battles(consenting_battles())
+        export_battles(log, "fastchat", tmp_path / "clean.json")
+    items = json.loads((tmp_path / "clean.json").read_text())
+    assert [set(item) for item in items] == [FASTCHAT_KEYS] * 3
+    with fresh_log(tmp_path) as copy:
+        import_file(tmp_path / "clean.json", copy)
+        assert [b.consent for b in copy.iter_battles()] == [None] * 3

@@ -14,6 +14,8 @@ Columns (nullable unless said):
     system_prompt_a, system_prompt_b, language, category, pair_policy, pair_probability (float64),
     side_seed (int64), replay_of, started_at, ended_at, voted_at (timestamp[us, UTC]),
     schema_version (int32), app_version
+    publish_consent (bool), terms_version   the rater's answer to the publication terms and
+                 the version of the terms answered; null when the rater was never asked
 """
 
 from __future__ import annotations
@@ -62,6 +64,8 @@ PARQUET_SCHEMA = pa.schema(
         ("voted_at", TIME),
         ("schema_version", pa.int32()),
         ("app_version", pa.string()),
+        ("publish_consent", pa.bool_()),
+        ("terms_version", pa.string()),
     ]
 )
 
@@ -107,6 +111,8 @@ def flat_row(record: BattleRecord) -> dict[str, Any]:
         "voted_at": record.voted_at,
         "schema_version": record.schema_version,
         "app_version": record.app_version,
+        "publish_consent": record.publish_consent,
+        "terms_version": record.terms_version,
     }
 
 
