@@ -2,7 +2,10 @@
 
 Every call that cannot reach Redis raises `LiveStateUnavailable` (the REST API answers 503),
 after at most one retry and short socket timeouts, so an outage is reported in about a second
-rather than after redis-py's default backoff.
+rather than after redis-py's default backoff. So does a write that a full Redis refuses (its
+memory cap with the `noeviction` policy: nothing stored is dropped to make room) and a Redis
+that refuses the password: each with a message that says which and what to fix. Messages name
+Redis by host, port and database, never by a URL with its password.
 """
 
 from __future__ import annotations
@@ -15,8 +18,8 @@ from typing import Concatenate, ParamSpec, Self, TypeVar
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import AuthenticationError, OutOfMemoryError, ReadOnlyError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from arena.live.encoding import glob_escaped
@@ -25,6 +28,16 @@ from arena.live.results import LiveStateUnavailable
 DEFAULT_PREFIX = "arena:"
 
 _UNREACHABLE = (RedisConnectionError, RedisTimeoutError, ReadOnlyError, OSError)
+# How Redis refuses a write when it is full; inside a Lua script the refusal comes back as a
+# script error that quotes it.
+_OUT_OF_MEMORY = "OOM command not allowed"
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """True when ``error`` is Redis refusing a write because it reached its ``maxmemory``."""
+    return isinstance(error, OutOfMemoryError) or (
+        isinstance(error, ResponseError) and _OUT_OF_MEMORY in str(error)
+    )
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -43,6 +56,10 @@ def raises_unavailable(
             return await method(self, *args, **kwargs)
         except _UNREACHABLE as error:
             raise LiveStateUnavailable(self.unreachable_message(error)) from error
+        except ResponseError as error:
+            if not is_out_of_memory(error):
+                raise
+            raise LiveStateUnavailable(self.full_message()) from error
 
     return wrapper
 
@@ -121,14 +138,30 @@ class LiveConnection:
             deleted += await self.client.delete(*batch)
         return deleted
 
+    def where(self) -> str:
+        """Where Redis is expected: host:port/db (or a socket path), without any password."""
+        kwargs = self.client.connection_pool.connection_kwargs
+        if "path" in kwargs:
+            return str(kwargs["path"])
+        return f"{kwargs.get('host', '?')}:{kwargs.get('port', '?')}/{kwargs.get('db', 0)}"
+
+    def full_message(self) -> str:
+        """What to tell an operator when Redis refused a write because it is full."""
+        return (
+            f"Redis at {self.where()} is full (it reached its maxmemory and evicts nothing, so "
+            "no running battle is lost): new battles and rate-limited steps are refused until "
+            "memory frees up (battles expire after battle_ttl_s); raise [arena] "
+            "redis_maxmemory_mb (embedded Redis) or the external Redis's maxmemory."
+        )
+
     def unreachable_message(self, error: BaseException) -> str:
         """What to tell an operator when ``error`` kept a call from reaching Redis."""
-        kwargs = self.client.connection_pool.connection_kwargs
-        where = (
-            kwargs["path"]
-            if "path" in kwargs
-            else f"{kwargs.get('host', '?')}:{kwargs.get('port', '?')}/{kwargs.get('db', 0)}"
-        )
+        where = self.where()
+        if isinstance(error, AuthenticationError):
+            return (
+                f"Redis at {where} refused the password ({type(error).__name__}): live state "
+                "is unavailable; give the right password in redis_url (or ARENA_REDIS_URL)."
+            )
         return (
             f"Redis at {where} is unreachable ({type(error).__name__}: {error}). Live state "
             "(running battles, rate limits, outage flags) is unavailable until it is back: "
