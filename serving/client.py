@@ -43,14 +43,16 @@ connections are pooled; without it each call opens and closes its own client.
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import orjson
 
+from serving.credentials import split_credentials
 from serving.read_deadline import ReadDeadline
 from serving.records import SAMPLING_KEYS, GenerationRecord
 
@@ -60,19 +62,40 @@ _ERROR_BODY_CHARS = 2000
 
 @dataclass(frozen=True)
 class Endpoint:
-    """Where one model answers: server root URL (no `/v1`), the served model id, an API key."""
+    """Where one model answers: server root URL (no `/v1`), the served model id, and how to
+    authenticate: an API key (sent as `Authorization: Bearer`) or the user and password that
+    were written into the URL (`https://user:pass@host`, sent as HTTP Basic auth).
+
+    Credentials never stay in `base_url`: they are moved to `basic_auth` when the endpoint is
+    made, so the URL that reaches records, logs and error messages carries none. Neither secret
+    appears in the repr.
+    """
 
     name: str
     base_url: str
     model: str
-    api_key: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    basic_auth: tuple[str, str] | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        clean, credentials = split_credentials(self.base_url)
+        if credentials is not None:
+            object.__setattr__(self, "base_url", clean)
+            if self.basic_auth is None:
+                object.__setattr__(self, "basic_auth", credentials)
 
     @property
     def chat_url(self) -> str:
         return f"{self.base_url.rstrip('/')}/v1/chat/completions"
 
     def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        """The Authorization header of this endpoint (none without a key or credentials)."""
+        if self.api_key:
+            return {"Authorization": f"Bearer {self.api_key}"}
+        if self.basic_auth is not None:
+            pair = ":".join(self.basic_auth).encode()
+            return {"Authorization": f"Basic {base64.b64encode(pair).decode()}"}
+        return {}
 
 
 @dataclass(frozen=True)

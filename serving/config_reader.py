@@ -13,6 +13,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from serving.credentials import redact_url, split_credentials
 from serving.settings import SEED_POLICIES, ModelSpec, SamplingSettings, ServingSettings
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
@@ -39,7 +40,9 @@ _SAMPLING_TYPES: dict[str, tuple[type, ...]] = {
     "seed_policy": (str,),
     "seed": (int,),
 }
-_MODEL_KEYS = {f.name for f in fields(ModelSpec)}
+# `url_credentials` is filled from `base_url`, never written in a config.
+_MODEL_KEYS = {f.name for f in fields(ModelSpec)} - {"url_credentials"}
+_API_KEY_KEYS = ("api_key", "api_key_env", "api_key_file")
 _SERVING_KEYS = {f.name for f in fields(ServingSettings)}
 
 
@@ -175,18 +178,62 @@ def _model_name(reader: ConfigReader, table: Any, index: int) -> str:
 
 
 def _remote_values(reader: ConfigReader, table: dict, where: str) -> dict[str, Any]:
-    """The `base_url` of a model that already runs elsewhere (it takes no launch settings)."""
+    """The `base_url` of a model that already runs elsewhere (it takes no launch settings),
+    with any `user:password@` moved out of it, and its API key."""
     for key in _LAUNCH_ONLY_KEYS:
         if key in table:
             raise reader.fail(
                 f"{where}.{key}", "is a launch setting; it applies only to models with `model`"
             )
     base_url = reader.typed(table, "base_url", (str,), where)
-    return {"base_url": _normalise_base_url(reader, base_url, f"{where}.base_url")}
+    try:
+        clean, credentials = split_credentials(base_url)
+    except ValueError:
+        raise reader.fail(f"{where}.base_url",
+                          f"not a URL: {redact_url(base_url)}") from None
+    values: dict[str, Any] = {
+        "base_url": _normalise_base_url(reader, clean, f"{where}.base_url")
+    }
+    if credentials is not None:
+        values["url_credentials"] = credentials
+    values.update(_api_key_values(reader, table, where, credentials is not None))
+    return values
+
+
+def _api_key_values(reader: ConfigReader, table: dict, where: str,
+                    has_url_credentials: bool) -> dict[str, Any]:
+    """The API key of a remote model: inline (`api_key`), from an environment variable named
+    by `api_key_env`, or from the file named by `api_key_file`; at most one of them."""
+    given = [key for key in _API_KEY_KEYS if key in table]
+    if len(given) > 1 or (given and has_url_credentials):
+        also = " and user:password@ in base_url" if has_url_credentials else ""
+        raise reader.fail(where, f"give one way to authenticate, not {', '.join(given)}{also}")
+    if not given:
+        return {}
+    key = given[0]
+    value = reader.typed(table, key, (str,), where)
+    if key == "api_key":
+        return {"api_key": value}
+    if key == "api_key_env":
+        secret = os.environ.get(value, "").strip()
+        if not secret:
+            raise reader.fail(f"{where}.api_key_env", f"environment variable {value} is not "
+                              "set or empty; export it with the model's API key")
+        return {"api_key_env": value, "api_key": secret}
+    path = reader.resolve_path(value)
+    try:
+        secret = path.read_text(encoding="utf-8").strip()
+    except OSError as unreadable:
+        raise reader.fail(f"{where}.api_key_file",
+                          f"cannot read {path}: {unreadable.strerror}") from None
+    if not secret:
+        raise reader.fail(f"{where}.api_key_file", f"{path} is empty; write the API key there")
+    return {"api_key_file": str(path), "api_key": secret}
 
 
 def _launch_values(reader: ConfigReader, table: dict, where: str) -> dict[str, Any]:
-    """The `model` location and `port` of a model we launch (it takes no `api_key`)."""
+    """The `model` location and `port` of a model we launch (it takes no API key: it gets a
+    random one each run)."""
     model = reader.typed(table, "model", (str,), where)
     values: dict[str, Any] = {"model": _model_location(reader, model, f"{where}.model")}
     if "port" not in table:
@@ -195,15 +242,17 @@ def _launch_values(reader: ConfigReader, table: dict, where: str) -> dict[str, A
     if not 1 <= port <= 65535:
         raise reader.fail(f"{where}.port", f"must be in 1..65535, got {port}")
     values["port"] = port
-    if "api_key" in table:
-        raise reader.fail(f"{where}.api_key", "only applies to models with base_url")
+    for key in _API_KEY_KEYS:
+        if key in table:
+            raise reader.fail(f"{where}.{key}", "only applies to models with base_url (a "
+                              "launched model gets a random API key every run)")
     return values
 
 
 def _optional_values(reader: ConfigReader, table: dict, where: str) -> dict[str, Any]:
     """The optional keys of a model table that are given, validated."""
     values: dict[str, Any] = {}
-    for key in ("api_key", "served_model_name", "host", "dtype", "system_prompt"):
+    for key in ("served_model_name", "host", "dtype", "system_prompt"):
         if key in table:
             values[key] = reader.typed(table, key, (str,), where)
     for key in ("max_model_len", "tensor_parallel_size"):

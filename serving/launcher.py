@@ -25,11 +25,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import httpx
 
+from serving.api_keys import key_path, new_api_key, read_api_key, write_api_key
 from serving.processes import (
     DEFAULT_GRACE_S,
     die_with_parent,
@@ -81,7 +82,8 @@ class LaunchError(RuntimeError):
 
 @dataclass
 class ServerHandle:
-    """A server this process started: its run record and, when we are its parent, its Popen."""
+    """A server this process started: its run record and, when we are its parent, its Popen.
+    `spec.api_key` is the server's API key for this run (None if it was started without)."""
 
     spec: ModelSpec
     record: RunRecord
@@ -114,7 +116,7 @@ def _refuse_if_running_or_busy(spec: ModelSpec, data_dir: Path) -> None:
                 f"{spec.name} is already running (pid {previous.pid}, {previous.url}); "
                 "stop it first with `arena models down`"
             )
-        record_path(data_dir, spec.name).unlink(missing_ok=True)
+        _forget(data_dir, spec.name)
     if not port_is_free(spec.host, spec.port):
         raise LaunchError(
             f"port {spec.port} on {spec.host} is busy (another process listens "
@@ -129,14 +131,22 @@ def start_server(
     python: Path,
     attach: bool,
     extra_env: dict[str, str] | None = None,
+    with_api_key: bool = True,
 ) -> ServerHandle:
     """Spawn the vLLM server of `spec` (without waiting for it) and write its run record.
 
-    Raises LaunchError when the model is already running under this data dir or its port is
-    busy. Call `check_vllm_python(python)` once before starting several servers.
+    The server requires an API key (`serving.api_keys`): `spec.api_key` if set (a restart
+    keeps its key), else a fresh random one, kept in `<data_dir>/run/<name>.key` and in the
+    handle's spec. `with_api_key=False` starts it open to anyone who reaches its port (only for
+    tests whose configs predate keys). Raises LaunchError when the model is already running
+    under this data dir or its port is busy. Call `check_vllm_python(python)` once before
+    starting several servers.
     """
     data_dir = Path(data_dir)
     _refuse_if_running_or_busy(spec, data_dir)
+    spec = replace(spec, api_key=(spec.api_key or new_api_key()) if with_api_key else None)
+    if spec.api_key:
+        write_api_key(key_path(data_dir, spec.name), spec.api_key)
     log_path = log_dir(data_dir) / f"{spec.name}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     command = build_command(spec, python)
@@ -178,7 +188,7 @@ def _exited_during_start_up(handle: ServerHandle, exit_code: int) -> ServerStatu
     """Clean up after a server that exited before it was ready; its failed status."""
     record = handle.record
     tail = log_tail(record.log_path, record.log_offset)
-    handle.record_path.unlink(missing_ok=True)
+    _forget(record_dir(handle), record.name)
     stop_group(record.pgid, grace_s=5.0)
     return ServerStatus(
         record.name, record.url, "failed", pid=record.pid,
@@ -190,10 +200,10 @@ def _not_ready_in_time(handle: ServerHandle, client: httpx.Client, timeout_s: fl
                        ) -> ServerStatus:
     """Stop a server that missed its start-up deadline; its failed status."""
     record = handle.record
-    why = probe_ready(client, record.url, record.served_model)
+    why = probe_ready(client, record.url, record.served_model, handle.spec.api_key)
     tail = log_tail(record.log_path, record.log_offset)
     stop_server(record, grace_s=5.0, process=handle.process)
-    handle.record_path.unlink(missing_ok=True)
+    _forget(record_dir(handle), record.name)
     return ServerStatus(
         record.name, record.url, "failed", pid=record.pid,
         detail=f"not ready after {timeout_s:g} s ({why}); raise "
@@ -220,7 +230,8 @@ def wait_until_ready(handles: list[ServerHandle], timeout_s: float = DEFAULT_STA
                 if exit_code is not None:
                     statuses[name] = _exited_during_start_up(handle, exit_code)
                     continue
-                if probe_ready(client, record.url, record.served_model) is None:
+                if probe_ready(client, record.url, record.served_model,
+                               handle.spec.api_key) is None:
                     record.ready_at = time.time()
                     write_run_record(handle.record_path, record)
                     statuses[name] = ServerStatus(name, record.url, "ready", record.startup_s,
@@ -240,13 +251,15 @@ def launch_models(
     attach: bool = False,
     startup_timeout_s: float = DEFAULT_STARTUP_TIMEOUT_S,
     extra_env: dict[str, str] | None = None,
+    with_api_key: bool = True,
 ) -> tuple[list[ServerStatus], list[ServerHandle]]:
     """Start every launched model in `specs` at once and wait until all are ready.
 
     Models that already run under `data_dir` are reported as ready and left alone; models with
     `base_url` are skipped. Returns one status per launched model (failed ones carry the
-    reason and log tail in `detail`) and the handles of the servers started now. If the wait
-    is interrupted (Ctrl-C), the servers started by this call are stopped.
+    reason and log tail in `detail`) and the handles of the servers started now (each spec with
+    its API key; see `start_server`). If the wait is interrupted (Ctrl-C), the servers started
+    by this call are stopped.
     """
     python = resolve_vllm_python(python)
     specs = [spec for spec in specs if spec.launched]
@@ -255,7 +268,8 @@ def launch_models(
     for spec in specs:
         previous = read_run_record(data_dir, spec.name)
         if previous is not None and process_alive(previous.pid, previous.start_ticks):
-            statuses[spec.name] = status_of_record(previous)
+            statuses[spec.name] = status_of_record(
+                previous, api_key=read_api_key(key_path(data_dir, spec.name)))
             statuses[spec.name].detail = "already running"
         else:
             to_start.append(spec)
@@ -266,7 +280,8 @@ def launch_models(
         for spec in to_start:
             try:
                 handles.append(start_server(spec, data_dir=data_dir, python=python,
-                                            attach=attach, extra_env=extra_env))
+                                            attach=attach, extra_env=extra_env,
+                                            with_api_key=with_api_key))
             except LaunchError as refused:
                 statuses[spec.name] = ServerStatus(spec.name, spec.url, "failed",
                                                    detail=str(refused))
@@ -282,7 +297,18 @@ def _stop_handles(handles: list[ServerHandle]) -> None:
     """Stop servers this process started and remove their run records."""
     for handle in handles:
         stop_server(handle.record, process=handle.process)
-        handle.record_path.unlink(missing_ok=True)
+        _forget(record_dir(handle), handle.record.name)
+
+
+def record_dir(handle: ServerHandle) -> Path:
+    """The data directory a handle's run record lives under (`<data_dir>/run/<name>.json`)."""
+    return handle.record_path.parent.parent
+
+
+def _forget(data_dir: Path, name: str) -> None:
+    """Remove the run record and the API key of a server that is no longer running."""
+    record_path(data_dir, name).unlink(missing_ok=True)
+    key_path(data_dir, name).unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
@@ -334,6 +360,6 @@ def stop_servers(data_dir: Path, names: Iterable[str] | None = None,
         if wanted is not None and record.name not in wanted:
             continue
         outcome = stop_server(record, grace_s)
-        record_path(data_dir, record.name).unlink(missing_ok=True)
+        _forget(data_dir, record.name)
         rows.append(ServerStatus(record.name, record.url, outcome, record.startup_s, record.pid))
     return rows

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 
+from serving.api_keys import key_path, read_api_key
 from serving.processes import process_alive
 from serving.run_records import RunRecord, read_run_record
 from serving.settings import ModelSpec
@@ -32,13 +33,19 @@ class ServerStatus:
     detail: str = ""
 
 
-def probe_ready(client: httpx.Client, url: str, served_model: str) -> str | None:
-    """None when `/health` answers 200 and `/v1/models` lists `served_model`; else why not."""
+def _auth(api_key: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {api_key}"} if api_key else {}
+
+
+def probe_ready(client: httpx.Client, url: str, served_model: str,
+                api_key: str | None = None) -> str | None:
+    """None when `/health` answers 200 and `/v1/models` lists `served_model`; else why not.
+    `api_key` is sent to `/v1/models` (a launched server requires its key there)."""
     try:
         health = client.get(f"{url}/health")
         if health.status_code != 200:
             return f"/health answered {health.status_code}"
-        models = client.get(f"{url}/v1/models")
+        models = client.get(f"{url}/v1/models", headers=_auth(api_key))
         if models.status_code != 200:
             return f"/v1/models answered {models.status_code}"
         ids = [item.get("id") for item in models.json().get("data", [])]
@@ -50,27 +57,27 @@ def probe_ready(client: httpx.Client, url: str, served_model: str) -> str | None
 
 
 def probe_with_key(client: httpx.Client, spec: ModelSpec) -> str | None:
-    """None when a remote endpoint with an API key lists its models; else why not.
-
-    Remote endpoints with a key (OpenAI-compatible services) may not serve /health.
+    """None when a remote endpoint with an API key or URL credentials lists its models; else
+    why not. Remote endpoints with a key (OpenAI-compatible services) may not serve /health.
     """
     try:
-        models = client.get(f"{spec.url}/v1/models",
-                            headers={"Authorization": f"Bearer {spec.api_key}"})
+        models = client.get(f"{spec.url}/v1/models", headers=spec.endpoint().headers())
     except httpx.HTTPError as failed:
         return f"{type(failed).__name__}: {failed}"
     return None if models.status_code == 200 else f"/v1/models answered {models.status_code}"
 
 
-def status_of_record(record: RunRecord, client: httpx.Client | None = None) -> ServerStatus:
-    """The status of a recorded server: ready, starting (alive, not answering) or exited."""
+def status_of_record(record: RunRecord, client: httpx.Client | None = None,
+                     api_key: str | None = None) -> ServerStatus:
+    """The status of a recorded server: ready, starting (alive, not answering) or exited.
+    `api_key` is the server's key (`serving.api_keys`), if it has one."""
     if not process_alive(record.pid, record.start_ticks):
         return ServerStatus(record.name, record.url, "exited", record.startup_s, record.pid,
                             detail=f"process gone; see {record.log_path}")
     own = client is None
     client = client or httpx.Client(timeout=PROBE_TIMEOUT)
     try:
-        why = probe_ready(client, record.url, record.served_model)
+        why = probe_ready(client, record.url, record.served_model, api_key)
     finally:
         if own:
             client.close()
@@ -85,8 +92,9 @@ def model_statuses(specs: Iterable[ModelSpec], data_dir: Path) -> list[ServerSta
     with httpx.Client(timeout=PROBE_TIMEOUT) as client:
         for spec in specs:
             if not spec.launched:
-                why = probe_ready(client, spec.url, spec.served_name) if not spec.api_key else \
-                    probe_with_key(client, spec)
+                keyed = spec.api_key or spec.url_credentials
+                why = probe_with_key(client, spec) if keyed else \
+                    probe_ready(client, spec.url, spec.served_name)
                 rows.append(ServerStatus(spec.name, spec.url,
                                          "reachable" if why is None else "unreachable",
                                          detail=why or "remote (base_url)"))
@@ -95,5 +103,6 @@ def model_statuses(specs: Iterable[ModelSpec], data_dir: Path) -> list[ServerSta
             if record is None:
                 rows.append(ServerStatus(spec.name, spec.url, "not running"))
             else:
-                rows.append(status_of_record(record, client))
+                rows.append(status_of_record(
+                    record, client, read_api_key(key_path(data_dir, spec.name))))
     return rows

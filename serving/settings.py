@@ -11,6 +11,7 @@ from random import Random
 from typing import Any
 
 from serving.client import Endpoint
+from serving.credentials import split_credentials
 from serving.records import SAMPLING_KEYS
 
 # vLLM accepts seeds in the int64 range; we draw below 2**31 so that any OpenAI-compatible
@@ -70,11 +71,22 @@ class SamplingSettings:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """One model of the arena. Exactly one of `base_url` and `model` is set."""
+    """One model of the arena. Exactly one of `base_url` and `model` is set.
+
+    Secrets: `api_key` is the key the client sends (`Authorization: Bearer`); for a model with
+    `base_url` the config names it with `api_key_env` (an environment variable) or
+    `api_key_file` (a file), which the reader resolves into `api_key`; for a launched model it
+    is the random key of this run (`serving.api_keys`). `url_credentials` holds a `user:pass@`
+    taken out of `base_url` (sent as HTTP Basic auth), so `base_url` itself never carries one.
+    Neither secret, nor `env`, appears in the repr.
+    """
 
     name: str
     base_url: str | None = None
-    api_key: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    api_key_env: str | None = None
+    api_key_file: str | None = None
+    url_credentials: tuple[str, str] | None = field(default=None, repr=False)
     served_model_name: str | None = None
     model: str | None = None
     port: int | None = None
@@ -84,11 +96,21 @@ class ModelSpec:
     gpu_memory_utilization: float | None = None
     tensor_parallel_size: int | None = None
     extra_args: tuple[str, ...] = ()
-    env: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict, repr=False)
     system_prompt: str | None = None
     weight: float = 1.0
     identity_words: tuple[str, ...] = ()
     sampling: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # A `user:pass@` in base_url moves to url_credentials, so the URL, which is shown,
+        # logged and stored in every generation record, never carries it.
+        if self.base_url is not None:
+            clean, credentials = split_credentials(self.base_url)
+            if credentials is not None:
+                object.__setattr__(self, "base_url", clean)
+                if self.url_credentials is None:
+                    object.__setattr__(self, "url_credentials", credentials)
 
     @property
     def launched(self) -> bool:
@@ -109,9 +131,8 @@ class ModelSpec:
 
     def endpoint(self) -> Endpoint:
         """Where the streaming client sends this model's requests."""
-        return Endpoint(
-            name=self.name, base_url=self.url, model=self.served_name, api_key=self.api_key
-        )
+        return Endpoint(name=self.name, base_url=self.url, model=self.served_name,
+                        api_key=self.api_key, basic_auth=self.url_credentials)
 
     def with_system_prompt(self, messages: list[dict[str, str]]) -> list[dict[str, str]]:
         """`messages` with this model's system prompt in front (unchanged when it has none)."""
@@ -126,7 +147,7 @@ class ServingSettings:
 
     vllm_python: Path | None = None
     startup_timeout_s: float = DEFAULT_STARTUP_TIMEOUT_S
-    env: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict, repr=False)  # may hold tokens (HF_TOKEN)
 
 
 @dataclass(frozen=True)

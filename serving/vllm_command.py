@@ -22,6 +22,12 @@ from serving.settings import DEFAULT_VLLM_PYTHON, ModelSpec
 SMALL_CPU_MACHINE = 2
 SMALL_CPU_THREADING = {"VLLM_CPU_OMP_THREADS_BIND": "nobind", "OMP_NUM_THREADS": "1"}
 
+# vLLM reads its API key from here; the key never goes on its command line (/proc/*/cmdline is
+# readable by every local user, /proc/*/environ only by the owner).
+API_KEY_ENV = "VLLM_API_KEY"
+# The arena's secrets that may be in our environment; a model server has no use for them.
+ARENA_SECRET_ENV = frozenset({"ARENA_DB_URL", "ARENA_REDIS_URL", "ARENA_OPERATOR_TOKEN"})
+
 
 def resolve_vllm_python(configured: str | Path | None = None) -> Path:
     """The Python that runs vLLM: `configured`, else $ARENA_VLLM_PYTHON, else
@@ -68,12 +74,17 @@ def cpu_threading_defaults(cpus: int | None = None, has_gpu: bool | None = None
 
 
 def server_env(spec: ModelSpec, extra_env: dict[str, str] | None = None) -> dict[str, str]:
-    """The server's environment: ours, plus a 1 GiB CPU KV cache unless set, plus
-    `cpu_threading_defaults` unless either of its variables is set, plus config env."""
-    env = dict(os.environ)
+    """The server's environment: ours without the arena's own secrets, plus a 1 GiB CPU KV
+    cache unless set, plus `cpu_threading_defaults` unless either of its variables is set, plus
+    config env, plus `VLLM_API_KEY` = `spec.api_key` (last, so the key the arena sends is the
+    one the server checks; without a key, any inherited one is dropped)."""
+    env = {name: value for name, value in os.environ.items() if name not in ARENA_SECRET_ENV}
     env.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
     if not any(name in env for name in SMALL_CPU_THREADING):
         env.update(cpu_threading_defaults())
     env.update(extra_env or {})
     env.update(spec.env)
+    env.pop(API_KEY_ENV, None)
+    if spec.api_key:
+        env[API_KEY_ENV] = spec.api_key
     return env

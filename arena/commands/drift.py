@@ -89,12 +89,15 @@ def generate(
                                   "may take in total before it counts as failed."),
     worst: int = typer.Option(3, "--worst", min=0, help="Worst examples shown per model."),
 ) -> None:
+    from arena.config import ConfigError, load_arena_settings
     from arena.drift import DriftInputError, run_drift_check
+    from serving.api_keys import with_launched_keys
     from serving.config import ModelConfigError, load_models_config
 
     try:
-        cfg = load_models_config(config)
-    except ModelConfigError as bad:
+        cfg = with_launched_keys(load_models_config(config),
+                                 Path(load_arena_settings(config).data_dir))
+    except (ModelConfigError, ConfigError) as bad:
         raise _usage_error(str(bad)) from None
     selected = _selected_models(models)
     out = out_dir or DEFAULT_OUT_ROOT / log.stem

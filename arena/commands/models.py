@@ -1,4 +1,10 @@
-"""`arena models up|status|down|make-tiny`: start, inspect and stop the model servers."""
+"""`arena models up|status|down|make-tiny`: start, inspect and stop the model servers.
+
+Each server `up` starts requires a random API key of its own, kept readable by its owner only
+in DATA_DIR/run/NAME.key (`serving.api_keys`); `status` and a later `arena serve --no-models`
+read it from there. DATA_DIR defaults to the config's `[arena] data_dir`, the directory `arena
+serve` looks in.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +21,8 @@ models_app = typer.Typer(
 
 ConfigOption = typer.Option(..., "--config", "-c", help="Arena TOML config file with the models.")
 DataDirOption = typer.Option(
-    DEFAULT_DATA_DIR, "--data-dir", help="Where logs/ and run/ (PID records) go."
+    None, "--data-dir", help="Where logs/ and run/ (PID records, API keys) go (default: "
+    "data_dir of the config's [arena] table, else ./data)."
 )
 
 
@@ -25,6 +32,21 @@ def _load(config: Path):
     try:
         return load_models_config(config)
     except ModelConfigError as bad:
+        typer.echo(f"error: {bad}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _data_dir(data_dir: Path | None, config: Path | None) -> Path:
+    """`--data-dir`, else the config's `[arena] data_dir`, else ./data."""
+    if data_dir is not None:
+        return data_dir
+    if config is None:
+        return DEFAULT_DATA_DIR
+    from arena.config import ConfigError, load_arena_settings
+
+    try:
+        return Path(load_arena_settings(config).data_dir)
+    except ConfigError as bad:
         typer.echo(f"error: {bad}", err=True)
         raise typer.Exit(2) from None
 
@@ -53,7 +75,7 @@ def register(app: typer.Typer) -> None:
 @models_app.command("up")
 def up(
     config: Path = ConfigOption,
-    data_dir: Path = DataDirOption,
+    data_dir: Path | None = DataDirOption,
     vllm_python: Path | None = typer.Option(
         None, "--vllm-python", help="Python with vLLM (default: serving.vllm_python in the config, "
         "$ARENA_VLLM_PYTHON, ./.venv-vllm/bin/python)."),
@@ -65,7 +87,9 @@ def up(
     """Start a vLLM server for every model entry with `model` and wait until all answer.
 
     The servers keep running after this command exits; stop them with `arena models down`.
-    Logs go to DATA_DIR/logs/NAME.log, PID records to DATA_DIR/run/NAME.json.
+    Logs go to DATA_DIR/logs/NAME.log, PID records to DATA_DIR/run/NAME.json, and each
+    server's random API key (passed in its environment, never its command line) to
+    DATA_DIR/run/NAME.key, readable by its owner only.
     """
     from serving.launcher import LaunchError, launch_models
 
@@ -80,7 +104,8 @@ def up(
         return
     try:
         rows, _ = launch_models(
-            specs, data_dir=data_dir, python=vllm_python or cfg.serving.vllm_python,
+            specs, data_dir=_data_dir(data_dir, config),
+            python=vllm_python or cfg.serving.vllm_python,
             attach=False, startup_timeout_s=timeout or cfg.serving.startup_timeout_s,
             extra_env=cfg.serving.env,
         )
@@ -93,12 +118,12 @@ def up(
 
 
 @models_app.command("status")
-def status(config: Path = ConfigOption, data_dir: Path = DataDirOption) -> None:
+def status(config: Path = ConfigOption, data_dir: Path | None = DataDirOption) -> None:
     """Show every model: launched ones from their PID record and probe, remote ones by probe."""
     from serving.launcher import model_statuses
 
     cfg = _load(config)
-    _print_table(model_statuses(cfg.models, data_dir))
+    _print_table(model_statuses(cfg.models, _data_dir(data_dir, config)))
 
 
 @models_app.command("down")
@@ -106,13 +131,14 @@ def down(
     config: Path | None = typer.Option(
         None, "--config", "-c", help="Stop only the models of this config (default: all "
         "servers recorded under --data-dir)."),
-    data_dir: Path = DataDirOption,
+    data_dir: Path | None = DataDirOption,
     grace: float = typer.Option(15.0, "--grace", help="Seconds between SIGTERM and SIGKILL."),
 ) -> None:
     """Stop the servers `arena models up` started (SIGTERM, then SIGKILL after --grace)."""
     from serving.launcher import stop_servers
 
     names = _load(config).names if config is not None else None
+    data_dir = _data_dir(data_dir, config)
     rows = stop_servers(data_dir, names, grace_s=grace)
     if not rows:
         typer.echo(f"no servers recorded under {data_dir / 'run'}")
