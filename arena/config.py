@@ -10,7 +10,12 @@ import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
+from serving.credentials import MASK, redact_url
+
 DEFAULT_DB_URL = "sqlite:///./data/arena.db"
+# Settings that may hold a password (in the URL) or are a secret themselves.
+SECRET_URL_KEYS = frozenset({"db_url", "redis_url"})
+SECRET_KEYS = frozenset({"rater_salt"})
 
 
 class ConfigError(ValueError):
@@ -77,6 +82,20 @@ class ArenaSettings:
     snapshots_keep: int = 5
     lockstep_streaming: bool = False
     redis_maxmemory_mb: int = 256
+
+    def __repr__(self) -> str:
+        """Every setting, with the secrets masked: the passwords in `db_url` and `redis_url`
+        (shown as ``***``) and `rater_salt` (``'***'`` when set), so a settings object in a log
+        line or a traceback gives none of them away."""
+        shown = []
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if item.name in SECRET_URL_KEYS:
+                value = redact_url(value)
+            elif item.name in SECRET_KEYS and value:
+                value = MASK
+            shown.append(f"{item.name}={value!r}")
+        return f"ArenaSettings({', '.join(shown)})"
 
 
 def load_arena_settings(path: Path | None) -> ArenaSettings:

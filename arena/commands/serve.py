@@ -5,6 +5,12 @@ child processes on consecutive ports, sharing Redis and SQL, so a battle started
 voted on another; put a sticky load balancer in front of them (see docs/deployment.md).
 Ctrl-C or SIGTERM stops everything this command started; children die with it
 (PR_SET_PDEATHSIG).
+
+Secrets never go on a command line, where every local user can read them (/proc/<pid>/cmdline):
+the workers get the database and Redis URLs in their environment (ARENA_DB_URL,
+ARENA_REDIS_URL, which `--db` and `--redis-url` also read), the embedded Redis gets its random
+password on its standard input, launched models get their random API key in their environment,
+and what is printed names Redis and the models without a password.
 """
 
 from __future__ import annotations
@@ -30,14 +36,25 @@ def register(app: typer.Typer) -> None:
     app.command()(serve)
 
 
+DB_URL_ENV = "ARENA_DB_URL"
+REDIS_URL_ENV = "ARENA_REDIS_URL"
+
+
 def serve(
+    ctx: typer.Context,
     config: Path = typer.Option(..., "--config", help="Arena TOML config file."),
     host: str | None = typer.Option(None, help="Bind address (default: config or 127.0.0.1)."),
     port: int | None = typer.Option(None, help="Port of worker 0 (default: config or 7860)."),
     workers: int = typer.Option(1, min=1, help="Worker processes on consecutive ports."),
-    db: str | None = typer.Option(None, "--db", help="Database URL (overrides the config)."),
+    db: str | None = typer.Option(
+        None, "--db", envvar=DB_URL_ENV,
+        help="Database URL (overrides the config). One with a password belongs in the "
+        "environment variable, not on the command line.",
+    ),
     redis_url: str | None = typer.Option(
-        None, help="External Redis URL (overrides the config; default: embedded)."
+        None, envvar=REDIS_URL_ENV,
+        help="External Redis URL (overrides the config; default: embedded). One with a "
+        "password belongs in the environment variable, not on the command line.",
     ),
     no_models: bool = typer.Option(
         False, "--no-models", help="Do not launch models; they must already be running."
@@ -51,6 +68,7 @@ def serve(
 ) -> None:
     """Start the arena: Redis, models, the REST API and the browser UI."""
     _configure_logging(worker_index)
+    _warn_of_secrets_in_argv(ctx, db=db, redis_url=redis_url)
     settings, serving = _load_config(config, db=db, host=host, port=port, redis_url=redis_url)
     pool = None
     if revote is not None:
@@ -60,6 +78,7 @@ def serve(
         url = settings.redis_url or _start_redis(stack, settings)
         if not no_models and worker_index == 0:
             _start_models(stack, serving, settings)
+        serving = _with_model_keys(serving, settings)
         children = [
             _spawn_worker(config, settings, url, index, no_ui, revote)
             for index in range(1, workers)
@@ -77,6 +96,30 @@ def _configure_logging(worker_index: int) -> None:
     )
     # Health probes every few seconds would drown the log at INFO.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def _warn_of_secrets_in_argv(ctx: typer.Context, **values: str | None) -> None:
+    """Warn when a URL with a password was given on the command line, where every local user
+    can read it; the environment variable keeps it private."""
+    from click.core import ParameterSource
+
+    from serving.credentials import split_credentials
+
+    for name, value in values.items():
+        if value and ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE:
+            if split_credentials(value)[1] is not None:
+                option, env = ("--db", DB_URL_ENV) if name == "db" else \
+                    ("--redis-url", REDIS_URL_ENV)
+                typer.echo(f"warning: {option} carries a password on the command line, which "
+                           f"every local user can read; set {env} instead", err=True)
+
+
+def _with_model_keys(serving: ServingConfig, settings: ArenaSettings) -> ServingConfig:
+    """The models with the API keys of the launched ones (kept under the data directory by
+    whoever launched them: this command or `arena models up`)."""
+    from serving.api_keys import with_launched_keys
+
+    return with_launched_keys(serving, Path(settings.data_dir))
 
 
 def _load_config(
@@ -124,14 +167,15 @@ def _start_redis(stack: contextlib.ExitStack, settings: ArenaSettings) -> str:
 
     data_dir = (Path(settings.data_dir) / "redis").resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    redis = EmbeddedRedis(data_dir=data_dir)
+    redis = EmbeddedRedis(data_dir=data_dir, maxmemory_mb=settings.redis_maxmemory_mb)
     try:
         stack.enter_context(redis)
     except EmbeddedRedisError as failed:
         typer.echo(f"error: could not start the embedded Redis: {failed}\n"
                    "Set [arena] redis_url to use an external Redis instead.", err=True)
         raise typer.Exit(1) from None
-    typer.echo(f"redis: embedded redis-server at {redis.url}")
+    typer.echo(f"redis: embedded redis-server at {redis.address} (password required; "
+               f"maxmemory {redis.maxmemory_mb} MiB, noeviction)")
     return redis.url
 
 
@@ -163,19 +207,21 @@ def _start_models(
 
 def _spawn_worker(config: Path, settings: ArenaSettings, redis_url: str, index: int,
                   no_ui: bool, revote: Path | None = None) -> subprocess.Popen:
+    """Start worker `index`; the database and Redis URLs (secrets: they may hold passwords) go
+    in its environment, not on its command line."""
     from serving.processes import die_with_parent
 
     command = [
         sys.executable, "-m", "arena", "serve", "--config", str(config),
         "--host", settings.host, "--port", str(settings.port + index),
-        "--db", settings.db_url, "--redis-url", redis_url, "--no-models",
-        "--worker-index", str(index),
+        "--no-models", "--worker-index", str(index),
     ]
     if no_ui:
         command.append("--no-ui")
     if revote is not None:
         command += ["--revote", str(revote.resolve())]
-    return subprocess.Popen(command, preexec_fn=die_with_parent(os.getpid()))
+    env = {**os.environ, DB_URL_ENV: settings.db_url, REDIS_URL_ENV: redis_url}
+    return subprocess.Popen(command, env=env, preexec_fn=die_with_parent(os.getpid()))
 
 
 def _stop_child(child: subprocess.Popen) -> None:
