@@ -1,6 +1,6 @@
 """Checks on what a rater sends and on what a model answers: the prompt, the pair of a named
 battle, who owns a battle, whether it takes a vote, outputs that name their model, and the
-readable text of a side's failure. Each refusal says what was wrong and what to do."""
+words shown for a side's failure. Each refusal says what was wrong and what to do."""
 
 from __future__ import annotations
 
@@ -12,6 +12,10 @@ from arena.battles.state import NOT_YOURS, READY, closed_reason
 from arena.errors import BadInput, BattleNotFound, NotYourBattle, PromptTooLong, VoteConflict
 
 MODES = ("anonymous", "named")
+# What a rater sees when one side fails, before the vote: the same words whichever model failed
+# and however (a timeout, an HTTP error, a lost connection), so the failure narrows nothing; the
+# full error is in the battle's record.
+SIDE_FAILED = "This side failed to answer."
 
 
 def check_prompt(prompt: str, max_chars: int) -> str:
@@ -78,11 +82,3 @@ def find_identity_leak(output: str, words: Sequence[str]) -> str | None:
         if word and re.search(rf"(?<!\w){re.escape(word)}(?!\w)", output, re.IGNORECASE):
             return word
     return None
-
-
-def readable_failure(error: str) -> str:
-    """The user-facing text for a side's failure: no stack traces, no endpoints or names."""
-    lowered = error.lower()
-    if "timeout" in lowered or "timed out" in lowered:
-        return "This model took too long to answer."
-    return "This model failed to answer."

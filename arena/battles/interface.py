@@ -39,11 +39,16 @@ class GenerateFn(Protocol):
 class BattleEvent:
     """One event of a battle's stream. Anonymous: carries sides, never model names.
 
-    kinds: `battle` (id of the new battle), `delta` (text for a side), `done` (a side finished;
-    data has finish_reason and completion_tokens), `error` (a side failed; text is a readable
-    reason), `ready` (both finished: the battle can be voted), `failed` (the battle cannot be
+    kinds: `battle` (data: battle_id of the new battle), `delta` (text for a side), `done` (a
+    side finished), `error` (a side failed; text is the same words whichever model failed and
+    however), `ready` (both finished: the battle can be voted), `failed` (the battle cannot be
     voted; start a new round); in a re-voting arena, `turn` (text is the logged prompt of the
-    turn whose deltas follow).
+    turn whose deltas follow; data: its index).
+
+    Before the vote nothing but the text may tell the models apart, so events carry no token
+    counts, finish reasons, served ids, endpoints, timings or per-model error messages (the
+    full generation records go to the log; tests/test_battle_anonymity.py holds the allowed
+    fields).
     """
 
     kind: str

@@ -119,12 +119,9 @@ def logged_turn_events(turn: dict[str, Any]) -> list[BattleEvent]:
         for side in SIDES:
             if index < len(chunks[side]):
                 events.append(BattleEvent("delta", side, chunks[side][index]))
-    for side in SIDES:
-        generation = turn[f"generation_{side}"]
-        events.append(BattleEvent("done", side, data={
-            "finish_reason": generation.get("finish_reason"),
-            "completion_tokens": generation.get("completion_tokens"),
-        }))
+    # The logged records' finish reasons and token counts stay out: they would tell the
+    # models apart before the vote.
+    events.extend(BattleEvent("done", side) for side in SIDES)
     return events
 
 

@@ -1,9 +1,13 @@
 """One turn of a battle: both sides generate at once and their events interleave in one stream.
 
-Each side's generator feeds a shared queue; the stream yields deltas as they arrive, `done` or
-`error` per side, then `ready` (or `failed` when a side failed: the battle is logged with the
-error and takes no vote). A client that leaves mid-turn leaves the battle to a detached task
-that stops both generations and logs it as abandoned with what was produced so far.
+Each side's generator feeds a shared queue; a release policy (arena.battles.lockstep) turns
+what arrives into the stream's deltas, `done` or `error` per side: as it comes, or in lockstep
+(`[arena] lockstep_streaming`) so that speed does not tell the models apart. Then `ready` (or
+`failed` when a side failed: the battle is logged with the error and takes no vote). Before the
+vote the stream holds only text and anonymous events: no token counts, finish reasons, served
+ids, endpoints or per-model errors. A client that leaves mid-turn leaves the battle to a
+detached task that stops both generations and logs it as abandoned with what was produced so
+far.
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ import time
 from collections.abc import AsyncIterator, Coroutine, Mapping
 from typing import Any
 
-from arena.battles.checks import find_identity_leak, readable_failure
+from arena.battles.checks import find_identity_leak
 from arena.battles.interface import BattleEvent, Contender, GenerateFn
+from arena.battles.lockstep import Lockstep, Pacing, PassThrough, ReleasePolicy
 from arena.battles.running import RunningBattles
 from arena.battles.state import FAILED, READY, SIDES, battle_record, utcnow
 from arena.record import Turn
@@ -26,6 +31,7 @@ log = logging.getLogger(__name__)
 _DETACHED: set[asyncio.Task[Any]] = set()
 
 Messages = dict[str, list[dict[str, str]]]
+Arrival = tuple[str, str | GenerationRecord | BaseException]  # (side, what its generator sent)
 
 
 def detach(coroutine: Coroutine[Any, Any, Any]) -> None:
@@ -60,57 +66,71 @@ def failed_record(
     )
 
 
-def side_finished(side: str, record: GenerationRecord) -> BattleEvent:
-    """The event that ends one side's part of a turn: `error` (readable) or `done`."""
-    if record.error:
-        return BattleEvent("error", side, readable_failure(record.error))
-    return BattleEvent("done", side, data={
-        "finish_reason": record.finish_reason,
-        "completion_tokens": record.completion_tokens,
-    })
+async def next_arrival(queue: asyncio.Queue[Arrival], wake_at: float | None) -> Arrival | None:
+    """The next item from the generators; None if `wake_at` (monotonic s) comes first."""
+    if wake_at is None:
+        return await queue.get()
+    try:
+        async with asyncio.timeout(max(0.0, wake_at - time.monotonic())):
+            return await queue.get()
+    except TimeoutError:
+        return None
 
 
 class TurnStreamer:
-    """Runs turns of battles: both sides through `generate`, the outcome into `battles`."""
+    """Runs turns of battles: both sides through `generate`, the outcome into `battles`.
+
+    Lockstep release (`battles.settings.lockstep_streaming`) is paced by `pacing`."""
 
     def __init__(self, generate: GenerateFn, contenders: Mapping[str, Contender],
-                 battles: RunningBattles) -> None:
+                 battles: RunningBattles, pacing: Pacing | None = None) -> None:
         self.generate = generate
         self.contenders = contenders
         self.battles = battles
+        self.pacing = pacing or Pacing()
+
+    def release_policy(self) -> ReleasePolicy:
+        """How this turn's events reach the rater: in lockstep when the settings say so."""
+        if self.battles.settings.lockstep_streaming:
+            return Lockstep(self.pacing, time.monotonic())
+        return PassThrough()
 
     async def stream(
         self, state: dict[str, Any], prompt: str, *, announce: bool
     ) -> AsyncIterator[BattleEvent]:
-        """Run one turn on both sides at once and yield their events as they arrive."""
+        """Run one turn on both sides at once and yield their events as the policy releases
+        them."""
         if announce:
             yield BattleEvent("battle", data={"battle_id": state["battle_id"]})
         messages = {
             side: [*state[f"conversation_{side}"], {"role": "user", "content": prompt}]
             for side in SIDES
         }
-        queue: asyncio.Queue[tuple[str, str | GenerationRecord | BaseException]] = (
-            asyncio.Queue()
-        )
+        queue: asyncio.Queue[Arrival] = asyncio.Queue()
         tasks = [asyncio.create_task(self._pump(state, side, messages[side], queue))
                  for side in SIDES]
         records: dict[str, GenerationRecord] = {}
         live: dict[str, GenerationRecord] = {}
+        policy = self.release_policy()
         finished = False
         try:
-            while len(records) < 2:
-                side, item = await queue.get()
-                if isinstance(item, str):
-                    if item:
-                        yield BattleEvent("delta", side, item)
-                    continue
-                if isinstance(item, GenerationRecord) and item.finished_at is None:
-                    live[side] = item  # still streaming; kept in case the client leaves
-                    continue
-                if isinstance(item, BaseException):
-                    item = failed_record(state, side, messages[side], item)
-                records[side] = item
-                yield side_finished(side, item)
+            while not policy.finished():
+                arrival = await next_arrival(queue, policy.wake_at())
+                now = time.monotonic()
+                if arrival is not None:
+                    side, item = arrival
+                    if isinstance(item, str):
+                        if item:
+                            policy.text(side, item, now)
+                    elif isinstance(item, GenerationRecord) and item.finished_at is None:
+                        live[side] = item  # still streaming; kept in case the client leaves
+                    else:
+                        if isinstance(item, BaseException):
+                            item = failed_record(state, side, messages[side], item)
+                        records[side] = item
+                        policy.finish(side, item, now)
+                for event in policy.release(now):
+                    yield event
             finished = True
             yield await self._finish(state, prompt, records)
         finally:
@@ -126,7 +146,7 @@ class TurnStreamer:
         state: dict[str, Any],
         side: str,
         messages: list[dict[str, str]],
-        queue: asyncio.Queue[tuple[str, str | GenerationRecord | BaseException]],
+        queue: asyncio.Queue[Arrival],
     ) -> None:
         try:
             async for item in self.generate(state[f"model_{side}"], messages):
