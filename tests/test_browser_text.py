@@ -1,37 +1,12 @@
-"""What the browser UI renders, checked without a browser: HTML in prompts and answers becomes
-literal text, Markdown and code survive, and the leaderboard table and plots are built from a
-board dict. (The real-browser checks of the same are in test_browser.py.)"""
+"""What the Leaderboard tab renders, checked without a browser: the table and plots are built
+from a board dict, and the board's text cannot inject Markdown. (Prompts and answers: see
+test_rendering.py; the real-browser checks are in test_browser.py.)"""
 
 from __future__ import annotations
 
 import pytest
 
 from arena.web.ui.leaderboard import board_summary, board_table, ci_figure, win_fraction_figure
-from arena.web.ui.text import markdown_literal
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("<script>alert(1)</script>", "&lt;script>alert(1)&lt;/script>"),
-        ("a & b <b>x</b>", "a &amp; b &lt;b>x&lt;/b>"),
-        ("keep `<i>code</i>` as is", "keep `<i>code</i>` as is"),
-        ("> a quote stays a quote", "> a quote stays a quote"),
-        ("**bold** and _it_", "**bold** and _it_"),
-    ],
-)
-def test_html_outside_code_is_escaped_and_markdown_kept(text: str, expected: str) -> None:
-    assert markdown_literal(text) == expected
-
-
-def test_fenced_code_is_left_alone_and_prose_after_it_is_escaped() -> None:
-    text = "before <b>\n```html\n<b>x</b>\n```\nafter <i>"
-    assert markdown_literal(text) == "before &lt;b>\n```html\n<b>x</b>\n```\nafter &lt;i>"
-
-
-def test_an_unclosed_fence_while_streaming_counts_as_code() -> None:
-    assert markdown_literal("~~~\n<tag> so far") == "~~~\n<tag> so far"
-
 
 BOARD = {
     "computed_at": "2026-11-28T10:00:00+00:00",
@@ -66,3 +41,23 @@ def test_predicted_win_probability_follows_the_rating_gap() -> None:
     assert matrix[0, 1] == pytest.approx(0.6401, abs=1e-4)
     assert matrix[1, 0] == pytest.approx(1 - 0.6401, abs=1e-4)
     assert ci_figure(BOARD["rows"]).axes[0].get_yticklabels()[-1].get_text() == "big"
+
+
+@pytest.mark.parametrize("url", ["https://elsewhere.example/x.json", "//elsewhere.example/x",
+                                 "javascript:alert(1)", 42])
+def test_summary_links_only_to_paths_on_this_host(url: object) -> None:
+    summary = board_summary({**BOARD, "manifest_url": url}, style=False)
+    assert "manifest" not in summary and "elsewhere" not in summary
+
+
+def test_summary_link_cannot_close_its_markdown_early() -> None:
+    board = {**BOARD, "manifest_url": "/snapshots/x) [evil](https://evil.example/"}
+    summary = board_summary(board, style=False)
+    assert "[manifest](/snapshots/x%29%20%5Bevil%5D%28https:/" in summary
+    assert summary.count("](") == 1
+
+
+def test_summary_text_from_the_board_is_escaped() -> None:
+    summary = board_summary({**BOARD, "computed_at": "<img src=x>", "votes": "*9*"},
+                            style=False)
+    assert "**unknown time UTC**" in summary and "**0** votes" in summary

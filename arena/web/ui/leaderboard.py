@@ -20,8 +20,10 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import gradio as gr
 import numpy as np
@@ -34,7 +36,11 @@ log = logging.getLogger(__name__)
 Board = dict[str, Any]
 LeaderboardFn = Callable[[], Awaitable[Board | None]]
 
+# Characters a snapshot path may keep in a Markdown link destination (no brackets, spaces,
+# angle brackets or backslashes).
+_URL_SAFE = "/.-_~:=?&%#+,;@!$*"
 COLUMNS = ["Rank", "Rank (UB)", "Model", "Rating", "95% CI", "Battles", "Win rate"]
+DATATYPES = ["number", "number", "str", "number", "str", "number", "str"]
 NO_BOARD = (
     "No leaderboard yet: it is computed from the anonymous votes a few minutes after the "
     "first ones are cast."
@@ -59,20 +65,31 @@ def board_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def board_summary(board: Board, *, style: bool) -> str:
-    """The line above the table: snapshot time, votes behind it, links to re-derive it."""
-    computed = str(board.get("computed_at", "unknown time"))[:19].replace("T", " ")
-    parts = [f"Snapshot computed at **{computed} UTC**",
-             f"from **{board.get('votes', 0)}** votes"]
+    """The line above the table: snapshot time, votes behind it, links to re-derive it.
+
+    The board is the job's output, but nothing in it is pasted as is: the time and count are
+    re-formatted, links go through `snapshot_link`; no Markdown or HTML can reach the page."""
+    computed = _timestamp(board.get("computed_at"))
+    votes = _count(board.get("votes"))
+    parts = [f"Snapshot computed at **{computed} UTC**", f"from **{votes}** votes"]
     if style:
         parts.append("style-controlled ratings (length and Markdown use held equal)")
     links = [
-        f"[{label}]({board[key]})"
+        link
         for key, label in (("manifest_url", "manifest"), ("export_url", "battles used"))
-        if isinstance(board.get(key), str) and board[key].startswith(("/", "http"))
+        if (link := snapshot_link(label, board.get(key)))
     ]
     if links:
         parts.append("re-derive it from the " + " and the ".join(links))
     return " · ".join(parts) + "."
+
+
+def snapshot_link(label: str, url: Any) -> str | None:
+    """A Markdown link to a path on this host (`/...`, not `//host`), or None: a board must
+    not send the rater to another host. Characters that could end the link are %-encoded."""
+    if not isinstance(url, str) or not url.startswith("/") or url.startswith("//"):
+        return None
+    return f"[{label}]({quote(url, safe=_URL_SAFE)})"
 
 
 def ci_figure(rows: list[dict[str, Any]]) -> Figure:
@@ -154,8 +171,9 @@ def build_leaderboard_tab(leaderboard: LeaderboardFn) -> gr.Tab:
                                 elem_id="leaderboard-style")
             refresh = gr.Button("Refresh", elem_id="leaderboard-refresh", size="sm",
                                 scale=0)
+        # Cells are plain text ("str"), never Markdown or HTML: a model name is shown as is.
         table = gr.Dataframe(headers=COLUMNS, interactive=False, elem_id="leaderboard",
-                             wrap=True, show_search="none")
+                             wrap=True, show_search="none", datatype=DATATYPES)
         with gr.Row():
             ci_plot = gr.Image(label="Ratings with 95% CI", interactive=False,
                                buttons=["download", "fullscreen"],
@@ -215,6 +233,21 @@ def _interval(row: dict[str, Any]) -> str:
     if not all(np.isfinite(v) for v in (rating, lower, upper)):
         return ""
     return f"+{upper - rating:.1f} / -{rating - lower:.1f}"
+
+
+def _timestamp(value: Any) -> str:
+    """An ISO time as `YYYY-MM-DD HH:MM:SS` (the board's clock is UTC), or "unknown time"."""
+    try:
+        return datetime.fromisoformat(str(value)).strftime("%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return "unknown time"
+
+
+def _count(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
 
 
 def _percent(value: Any) -> str:

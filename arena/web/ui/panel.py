@@ -23,7 +23,8 @@ import gradio as gr
 
 from arena.battles import BattleEvent, BattleService, Reveal
 from arena.errors import ArenaError, VoteConflict
-from arena.web.ui.text import markdown_literal
+from arena.web.ui.rendering import render_markdown, render_note
+from arena.web.ui.text import markdown_text
 
 log = logging.getLogger(__name__)
 
@@ -96,19 +97,20 @@ def session_of(request: gr.Request) -> str:
 
 
 def chat_value(messages: list[Message]) -> list[dict[str, str]]:
-    """A side's messages as the Chatbot's value: Markdown with HTML shown as text."""
+    """A side's messages as the Chatbot's value: server-rendered, sanitised HTML (the Chatbot
+    shows it as HTML and does not parse it again; see `arena.web.ui.rendering`)."""
     value = []
     for message in messages:
-        content = markdown_literal(message.text)
+        content = render_markdown(message.text)
         if message.note:
-            content = f"{content}\n\n⚠️ *{markdown_literal(message.note)}*".lstrip()
+            content += render_note(message.note)
         value.append({"role": message.role, "content": content})
     return value
 
 
 def status_text(text: str) -> str:
-    """A status line as Markdown that shows any HTML in `text` as text."""
-    return markdown_literal(text)
+    """A status line as Markdown that shows `text` exactly, HTML and Markdown syntax included."""
+    return markdown_text(text)
 
 
 class VotePanel:
@@ -140,10 +142,16 @@ class VotePanel:
                     label=f"Model {side.upper()}",
                     elem_id=f"{p}chat-{side}",
                     height=420,
-                    render_markdown=True,
-                    sanitize_html=True,
+                    # The value is HTML rendered and sanitised on the server: the browser
+                    # must show it, not parse it again as Markdown or LaTeX. Gradio's own
+                    # sanitiser would rewrite every link's rel (dropping nofollow); the page's
+                    # CSP stands behind the server's two passes instead.
+                    render_markdown=False,
+                    sanitize_html=False,
+                    latex_delimiters=[],
                     allow_tags=False,
-                    buttons=["copy"],
+                    # A copy button would copy that HTML, not the text.
+                    buttons=[],
                     group_consecutive_messages=False,
                     elem_classes=["arena-chat"],
                 )
@@ -276,7 +284,7 @@ class VotePanel:
             note += (" One of the answers named its own model, so this battle is flagged and "
                      "left out of the default leaderboard.")
         return {
-            self.names["a"]: f"Model A: **{markdown_literal(reveal.model_a)}**",
-            self.names["b"]: f"Model B: **{markdown_literal(reveal.model_b)}**",
+            self.names["a"]: f"Model A: **{markdown_text(reveal.model_a)}**",
+            self.names["b"]: f"Model B: **{markdown_text(reveal.model_b)}**",
             self.status: note,
         }

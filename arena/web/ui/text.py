@@ -1,67 +1,35 @@
-"""Text shown by the browser UI: how user and model text is made safe for Markdown, and the
-About page.
+"""Text shown by the browser UI: plain text made safe for the page's Markdown components, and
+the About page.
 
-Gradio renders chat messages as Markdown (marked) and then sanitises the HTML (DOMPurify).
-Sanitising *removes* tags: a prompt `<b>hi</b>` would come out bold and `<script>...</script>`
-would vanish, so the rater would not see what was actually sent or generated. The arena wants
-HTML shown as text, so `markdown_literal` escapes `&` and `<` everywhere Markdown would
-otherwise pass raw HTML through, while leaving fenced code blocks and inline code spans alone
-(marked escapes their content itself, and an entity there would show up literally).
-DOMPurify stays on as a second line of defence.
+Prompts and answers are not Markdown sources for Gradio: the chat columns show HTML rendered on
+the server by a CommonMark parser (`arena.web.ui.rendering`). The status lines and revealed names
+are `gr.Markdown` components, which Gradio renders in the browser (marked + its sanitiser); the
+text they carry (refusal messages that may quote a model name the client chose, model names) is
+passed through `markdown_text`, which makes the Markdown source of a text shown exactly as
+written.
 """
 
 from __future__ import annotations
 
-import re
+import string
 
-# An opening code fence: up to 3 spaces, then 3+ backticks or 3+ tildes (CommonMark 4.5).
-_FENCE_OPEN = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-# An inline code span: a run of n backticks, content, and a run of exactly n backticks.
-_CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)", re.DOTALL)
-
-
-def _escape_html(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;")
+# Every ASCII punctuation character may be backslash-escaped in CommonMark (spec 2.4), and an
+# escaped one is always literal: no emphasis, link, code span, HTML tag, entity or autolink can
+# start. Outside code (which cannot start here, since ` and ~ are escaped too) this holds for
+# every parser that follows the spec, so no context needs to be guessed.
+_ESCAPED = {ord(c): "\\" + c for c in string.punctuation}
 
 
-def _escape_outside_spans(text: str) -> str:
-    parts: list[str] = []
-    position = 0
-    for span in _CODE_SPAN.finditer(text):
-        parts.append(_escape_html(text[position : span.start()]))
-        parts.append(span.group(0))
-        position = span.end()
-    parts.append(_escape_html(text[position:]))
-    return "".join(parts)
+def markdown_text(text: str) -> str:
+    """Markdown that shows `text` literally: each ASCII punctuation character backslash-escaped,
+    each line's leading whitespace dropped (four spaces would start an indented code block,
+    inside which escapes show). Newlines stay line breaks of the same paragraph."""
+    lines = [line.lstrip().translate(_ESCAPED) for line in text.splitlines()]
+    return "\n".join(line for line in lines if line)
 
 
-def markdown_literal(text: str) -> str:
-    """Markdown that renders `text` with any HTML in it shown as text, never as markup.
-
-    Markdown syntax (emphasis, lists, tables, links, code) still renders. Inside fenced code
-    blocks and inline code spans nothing is changed. An unclosed fence (a reply still streaming)
-    counts as code to the end of the text, as Markdown itself treats it.
-    """
-    out: list[str] = []
-    prose: list[str] = []
-    fence: str | None = None  # the fence characters of the open code block, if any
-    for line in text.splitlines(keepends=True):
-        if fence is None:
-            opening = _FENCE_OPEN.match(line)
-            if opening:
-                out.append(_escape_outside_spans("".join(prose)))
-                prose = []
-                fence = opening.group(1)
-                out.append(line)
-            else:
-                prose.append(line)
-            continue
-        out.append(line)
-        stripped = line.strip()
-        if stripped.startswith(fence[0] * len(fence)) and set(stripped) == {fence[0]}:
-            fence = None
-    out.append(_escape_outside_spans("".join(prose)))
-    return "".join(out)
+# The name earlier versions used; kept until every caller says `markdown_text`.
+markdown_literal = markdown_text
 
 
 ABOUT_MARKDOWN = """
