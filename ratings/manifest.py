@@ -5,13 +5,16 @@ SHA-256, rows read and used with the count dropped per reason, every option (see
 the grouping column, package versions and the output's SHA-256. `rerun_manifest` checks the
 input's SHA-256 first, recomputes with the recorded options and reports whether the new table
 is byte-identical to the recorded one. Every computation is deterministic given the options
-(bootstrap draws depend only on the seed and the number of rounds), so it is.
+(bootstrap draws depend only on the seed and the number of rounds), so it is. Paths are
+absolute, or (a portable manifest, as the live leaderboard's snapshots write) relative to the
+manifest's folder.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
@@ -104,9 +107,19 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def write_run(run: RatingRun, output: Path) -> Path:
-    """Write the table to `output` and its manifest beside it; returns the manifest path."""
+def write_run(run: RatingRun, output: Path, *, portable: bool = False) -> Path:
+    """Write the table to `output` and its manifest beside it; returns the manifest path.
+
+    `portable=True` records the input's and the output's paths relative to the manifest's
+    folder (no absolute path of this machine), so the folder can be published, downloaded
+    and re-run anywhere; `rerun_manifest` reads relative paths against the manifest's folder.
+    """
     write_output(run.boards, run.by, output)
+    input_path, output_path = str(run.input_path.resolve()), str(output.resolve())
+    if portable:
+        folder = output.resolve().parent
+        input_path = os.path.relpath(run.input_path.resolve(), folder)
+        output_path = output.name
     groups = {
         str(key): {"rows_used": b.rows_used, "dropped": b.dropped}
         for key, b in run.boards.items()
@@ -114,9 +127,9 @@ def write_run(run: RatingRun, output: Path) -> Path:
     first = next(iter(run.boards.values()))
     manifest: dict[str, Any] = {
         "manifest_version": MANIFEST_VERSION,
-        "input": {"path": str(run.input_path.resolve()), "sha256": run.input_sha256,
+        "input": {"path": input_path, "sha256": run.input_sha256,
                   "format": run.input_format, "bytes": run.input_path.stat().st_size},
-        "output": {"path": str(output.resolve()), "sha256": file_sha256(output)},
+        "output": {"path": output_path, "sha256": file_sha256(output)},
         "rows_read": run.rows_read,
         "rows_used": first.rows_used if run.by is None else None,
         "dropped": first.dropped if run.by is None else None,
@@ -185,7 +198,9 @@ def rerun_manifest(path: str | Path, input_path: str | Path | None = None,
     the recorded output as `NAME.rerun.SUFFIX` (the original is never overwritten).
     """
     data = read_manifest(Path(path))
-    source = Path(input_path or data["input"]["path"])
+    # Relative paths (a portable manifest) are read against the manifest's folder.
+    folder = Path(path).resolve().parent
+    source = Path(input_path) if input_path else folder / data["input"]["path"]
     if not source.exists():
         raise ManifestError(f"input {source} of manifest {path} not found; pass its new "
                             "location as INPUT (`arena ratings NEW_PATH --from-manifest "
@@ -197,7 +212,7 @@ def rerun_manifest(path: str | Path, input_path: str | Path | None = None,
             f"{data['input']['sha256']}: the file changed, so the table cannot be reproduced")
     options = RatingOptions.from_dict(data["options"])
     run = rate_file(source, options, data.get("by"), data["input"].get("format"))
-    recorded = Path(data["output"]["path"])
+    recorded = folder / data["output"]["path"]
     target = Path(output) if output else recorded.with_name(
         f"{recorded.stem}.rerun{recorded.suffix}")
     new_manifest = write_run(run, target)
