@@ -75,6 +75,8 @@ def test_replay_battle_streams_the_logged_turns_and_logs_the_vote_as_replay(repl
     # Anonymous until the vote: no model name or endpoint in the stream.
     assert not [name for name in MODELS if name in seen.raw]
     assert "127.0.0.1" not in seen.raw
+    # Nor what a logged generation knew about itself (the logged records have both).
+    assert "completion_tokens" not in seen.raw and "finish_reason" not in seen.raw
 
     reply = vote(replay_server.url, headers, seen.battle_id, "model_b")
     assert reply.status_code == 200, reply.text
@@ -146,9 +148,15 @@ def test_prompts_and_follow_ups_are_refused_in_replay_mode(replay_server):
     assert "replays logged battles" in follow.json()["detail"]
 
 
-def test_the_pool_reports_what_it_loaded_and_skipped(replay_server):
-    info = httpx.get(f"{replay_server.url}/api/replay", timeout=10).json()
-    assert info == {"battles": ORIGINALS, "skipped": SKIPPED}
+def test_the_pool_reports_what_it_loaded_and_skipped_to_operators_only(replay_server):
+    url = f"{replay_server.url}/api/operator/replay"
+    info = httpx.get(url, headers=replay_server.operator_headers, timeout=10)
+    assert info.status_code == 200 and info.json() == {"battles": ORIGINALS, "skipped": SKIPPED}
+    anonymous = httpx.get(url, timeout=10)
+    assert anonymous.status_code == 401 and anonymous.json()["error"] == "unauthorized"
+    # The route that was public before is gone: no pool report there any more.
+    former = httpx.get(f"{replay_server.url}/api/replay", timeout=10)
+    assert former.status_code in (404, 405) and str(ORIGINALS) not in former.text
     assert f"loaded {ORIGINALS} battles" in replay_server.log_path.read_text()
 
 
@@ -202,7 +210,9 @@ def test_the_configured_models_are_never_contacted(replay_server):
     headers = session()
     seen = next_battle(replay_server.url, headers)
     assert vote(replay_server.url, headers, seen.battle_id, "tie").status_code == 200
-    health = httpx.get(f"{replay_server.url}/healthz", timeout=10).json()
+    assert httpx.get(f"{replay_server.url}/healthz", timeout=10).json() == {"ok": True}
+    health = httpx.get(f"{replay_server.url}/api/operator/health",
+                       headers=replay_server.operator_headers, timeout=10).json()
     assert health == {"ok": True, "models_down": [], "redis": "ok", "sql": "ok"}
     assert replay_server.model_connections() == 0
 

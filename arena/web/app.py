@@ -1,9 +1,12 @@
 """The FastAPI app of one arena process: every route in one place, over one `ArenaRuntime`.
 
 `build_app` lists the REST routes (handlers in `arena.web.routes`, and in
-`arena.revote.routes` for a re-vote arena), the leaderboard snapshots as static files and the
-Gradio UI at `/` (`arena.web.ui.page`); its lifespan starts and stops the runtime's
-background work.
+`arena.revote.routes` for a re-vote arena), the operator routes behind the bearer token
+(`arena.web.operator`), the leaderboard snapshots as static files and the Gradio UI at `/`
+(`arena.web.ui.page`); its lifespan starts and stops the runtime's background work.
+
+Two audiences (docs/security.md): every route outside `/api/operator/` is public and tells a
+rater nothing but the names of the configured models, their own battle and the public board.
 """
 
 from __future__ import annotations
@@ -13,9 +16,10 @@ import gc
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from arena.web.operator import OperatorGate, OperatorRoutes, install_operator_handler
 from arena.web.routes import BattleRoutes, VoteReveal, install_error_handlers
 from arena.web.runtime import ArenaRuntime
 
@@ -23,7 +27,12 @@ DESCRIPTION = "Pairwise human-preference arena: battles, votes and the leaderboa
 
 
 def build_app(runtime: ArenaRuntime, *, with_ui: bool = True) -> FastAPI:
-    """The FastAPI app of one arena process: REST API, `/healthz`, the UI at `/`."""
+    """The FastAPI app of one arena process: REST API, `/healthz`, the UI at `/`.
+
+    The operator token was read by the runtime (an unusable one stops it there, before any
+    process starts).
+    """
+    gate = OperatorGate(runtime.operator_token)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -40,8 +49,11 @@ def build_app(runtime: ArenaRuntime, *, with_ui: bool = True) -> FastAPI:
 
     app = FastAPI(title=runtime.settings.title, description=DESCRIPTION, lifespan=lifespan)
     install_error_handlers(app)
+    install_operator_handler(app)
     add_routes(app, runtime)
-    # Each leaderboard snapshot's table, manifest and export, so visitors can re-derive it.
+    add_operator_routes(app, runtime, gate)
+    # Each leaderboard snapshot's table, manifest and public release, so visitors can re-derive
+    # it. Public: the leaderboard job writes nothing else there (never the full log).
     runtime.job.out_dir.mkdir(parents=True, exist_ok=True)
     app.mount("/snapshots", StaticFiles(directory=runtime.job.out_dir), name="snapshots")
     if with_ui:
@@ -63,17 +75,33 @@ def add_routes(app: FastAPI, runtime: ArenaRuntime) -> None:
     post("/api/battles/{battle_id}/end", api.end, "Leave a battle without voting")
     get("/api/models", api.models, "Public names of the configured models")
     get("/api/leaderboard", api.get_leaderboard, "The latest cached leaderboard")
-    get("/healthz", api.healthz, "Liveness and dependency health")
+    get("/healthz", api.healthz, "Ok or not: {\"ok\": true} (200) or false (503)")
     if runtime.revote_pool is not None:
         from arena.revote.routes import RevoteRoutes
 
         revote = RevoteRoutes(runtime.service, runtime.revote_pool)
         post("/api/replay/battles", revote.next_battle, "Next logged battle to re-vote (SSE)")
-        get("/api/replay", revote.pool_info, "The replay pool: battles loaded and skipped")
 
 
-def _adder(app: FastAPI, method: str) -> Callable[..., None]:
+def add_operator_routes(app: FastAPI, runtime: ArenaRuntime, gate: OperatorGate) -> None:
+    """The routes only operators reach (`Authorization: Bearer <token>`), under
+    `/api/operator/`, so a proxy may also block that prefix whole. Left out of the public
+    OpenAPI document: docs/battles.md describes them."""
+    api = OperatorRoutes(runtime.log, runtime.health)
+    get = _adder(app, "GET", dependencies=[Depends(gate)], include_in_schema=False)
+    get("/api/operator/export", api.export_log, "The full vote log as JSONL (streamed)")
+    get("/api/operator/health", api.detailed_health, "Redis, SQL and the models down")
+    if runtime.revote_pool is not None:
+        from arena.revote.routes import RevoteRoutes
+
+        revote = RevoteRoutes(runtime.service, runtime.revote_pool)
+        get("/api/operator/replay", revote.pool_info,
+            "The replay pool: battles loaded and skipped")
+
+
+def _adder(app: FastAPI, method: str, **shared: Any) -> Callable[..., None]:
     def add(path: str, handler: Callable[..., Any], summary: str, **options: Any) -> None:
-        app.add_api_route(path, handler, methods=[method], summary=summary, **options)
+        app.add_api_route(path, handler, methods=[method], summary=summary,
+                          **shared, **options)
 
     return add

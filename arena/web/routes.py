@@ -6,6 +6,10 @@ Sessions: `arena.web.sessions`; streaming answers: `arena.web.sse`.
 Status codes: 400 empty or invalid input, 403 not your battle, 404 unknown battle, 409 already
 voted / not finished / failed, 413 prompt too long, 429 rate-limited (with Retry-After),
 503 no healthy models or Redis down. Every error body is `{"error": code, "detail": message}`.
+
+Everything here is public, so nothing here may narrow a pair before the vote: `/api/models`
+lists names without their health, `/healthz` says only whether the arena is ok (operators get
+the details at `/api/operator/health`, `arena.web.operator`).
 """
 
 from __future__ import annotations
@@ -17,10 +21,11 @@ import orjson
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from arena.battles import BattleService
-from arena.errors import ArenaError
+from arena.errors import ArenaError, BadInput
+from arena.record import Consent
 from arena.web.sessions import session_id
 from arena.web.sse import stream_response
 
@@ -32,6 +37,23 @@ class StartBattle(BaseModel):
         None, description="Named mode only: [left, right] public model names."
     )
     category: str | None = None
+    publish_text: StrictBool | None = Field(
+        None, description="The rater's answer to the publication terms: true if this battle's "
+        "text may be published (scrubbed of personal data), false if not. Omitted: not asked, "
+        "never published. Give it with terms_version.")
+    terms_version: str | None = Field(
+        None, description="The version of the terms the rater answered "
+        "([arena] consent_terms_version); another version than the current one is refused.")
+
+    def consent(self) -> Consent | None:
+        """The rater's answer as the service takes it; None when they were not asked."""
+        if self.publish_text is None and self.terms_version is None:
+            return None
+        if self.publish_text is None or not self.terms_version:
+            raise BadInput("publish_text and terms_version go together: send both (the "
+                           "rater's answer and the version of the terms they answered) or "
+                           "neither")
+        return Consent(publish_text=self.publish_text, terms_version=self.terms_version)
 
 
 class FollowUp(BaseModel):
@@ -70,7 +92,8 @@ class BattleRoutes:
         sid, new = session_id(request)
         models = tuple(body.models) if body.models else None
         _, events = await self.service.start(
-            sid, body.prompt, mode=body.mode, models=models, category=body.category
+            sid, body.prompt, mode=body.mode, models=models, category=body.category,
+            consent=body.consent(),
         )
         return stream_response(events, sid, new)
 
@@ -101,12 +124,8 @@ class BattleRoutes:
         return {"battle_id": battle_id, "logged_as_abandoned": logged}
 
     async def models(self) -> dict[str, Any]:
-        healthy = set(await self.service.healthy_models())
-        return {
-            "models": [
-                {"name": name, "healthy": name in healthy} for name in self.service.contenders
-            ]
-        }
+        # Names only: which models are up would tell a rater which pairs can be drawn.
+        return {"models": [{"name": name} for name in self.service.contenders]}
 
     async def get_leaderboard(self) -> JSONResponse:
         board = await self.leaderboard()
@@ -118,8 +137,10 @@ class BattleRoutes:
         return JSONResponse(board)
 
     async def healthz(self) -> JSONResponse:
-        report = await self.health()
-        return JSONResponse(report, status_code=200 if report.get("ok") else 503)
+        # Ok or not, nothing more: addresses and driver errors are for operators only.
+        ok = bool((await self.health()).get("ok"))
+        return JSONResponse({"ok": ok}, status_code=200 if ok else 503,
+                            headers={"Cache-Control": "no-store"})
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -24,6 +24,7 @@ from arena.jobs.leaderboard import LeaderboardJob
 from arena.live import LiveState, LiveStateUnavailable
 from arena.store import BattleLog
 from arena.store.log_process import LogProcess
+from arena.web.operator import load_operator_token
 from serving.client import (
     StreamFinished,
     StreamStarted,
@@ -101,8 +102,12 @@ class ArenaRuntime:
     live: LiveState = field(init=False)
     job: LeaderboardJob = field(init=False)
     log_writer: LogProcess = field(init=False)
+    # None: no operator token configured, the operator routes answer 404 (arena.web.operator).
+    operator_token: str | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
+        # First, before any process or connection exists: an unusable token stops the start.
+        self.operator_token = load_operator_token(self.settings)
         self.log = BattleLog(self.settings.db_url)  # reads, health checks, the leaderboard
         # Battle records are written by a child process (see arena.store.log_process).
         self.log_writer = LogProcess(self.settings.db_url)
@@ -143,7 +148,8 @@ class ArenaRuntime:
         self._tasks: list[asyncio.Task[None]] = []
 
     async def health(self) -> dict[str, Any]:
-        """`/healthz`: Redis reachable, SQL reachable, which models are down."""
+        """The detailed health report (operators only; the public `/healthz` gets its `ok`):
+        Redis reachable, SQL reachable, which models are down."""
         report: dict[str, Any] = {"ok": True}
         try:
             report["models_down"] = sorted(await self.live.down_models())
