@@ -1,4 +1,6 @@
-"""The embedded redis-server: found, local-only, non-persistent, and never orphaned."""
+"""The embedded redis-server: found, local-only, non-persistent, never orphaned, and locked: a
+random password that no command line shows, and a memory cap that refuses writes (503) rather
+than evicting a running battle."""
 
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ from pathlib import Path
 import pytest
 import redis
 
+from arena.errors import Unavailable
+from arena.live import LiveState, LiveStateUnavailable
 from arena.live.embedded import EmbeddedRedis, EmbeddedRedisError, find_redis_server
 
 
@@ -48,6 +52,91 @@ def test_session_server_listens_on_loopback_only_and_keeps_nothing_on_disk(redis
         assert client.config_get("save")["save"] == ""
         assert client.config_get("appendonly")["appendonly"] == "no"
         assert client.config_get("dir")["dir"] == str(redis_server.data_dir.resolve())
+        assert client.config_get("maxmemory")["maxmemory"] == str(256 * 1024 * 1024)
+        assert client.config_get("maxmemory-policy")["maxmemory-policy"] == "noeviction"
+
+
+def test_the_server_requires_its_password_which_no_command_line_or_log_shows(redis_server):
+    with pytest.raises(redis.AuthenticationError), \
+            redis.Redis.from_url(redis_server.address) as client:
+        client.ping()
+    wrong = redis_server.url.replace(redis_server.password, "not-the-password")
+    with pytest.raises(redis.AuthenticationError), redis.Redis.from_url(wrong) as client:
+        client.ping()
+    with redis.Redis.from_url(redis_server.url) as client:
+        assert client.ping()
+    command_line = Path(f"/proc/{redis_server.pid}/cmdline").read_bytes()
+    assert redis_server.password.encode() not in command_line
+    assert redis_server.password not in redis_server.log_path.read_text()
+    with EmbeddedRedis() as other:  # one password per server
+        assert other.password != redis_server.password
+
+
+def test_a_server_started_again_on_the_port_keeps_the_password(tmp_path):
+    with EmbeddedRedis(data_dir=tmp_path / "first") as first:
+        url, port = first.url, first.port
+        first.kill()
+    with EmbeddedRedis(port=port, data_dir=tmp_path / "again") as again:
+        assert again.url == url
+        with redis.Redis.from_url(url) as client:
+            assert client.ping()
+    with EmbeddedRedis(password="chosen") as chosen:
+        assert chosen.url.startswith("redis://:chosen@")
+
+
+def fill(url: str) -> int:
+    """Write values until Redis refuses even a small one for lack of memory (10 kB values,
+    then 10-byte ones: a refused command's own buffer counts while it is refused); how many
+    keys it took."""
+    written = 0
+    with redis.Redis.from_url(url) as client:
+        for size in (10_000, 10):
+            while written < 1_000_000:
+                try:
+                    client.set(f"filler:{written}", b"x" * size)
+                except redis.exceptions.OutOfMemoryError:
+                    break
+                written += 1
+        assert 0 < written < 1_000_000, "Redis never refused a write: no memory cap"
+        # At the cap, closing a connection frees enough for a few writes again; half the
+        # memory in use as the cap keeps Redis full for the rest of the test.
+        used = int(client.info("memory")["used_memory"])
+        client.config_set("maxmemory", used // 2)
+    return written
+
+
+async def test_a_full_redis_refuses_new_battles_with_503_and_evicts_nothing(make_arena,
+                                                                           tmp_path):
+    """noeviction: what is stored stays (a running battle is voted as usual); what would add
+    to it fails as LiveStateUnavailable saying Redis is full, which the service answers with
+    Unavailable (503), until memory frees up."""
+    server = EmbeddedRedis(data_dir=tmp_path / "redis", maxmemory_mb=2).start()
+    try:
+        arena = make_arena(redis_url=server.url)
+        battle_id, _ = await arena.battle("rater")
+        written = fill(server.url)
+        live = LiveState.from_url(server.url, prefix="probe:")
+        try:
+            with pytest.raises(LiveStateUnavailable, match=r"is full .*redis_maxmemory_mb"):
+                await live.hit_rate_limit("battle", "someone", limit=5, window_s=60)  # Lua
+            with pytest.raises(LiveStateUnavailable, match=r"is full"):
+                await live.mark_down("m", "why")  # a plain write
+        finally:
+            await live.aclose()
+        with pytest.raises(Unavailable) as refused:
+            await arena.battle("another rater")
+        assert refused.value.status == 503
+        assert await arena.live.get_battle(battle_id) is not None  # not evicted
+        reveal = await arena.service.vote(battle_id, "rater", "model_a")
+        assert reveal.winner == "model_a" and arena.logged(battle_id).winner == "model_a"
+        with redis.Redis.from_url(server.url) as client:
+            assert client.dbsize() >= written  # every filler is still there
+            client.delete(*[f"filler:{index}" for index in range(written)])
+            client.config_set("maxmemory", "2mb")
+        again, events = await arena.battle("another rater")
+        assert again != battle_id and events[-1].kind == "ready"
+    finally:
+        server.stop()
 
 
 def test_stop_terminates_the_server_and_removes_its_temporary_directory():
