@@ -17,9 +17,8 @@ from arena.config import ArenaSettings
 from arena.errors import BadInput
 from arena.record import Consent
 
+# The UI shows its own heading ("May we publish your conversation?") above the terms.
 DEFAULT_TERMS = """\
-**May we publish your conversation?**
-
 This arena publishes a public data set of its battles so that anyone can check the
 leaderboard. For every battle it always publishes the two models, your vote, the day, the
 category, the language and a few style measures, never anything that identifies you.
@@ -32,7 +31,8 @@ you would not want to see in public.
 If you **decline**, your text is never published. You can still battle and vote, and your
 votes count the same.
 
-Your answer is kept for this browser session; reload the page to be asked again.
+Your answer holds for every battle while this page stays open; reload the page to answer
+again.
 """
 
 

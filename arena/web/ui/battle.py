@@ -4,6 +4,8 @@ battle) and the Side-by-side tab (named battle, two model pickers).
 One event per turn: its async generator iterates over the service's merged stream of both
 sides, so the two columns fill at the same time. Follow-up prompts continue the same battle
 until it is voted; New round logs an unvoted battle as abandoned and clears the screen.
+The rater's answer to the publication question (`arena.web.ui.page.ConsentQuestion`) is an
+input of every send and goes to the service with the first prompt of each battle.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import gradio as gr
 
 from arena.battles import BattleService
 from arena.errors import ArenaError
+from arena.record import Consent
 from arena.web.ui.panel import (
     PRIVATE_EVENT,
     SIDES,
@@ -45,6 +48,9 @@ class BattlePanel(VotePanel):
     def __init__(self, service: BattleService, views: Views, *, mode: str, prefix: str):
         super().__init__(service, views, mode=mode, prefix=prefix)
         self.pickers: tuple[gr.Dropdown, gr.Dropdown] | None = None
+        # The page's answer to the publication question (set by the page before `build`);
+        # None: the page does not ask, and battles are logged as never asked.
+        self.consent: gr.State | None = None
 
     # ------------------------------------------------------------------------------ layout
     def build(self) -> None:
@@ -78,29 +84,34 @@ class BattlePanel(VotePanel):
 
     def _wire(self) -> None:
         pickers = list(self.pickers or ())
+        if self.consent is None:  # the page does not ask: every battle is "never asked"
+            self.consent = gr.State(None)
         stream = {**PRIVATE_EVENT, "concurrency_id": "battle-stream",
                   "concurrency_limit": STREAM_CONCURRENCY}
         sent = [
-            trigger(self._turn_handler(), inputs=[self.prompt, *pickers], outputs=self.outputs,
-                    **stream)
+            trigger(self._turn_handler(), inputs=[self.prompt, *pickers, self.consent],
+                    outputs=self.outputs, **stream)
             for trigger in (self.send.click, self.prompt.submit)
         ]
         self.wire_votes()
         self.new_round.click(self.reset, outputs=self.outputs, cancels=sent, **PRIVATE_EVENT)
 
     def _turn_handler(self) -> Callable[..., AsyncIterator[dict]]:
-        """The send event's handler: the prompt, plus both pickers in named mode."""
+        """The send event's handler: the prompt, both pickers in named mode, the consent."""
         if self.pickers:
             async def turn_named(
-                prompt: str, left: str | None, right: str | None, request: gr.Request
+                prompt: str, left: str | None, right: str | None, consent: Consent | None,
+                request: gr.Request,
             ) -> AsyncIterator[dict]:
-                async for frame in self.run_turn(prompt, (left, right), request):
+                async for frame in self.run_turn(prompt, (left, right), request, consent):
                     yield frame
 
             return turn_named
 
-        async def turn(prompt: str, request: gr.Request) -> AsyncIterator[dict]:
-            async for frame in self.run_turn(prompt, None, request):
+        async def turn(
+            prompt: str, consent: Consent | None, request: gr.Request
+        ) -> AsyncIterator[dict]:
+            async for frame in self.run_turn(prompt, None, request, consent):
                 yield frame
 
         return turn
@@ -114,9 +125,14 @@ class BattlePanel(VotePanel):
 
     # ------------------------------------------------------------------------------ events
     async def run_turn(
-        self, prompt: str, models: tuple[Any, Any] | None, request: gr.Request
+        self,
+        prompt: str,
+        models: tuple[Any, Any] | None,
+        request: gr.Request,
+        consent: Consent | None = None,
     ) -> AsyncIterator[dict]:
-        """Start a battle (first prompt) or continue it (follow-up) and stream both sides."""
+        """Start a battle (first prompt, with the rater's `consent`) or continue it (follow-up)
+        and stream both sides."""
         view: View | None = None
         try:
             session = session_of(request)
@@ -129,7 +145,7 @@ class BattlePanel(VotePanel):
                 return
             if view.battle_id is None:
                 battle_id, events = await self.service.start(
-                    session, prompt, mode=self.mode, models=models
+                    session, prompt, mode=self.mode, models=models, consent=consent
                 )
                 view.battle_id = battle_id
             else:

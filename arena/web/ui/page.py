@@ -15,6 +15,13 @@ Anonymity. Before a vote the browser receives no model name, endpoint or served 
 - every event is `api_visibility="private"` (not in the API page, not callable by Gradio's
   clients), run history and the footer links are off.
 
+Consent: above the tabs, before the first prompt, the page asks once whether the rater's
+conversation may be published, with the operator's terms (`ConsentQuestion`, text from
+`arena.consent`). One click on Agree or Decline; the answer lives in the page's session state
+(it survives New round, a reload asks again) and goes with every battle the page starts as an
+`arena.record.Consent`. Declining changes nothing else: the rater battles and votes as before.
+A prompt sent without an answer starts a battle logged as never asked (never published).
+
 Text safety: prompts and answers go through `markdown_literal`, so Markdown renders but HTML
 and scripts are shown as text; Gradio's HTML sanitiser stays on behind it.
 """
@@ -30,6 +37,8 @@ from fastapi import FastAPI
 
 from arena.battles import BattleService
 from arena.config import ArenaSettings
+from arena.consent import terms_text
+from arena.record import Consent
 from arena.web.ui.battle import BattlePanel
 from arena.web.ui.leaderboard import build_leaderboard_tab
 from arena.web.ui.panel import PRIVATE_EVENT, Views, VotePanel
@@ -52,6 +61,7 @@ MOUNT_OPTIONS: dict[str, Any] = {
     "css": """
 .arena-names { min-height: 1.8em; text-align: center; }
 .arena-status { min-height: 1.2em; }
+#consent { padding: 0.5em 1em; }
 footer { display: none !important; }
 /* The chat's own Clear button would only blank this page's copy of a live battle. */
 .arena-chat button[aria-label="Clear"] { display: none !important; }
@@ -68,12 +78,19 @@ def build_ui(
     """The arena's Gradio app. Mount it with `mount_ui` (or pass `MOUNT_OPTIONS` yourself)."""
     views = Views()
     revoting = service.replay is not None  # `arena serve --revote`: logged battles, no prompt
+    question = ConsentQuestion(settings)
     arena: VotePanel = (RevotePanel(service, views) if revoting
                         else BattlePanel(service, views, mode="anonymous", prefix=""))
     named = BattlePanel(service, views, mode="named", prefix="named-")
     with gr.Blocks(title=settings.title, analytics_enabled=False) as demo:
         gr.Markdown(f"# {markdown_literal(settings.title)}\nAsk anything, compare two "
                     "anonymous answers, vote for the better one.")
+        # A re-vote arena shows logged battles: the rater types nothing that could be published.
+        if not revoting:
+            question.build()
+            for panel in (arena, named):
+                assert isinstance(panel, BattlePanel)
+                panel.consent = question.answer
         with gr.Tabs():
             with gr.Tab("Arena", id="arena-tab"):
                 arena.build()
@@ -93,9 +110,65 @@ def build_ui(
 
         assert named.pickers is not None
         named_tab.select(list_models, outputs=list(named.pickers), **PRIVATE_EVENT)
+        if not revoting:
+            question.wire()
         demo.unload(_tab_closer(service, views))
     demo.queue(default_concurrency_limit=DEFAULT_CONCURRENCY)
     return demo
+
+
+class ConsentQuestion:
+    """The publication question: the operator's terms, Agree and Decline, asked once per page.
+
+    Element ids: `consent` (the question), `consent-terms`, `consent-agree`,
+    `consent-decline`, and `consent-note` (the answer given, shown instead of the question).
+    `answer` is the page session's state: None until a button is clicked, then a Consent for
+    the terms version in force when the page was built.
+    """
+
+    def __init__(self, settings: ArenaSettings) -> None:
+        self.terms = terms_text(settings)
+        self.version = settings.consent_terms_version
+
+    def build(self) -> None:
+        self.answer = gr.State(None)
+        with gr.Column(elem_id="consent", variant="panel") as self.box:
+            gr.Markdown("### May we publish your conversation?", elem_id="consent-title")
+            gr.Markdown(self.terms, elem_id="consent-terms")
+            with gr.Row():
+                # Native buttons: reachable with Tab, pressed with Enter or Space.
+                self.agree = gr.Button("Agree: publish my conversation (scrubbed)",
+                                       variant="primary", elem_id="consent-agree")
+                self.decline = gr.Button("Decline: keep my conversation private",
+                                         elem_id="consent-decline")
+        self.note = gr.Markdown("", elem_id="consent-note", visible=False)
+
+    def wire(self) -> None:
+        outputs = [self.answer, self.box, self.note]
+        for button, publish in ((self.agree, True), (self.decline, False)):
+            button.click(self.answerer(publish), outputs=outputs, trigger_mode="once",
+                         **PRIVATE_EVENT)
+
+    def answerer(self, publish: bool) -> Callable[[], tuple[Consent, dict, dict]]:
+        """The click handler of Agree (`publish`) or Decline."""
+
+        def answer() -> tuple[Consent, dict, dict]:
+            consent = Consent(publish_text=publish, terms_version=self.version)
+            return consent, gr.update(visible=False), gr.update(
+                value=self.note_text(consent), visible=True)
+
+        answer.__name__ = "consent_agree" if publish else "consent_decline"
+        return answer
+
+    @staticmethod
+    def note_text(consent: Consent) -> str:
+        if consent.publish_text:
+            said = ("You agreed: the text of your battles may be published, scrubbed of "
+                    "personal data")
+        else:
+            said = "You declined: the text of your battles is never published"
+        version = markdown_literal(consent.terms_version)
+        return f"{said} (terms version {version}). Reload the page to answer again."
 
 
 def _tab_closer(service: BattleService, views: Views) -> Callable[[gr.Request], Awaitable[None]]:
