@@ -16,7 +16,8 @@ import gc
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from arena.web.operator import OperatorGate, OperatorRoutes, install_operator_handler
@@ -24,6 +25,12 @@ from arena.web.routes import BattleRoutes, VoteReveal, install_error_handlers
 from arena.web.runtime import ArenaRuntime
 
 DESCRIPTION = "Pairwise human-preference arena: battles, votes and the leaderboard."
+
+# Gradio routes the arena's page never uses, closed because any anonymous client may call
+# them: uploads (files of any size written to the server's disk; the page has no file input)
+# and deep links (a copy of a session's components, its conversation included, saved to disk
+# and served to whoever holds the link; the page has no deep-link button).
+UNUSED_GRADIO_ROUTES = (("POST", "/gradio_api/upload"), ("GET", "/gradio_api/deep_link"))
 
 
 def build_app(runtime: ArenaRuntime, *, with_ui: bool = True) -> FastAPI:
@@ -59,6 +66,7 @@ def build_app(runtime: ArenaRuntime, *, with_ui: bool = True) -> FastAPI:
     if with_ui:
         from arena.web.ui.page import mount_ui
 
+        close_unused_gradio_routes(app)
         app = mount_ui(app, runtime.service, leaderboard=runtime.leaderboard,
                        settings=runtime.settings)
     return app
@@ -97,6 +105,17 @@ def add_operator_routes(app: FastAPI, runtime: ArenaRuntime, gate: OperatorGate)
         revote = RevoteRoutes(runtime.service, runtime.revote_pool)
         get("/api/operator/replay", revote.pool_info,
             "The replay pool: battles loaded and skipped")
+
+
+def close_unused_gradio_routes(app: FastAPI) -> None:
+    """Answer 404 on UNUSED_GRADIO_ROUTES; call before the UI is mounted, so these win."""
+
+    async def closed(_: Request) -> JSONResponse:
+        return JSONResponse({"error": "not_found",
+                             "detail": "this arena does not offer this route"}, status_code=404)
+
+    for method, path in UNUSED_GRADIO_ROUTES:
+        app.add_api_route(path, closed, methods=[method], include_in_schema=False)
 
 
 def _adder(app: FastAPI, method: str, **shared: Any) -> Callable[..., None]:
