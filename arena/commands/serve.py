@@ -101,12 +101,12 @@ def _configure_logging(worker_index: int) -> None:
 def _warn_of_secrets_in_argv(ctx: typer.Context, **values: str | None) -> None:
     """Warn when a URL with a password was given on the command line, where every local user
     can read it; the environment variable keeps it private."""
-    from click.core import ParameterSource
-
     from serving.credentials import split_credentials
 
     for name, value in values.items():
-        if value and ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE:
+        source = ctx.get_parameter_source(name)
+        # By name: typer carries its own copy of click's ParameterSource enum.
+        if value and source is not None and source.name == "COMMANDLINE":
             if split_credentials(value)[1] is not None:
                 option, env = ("--db", DB_URL_ENV) if name == "db" else \
                     ("--redis-url", REDIS_URL_ENV)
