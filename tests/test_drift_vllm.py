@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -138,28 +139,49 @@ def test_replaying_against_the_other_tiny_model_is_reported_as_drift(real_log, v
 
 
 def test_an_interrupted_run_resumes_where_it_stopped(real_log, vllm_servers, tmp_path):
+    """The first run is interrupted at a point it cannot pass on its own: the model of the
+    first task is real, the other one's endpoint accepts connections and never answers, so with
+    one request at a time exactly one generation is finished when SIGINT comes."""
+    first_battle = json.loads(real_log.read_text().splitlines()[0])
+    real, stalled = first_battle["model_a"], first_battle["model_b"]
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)  # the kernel completes the handshakes; nothing ever reads or answers
+    host, port = silent.getsockname()
+    stalling = write_config(tmp_path / "stalling.toml", {
+        real: (vllm_servers[real], real), stalled: (f"http://{host}:{port}", stalled)})
     config = write_config(tmp_path / "same.toml", {
         name: (vllm_servers[name], name) for name in ("tiny-a", "tiny-b")})
     out = tmp_path / "out"
     progress = out / "progress.jsonl"
     command = [sys.executable, "-m", "arena", "drift", "generate", str(real_log), "--config",
-               str(config), "--out-dir", str(out), "--concurrency", "1"]
-    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               str(stalling), "--out-dir", str(out), "--concurrency", "1"]
+    # faulthandler: if the run ever outlives its SIGINT, SIGABRT makes it print every thread's
+    # stack, so the failure says where it was stuck (once seen in 40+ loaded runs, not since).
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env={**os.environ, "PYTHONFAULTHANDLER": "1"})
     try:
         deadline = time.monotonic() + 300
-        while not (progress.exists() and len(progress.read_text().splitlines()) >= 3):
+        while not (progress.exists() and progress.read_text().endswith("\n")):
             assert first.poll() is None, first.communicate()
             assert time.monotonic() < deadline, "no progress within 300 s"
             time.sleep(0.05)  # allowed sleep: polls a file another process writes
         os.kill(first.pid, signal.SIGINT)
-        _, stderr = first.communicate(timeout=120)
+        try:
+            _, stderr = first.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            first.send_signal(signal.SIGABRT)
+            _, stacks = first.communicate(timeout=30)
+            raise AssertionError(
+                f"the run outlived its SIGINT by 120 s; its stacks:\n{stacks}") from None
     finally:
         if first.poll() is None:
             first.kill()
+        silent.close()
     assert first.returncode == 130, stderr
     assert "run the same command again to resume" in stderr
     kept = len(progress.read_text().splitlines())
-    assert 3 <= kept < 15
+    assert kept == 1
     # a write torn by a crash must not break the resume
     with progress.open("a") as torn:
         torn.write('{"battle_id": "real-0", "tu')
