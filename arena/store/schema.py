@@ -16,6 +16,7 @@ Postgres), so that several processes opening the same database migrate it exactl
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from alembic import command
@@ -49,9 +50,15 @@ def migrations_config(connection: Connection | None = None) -> Config:
     return config
 
 
+@functools.cache
+def migration_scripts() -> ScriptDirectory:
+    """The revisions this arena knows (read once per process: every open asks)."""
+    return ScriptDirectory.from_config(migrations_config())
+
+
 def head_revision() -> str:
     """The newest revision this arena knows."""
-    head = ScriptDirectory.from_config(migrations_config()).get_current_head()
+    head = migration_scripts().get_current_head()
     assert head is not None, f"no migrations in {MIGRATIONS_DIR}"
     return head
 
@@ -64,7 +71,9 @@ def ensure_schema(engine: Engine) -> int:
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_SCHEMA_LOCK})
         tables = inspect(connection)
         if tables.has_table(meta.name):
-            _check_not_newer(connection, where)
+            revision = _check_not_newer(connection, where)
+            if revision == head_revision():  # the usual case: up to date, nothing to run
+                return _stored_version(connection, where)
         elif tables.has_table("battle"):
             raise SchemaError(
                 f"{where} has a 'battle' table but no 'arena_meta' table: it was not made by "
@@ -78,16 +87,15 @@ def ensure_schema(engine: Engine) -> int:
         return _stored_version(connection, where)
 
 
-def _check_not_newer(connection: Connection, where: str) -> None:
-    """Raise SchemaTooNew (SchemaError for damage) unless this arena can upgrade or use it."""
+def _check_not_newer(connection: Connection, where: str) -> str | None:
+    """The database's Alembic revision (None before Alembic); raises SchemaTooNew
+    (SchemaError for damage) unless this arena can upgrade or use the database."""
     stored = _stored_version(connection, where)
     revision = MigrationContext.configure(connection).get_current_revision()
     unknown_revision = False
     if revision is not None:
         try:
-            unknown_revision = (
-                ScriptDirectory.from_config(migrations_config()).get_revision(revision) is None
-            )
+            unknown_revision = migration_scripts().get_revision(revision) is None
         except (CommandError, RevisionError):
             unknown_revision = True
     if stored > STORE_SCHEMA_VERSION or unknown_revision:
@@ -105,6 +113,7 @@ def _check_not_newer(connection: Connection, where: str) -> None:
             "(alembic_version); it was not made by a released arena. Export it with the arena "
             "that wrote it and import the JSONL into a new database."
         )
+    return revision
 
 
 def _stored_version(connection: Connection, where: str) -> int:
