@@ -91,7 +91,7 @@ def echo_models_app() -> Starlette:
                 delta = {"content": text[start:start + CHUNK_CHARS]}
                 yield event({"id": "echo", "model": body["model"],
                              "choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
-                await asyncio.sleep(0.01)
+                await asyncio.sleep(0.01)  # allowed sleep: paces the echo like a model streams
             yield event({"id": "echo", "model": body["model"],
                          "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
             yield event({"id": "echo", "model": body["model"], "choices": [],
