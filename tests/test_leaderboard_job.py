@@ -1,4 +1,7 @@
-"""The leaderboard job on a real SQLite log and a real Redis: snapshot, cache, reproduction."""
+"""The leaderboard job on a real SQLite log and a real Redis: snapshot, cache, reproduction.
+
+Pruning and the disk bound of the snapshots are in test_snapshots.py; the release's own rules
+in test_public_release.py."""
 
 from __future__ import annotations
 
@@ -52,10 +55,17 @@ async def job(tmp_path, redis_url, live_prefix):
     log.close()
 
 
+def snapshot_folders(job: LeaderboardJob) -> list[str]:
+    """Every folder under the job's out_dir, finished or being written."""
+    if not job.out_dir.is_dir():
+        return []
+    return sorted(entry.name for entry in job.out_dir.iterdir() if entry.is_dir())
+
+
 async def test_no_votes_means_no_board_and_no_snapshot(job):
     assert await job.refresh() is None
     assert await job.live.get_leaderboard() is None
-    assert not job.out_dir.exists() or not any(job.out_dir.iterdir())
+    assert snapshot_folders(job) == []
 
 
 async def test_the_board_is_cached_snapshotted_and_reproducible(job):
@@ -76,11 +86,26 @@ async def test_the_board_is_cached_snapshotted_and_reproducible(job):
     cached = await job.live.get_leaderboard()
     assert cached.table == board and cached.votes == 120
 
+    assert board["left_out"] == {"named": 1, "flagged": 1, "in_revote_pool": 0}
+
+    # The snapshot: the table, its manifest and the public release it was rated from; no copy
+    # of the log.
     folder = job.out_dir / board["snapshot"]
+    assert sorted(path.name for path in folder.iterdir()) == [
+        "leaderboard.json", "leaderboard.json.manifest.json",
+        "release.jsonl", "release.jsonl.manifest.json"]
+    stamp = board["snapshot"]
+    assert board["manifest_url"] == f"/snapshots/{stamp}/leaderboard.json.manifest.json"
+    assert board["export_url"] == f"/snapshots/{stamp}/release.jsonl"
+    assert board["release_manifest_url"] == f"/snapshots/{stamp}/release.jsonl.manifest.json"
+    rows = [json.loads(line) for line in (folder / "release.jsonl").read_text().splitlines()]
+    assert len(rows) == 120 and not any("rater_hash" in row or "battle_id" in row for row in rows)
     manifest = folder / "leaderboard.json.manifest.json"
-    assert (folder / "battles.jsonl").exists() and manifest.exists()
-    assert board["manifest_url"].endswith(f"{board['snapshot']}/leaderboard.json.manifest.json")
-    assert json.loads(manifest.read_text())["rows_used"] == 120
+    recorded = json.loads(manifest.read_text())
+    assert recorded["rows_used"] == 120
+    # Paths relative to the folder: nothing of this machine's layout is published.
+    assert (recorded["input"]["path"], recorded["output"]["path"]) == (
+        "release.jsonl", "leaderboard.json")
     reproduction = rerun_manifest(manifest)
     assert reproduction.identical
 
@@ -178,8 +203,9 @@ async def test_a_failed_refresh_does_not_stop_the_job(job, caplog):
 
 
 async def test_only_named_or_flagged_votes_mean_no_board(job):
-    """Named and flagged votes are logged but never rated: the job caches nothing, keeps no
-    snapshot folder and serves nothing (`last_board` stays None), until an anonymous vote."""
+    """Named and flagged votes are logged but never rated nor published: the job caches
+    nothing, keeps no snapshot folder and serves nothing (`last_board` stays None), until an
+    anonymous vote."""
     record(job, [
         make_battle(model_a="alpha", model_b="gamma", mode="named", turn_count=1),
         make_battle(model_a="alpha", model_b="gamma", flags=["identity_leak"], turn_count=1),
@@ -188,14 +214,17 @@ async def test_only_named_or_flagged_votes_mean_no_board(job):
     assert await job.refresh() is None
     assert await job.live.get_leaderboard() is None
     assert job.last_board is None
-    assert list(job.out_dir.iterdir()) == []
+    assert snapshot_folders(job) == []
 
     record(job, [make_battle(model_a="beta", model_b="gamma", winner="model_b", turn_count=1)])
     board = await job.refresh()
     assert [(row["model"], row["battles"]) for row in board["rows"]] == [("gamma", 1), ("beta", 1)]
-    assert board["dropped"] == {"status_not_voted": 0, "mode_named": 1, "flagged_battle": 1}
+    # The release holds only what the board rates (no status or flags column): the board's
+    # rules drop nothing more from it.
+    assert board["dropped"] == {"mode_named": 0}
+    assert board["left_out"] == {"named": 1, "flagged": 1, "in_revote_pool": 0}
     assert (await job.live.get_leaderboard()).table == board
-    assert [folder.name for folder in job.out_dir.iterdir()] == [board["snapshot"]]
+    assert snapshot_folders(job) == [board["snapshot"]]
 
 
 async def test_a_disconnected_graph_gets_a_board_without_style_control(job):
