@@ -176,3 +176,67 @@ def test_unreachable_database_is_reported_without_a_traceback(tmp_path: Path):
         result.stderr
     )
     assert "secret" not in result.stderr and "Traceback" not in result.stderr
+
+
+# ------------------------------------------------------------------ arena export --public
+# That the command writes the very file the leaderboard job publishes is checked in
+# test_snapshots.py (it needs the job and Redis); what a release holds, in
+# test_public_release.py.
+
+
+def public_config(tmp_path: Path, db: str) -> Path:
+    config = tmp_path / "arena.toml"
+    config.write_text(f'[arena]\ndb_url = "{db}"\ndata_dir = "{tmp_path / "data"}"\n')
+    return config
+
+
+def test_public_export_writes_the_release_and_its_manifest(db: str, tmp_path: Path):
+    config = public_config(tmp_path, db)
+    out = tmp_path / "release.jsonl"
+    result = arena("export", "--public", "--config", str(config), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (
+        "wrote the public release of 3 battles (0 with text; left out: named 0, flagged 0, "
+        f"in revote pool 0) to {out} and {out}.manifest.json")
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 3 and all("rater_hash" not in row and "battle_id" not in row
+                                  for row in rows)
+    assert json.loads(Path(f"{out}.manifest.json").read_text())["rows"] == 3
+    # The key of public ids was made in the data directory, private to its owner.
+    assert (tmp_path / "data" / "release_key").stat().st_mode & 0o777 == 0o600
+    again = tmp_path / "again.jsonl"
+    assert arena("export", "--public", "--config", str(config), "--out", str(again)
+                 ).returncode == 0
+    assert again.read_bytes() == out.read_bytes()
+
+
+def test_public_export_withholds_a_revoting_pool(db: str, tmp_path: Path):
+    config = public_config(tmp_path, db)
+    with BattleLog(db) as log:
+        in_pool = next(iter(log.iter_battles(status="voted")))
+    pool = write_lines(tmp_path / "pool.jsonl", [json.dumps(in_pool.to_dict())])
+    out = tmp_path / "release.jsonl"
+    result = arena("export", "--public", "--config", str(config), "--out", str(out),
+                   "--withhold", str(pool))
+    assert result.returncode == 0, result.stderr
+    assert "of 2 battles" in result.stdout and "in revote pool 1" in result.stdout
+    missing = arena("export", "--public", "--config", str(config), "--out", str(out),
+                    "--withhold", str(tmp_path / "nope.jsonl"))
+    assert missing.returncode == 1 and "--withhold:" in missing.stderr
+    assert "nope.jsonl: file not found" in missing.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--public", "--format", "parquet"), "drop --format"),
+        (("--public", "--since", "2026-01-01", "--status", "all"), "drop --since, --status"),
+        (("--public", "--mode", "named"), "drop --mode"),
+        (("--withhold", "pool.jsonl"), "only the public release (--public) withholds"),
+    ],
+)
+def test_public_export_options_that_cannot_apply_are_usage_errors(tmp_path: Path, args,
+                                                                   message):
+    result = arena("export", "--db", f"sqlite:///{tmp_path}/x.db", "--out", "x", *args)
+    assert result.returncode == 2
+    assert message in " ".join(result.stderr.replace("│", " ").split())

@@ -107,9 +107,30 @@ def export(
         bool | None,
         typer.Option("--progress/--no-progress", help="Progress bar (default: on a TTY)."),
     ] = None,
+    public: Annotated[
+        bool,
+        typer.Option(
+            "--public",
+            help="Write the public data release instead (docs/release.md): the file the "
+            "leaderboard links, no rater data, text only where the rater agreed. Public ids "
+            "are keyed by <data_dir>/release_key of --config.",
+        ),
+    ] = False,
+    withhold: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--withhold", metavar="<pool.jsonl>",
+            help="With --public: a re-voting pool file (as given to `arena serve --revote`) "
+            "still being served; its battles and their re-votes are left out. Repeatable.",
+        ),
+    ] = None,
 ) -> None:
-    """Write the vote log to a JSONL, Parquet or FastChat clean_battle file."""
-    _check_export_options(out, fmt, mode, status)
+    """Write the vote log (JSONL, Parquet, FastChat clean_battle) or the public release."""
+    if public:
+        _check_public_options(out, fmt, since, mode, status)
+        _write_public(db, config, out, withhold or [])
+        return
+    _check_export_options(out, fmt, mode, status, withhold)
     moment = _parse_since(since)
     from arena.transfer.export import DEFAULT_STATUS
 
@@ -120,8 +141,13 @@ def export(
     typer.echo(f"exported {written} {noun} (status: {chosen}) to {out} as {fmt}")
 
 
-def _check_export_options(out: Path, fmt: str, mode: str | None, status: str | None) -> None:
-    """Usage errors (exit 2) for a format, mode or status we do not know, or `--out -`."""
+def _check_export_options(out: Path, fmt: str, mode: str | None, status: str | None,
+                          withhold: list[Path] | None = None) -> None:
+    """Usage errors (exit 2) for a format, mode or status we do not know, `--out -`, or
+    `--withhold` without `--public`."""
+    if withhold:
+        raise typer.BadParameter("only the public release (--public) withholds battles",
+                                 param_hint="--withhold")
     if fmt not in FORMATS:
         raise typer.BadParameter(f"choose one of {', '.join(FORMATS)}", param_hint="--format")
     if mode is not None and mode not in MODES:
@@ -133,6 +159,64 @@ def _check_export_options(out: Path, fmt: str, mode: str | None, status: str | N
     if str(out) == "-":
         raise typer.BadParameter("give a file name; writing to stdout is not supported",
                                  param_hint="--out")  # fmt: skip
+
+
+def _check_public_options(out: Path, fmt: str, since: str | None, mode: str | None,
+                          status: str | None) -> None:
+    """Usage errors (exit 2): the public release has one format and fixed rules."""
+    chosen = [flag for flag, value in (("--since", since), ("--mode", mode),
+                                       ("--status", status)) if value is not None]
+    if fmt != "jsonl":
+        chosen.insert(0, "--format")
+    if chosen:
+        raise typer.BadParameter(
+            "the public release is always JSONL of the battles the public leaderboard rates; "
+            f"drop {', '.join(chosen)}", param_hint="--public")
+    if str(out) == "-":
+        raise typer.BadParameter("give a file name; writing to stdout is not supported",
+                                 param_hint="--out")
+
+
+def _write_public(db: str | None, config: Path | None, out: Path, withhold: list[Path]) -> None:
+    """`arena export --public`: the release (and its manifest) the leaderboard job writes."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from arena.config import ConfigError, load_arena_settings
+    from arena.transfer.public import export_public, load_release_key
+
+    try:
+        data_dir = Path(load_arena_settings(config).data_dir)
+        key = load_release_key(data_dir)
+    except (ConfigError, ValueError, OSError) as bad:
+        raise _fail(f"error: {bad}") from None
+    withheld = _withheld_ids(withhold)
+    log = _open_log(db, config)
+    try:
+        release = export_public(log, out, key=key, withheld=withheld)
+    except OSError as bad:
+        raise _fail(f"error: cannot write {out}: {bad.strerror or bad}") from None
+    except SQLAlchemyError as bad:
+        raise _fail(f"error: reading the vote log failed: {_first_line(bad)}") from None
+    finally:
+        log.close()
+    left = ", ".join(f"{reason.replace('_', ' ')} {count}"
+                     for reason, count in release.manifest()["left_out"].items())
+    noun = "battle" if release.rows == 1 else "battles"
+    typer.echo(f"wrote the public release of {release.rows} {noun} ({release.rows_with_text} "
+               f"with text; left out: {left}) to {out} and {release.manifest_path}")
+
+
+def _withheld_ids(pools: list[Path]) -> set[str]:
+    """The battle ids of re-voting pool files (our JSONL export), or exit 1 naming the file."""
+    from arena.revote.pool import ReplayPool, ReplayPoolError
+
+    withheld: set[str] = set()
+    for path in pools:
+        try:
+            withheld |= set(ReplayPool.load(path).battles)
+        except ReplayPoolError as bad:
+            raise _fail(f"error: --withhold: {bad}") from None
+    return withheld
 
 
 def _write_export(
