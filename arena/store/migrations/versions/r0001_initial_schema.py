@@ -111,4 +111,4 @@ def _generation() -> None:
 
 
 def downgrade() -> None:
-    raise NotImplementedError("the first schema has nothing to go back to")
+    raise NotImplementedError("the vote log is never downgraded; export JSONL instead")

@@ -34,8 +34,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    # For a developer's scratch database only: arena never downgrades on its own.
-    op.drop_column("battle", "terms_version")
-    op.drop_column("battle", "publish_consent")
-    meta = sa.table("arena_meta", sa.column("key", sa.String), sa.column("value", sa.Text))
-    op.execute(meta.update().where(meta.c.key == "schema_version").values(value="1"))
+    # Arena never downgrades (docs/vote-log.md, "Migrations"): export JSONL and import it
+    # into a fresh database with the older arena instead.
+    raise NotImplementedError("the vote log is never downgraded; export JSONL instead")
