@@ -194,3 +194,21 @@ def test_a_broken_release_key_file_is_refused_with_what_to_do(tmp_path, content)
     (tmp_path / "release_key").write_text(content)
     with pytest.raises(ValueError, match="delete the file"):
         load_release_key(tmp_path)
+
+
+def test_consent_read_back_from_the_sql_log_publishes_the_text(tmp_path):
+    """The consent fields survive the SQL log: a consented battle read back is published with
+    its text, a declined one and an old one (never asked) without."""
+    yes = make_battle(publish_consent=True, terms_version="3")
+    no = make_battle(publish_consent=False, terms_version="3")
+    old = make_battle()
+    with BattleLog(f"sqlite:///{tmp_path / 'arena.db'}") as log:
+        for battle in (yes, no, old):
+            log.record_battle(battle)
+        release = export_public(log, tmp_path / "release.jsonl", key=KEY)
+    rows = {json.loads(line)["public_id"]: json.loads(line)
+            for line in (tmp_path / "release.jsonl").read_text().splitlines()}
+    assert rows[public_id(KEY, yes.battle_id)]["conversation_a"][0]["role"] == "user"
+    assert rows[public_id(KEY, no.battle_id)]["conversation_a"] is None
+    assert rows[public_id(KEY, old.battle_id)]["conversation_a"] is None
+    assert (release.rows_with_text, sorted(release.terms_versions)) == (1, ["3"])
