@@ -22,8 +22,9 @@ conversation may be published, with the operator's terms (`ConsentQuestion`, tex
 `arena.record.Consent`. Declining changes nothing else: the rater battles and votes as before.
 A prompt sent without an answer starts a battle logged as never asked (never published).
 
-Text safety: prompts and answers go through `markdown_literal`, so Markdown renders but HTML
-and scripts are shown as text; Gradio's HTML sanitiser stays on behind it.
+Text safety: prompts and answers are rendered on the server (`arena.web.ui.rendering`:
+CommonMark with raw HTML off, then an HTML allow-list); the title, status lines and names are
+escaped for Markdown (`markdown_text`). The operator's terms are the operator's own Markdown.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from arena.web.ui.battle import BattlePanel
 from arena.web.ui.leaderboard import build_leaderboard_tab
 from arena.web.ui.panel import PRIVATE_EVENT, Views, VotePanel
 from arena.web.ui.revote import RevotePanel
-from arena.web.ui.text import ABOUT_MARKDOWN, markdown_literal
+from arena.web.ui.text import ABOUT_MARKDOWN, markdown_text
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ def build_ui(
                         else BattlePanel(service, views, mode="anonymous", prefix=""))
     named = BattlePanel(service, views, mode="named", prefix="named-")
     with gr.Blocks(title=settings.title, analytics_enabled=False) as demo:
-        gr.Markdown(f"# {markdown_literal(settings.title)}\nAsk anything, compare two "
+        gr.Markdown(f"# {markdown_text(settings.title)}\nAsk anything, compare two "
                     "anonymous answers, vote for the better one.")
         # A re-vote arena shows logged battles: the rater types nothing that could be published.
         if not revoting:
@@ -167,7 +168,7 @@ class ConsentQuestion:
                     "personal data")
         else:
             said = "You declined: the text of your battles is never published"
-        version = markdown_literal(consent.terms_version)
+        version = markdown_text(consent.terms_version)
         return f"{said} (terms version {version}). Reload the page to answer again."
 
 
