@@ -13,6 +13,7 @@ import re
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -30,8 +31,9 @@ from serving.client import (
 from serving.config import ModelSpec, SamplingSettings
 from serving.health import HealthTracker, read_metric
 from serving.launcher import launch_models
+from serving.processes import group_members
 from serving.records import SAMPLING_KEYS
-from tests.fixtures.vllm import reserved_port
+from tests.fixtures.vllm import VLLM_KEYED, reserved_port
 
 pytestmark = pytest.mark.vllm
 
@@ -61,6 +63,25 @@ async def test_streamed_chat_yields_text_and_a_complete_record(vllm_servers):
     assert record.messages == MESSAGES and record.endpoint == vllm_servers["tiny-a"]
     assert record.started_at < record.first_token_at < record.finished_at
     assert json.loads(json.dumps(record.to_dict()))["seed"] == 11
+
+
+async def test_a_keyed_server_refuses_a_request_without_its_key_which_no_command_line_shows(
+        vllm_servers):
+    """With the fixture's keys on (ARENA_TEST_VLLM_KEYS=1), vLLM reads the key from
+    VLLM_API_KEY in its environment and refuses /v1/* without it; off, it takes any request."""
+    endpoint = vllm_servers.endpoint("tiny-a")
+    assert bool(endpoint.api_key) == VLLM_KEYED
+    without = await complete_chat(replace(endpoint, api_key=None), MESSAGES, params(seed=3))
+    keyed = await complete_chat(endpoint, MESSAGES, params(seed=3))
+    assert keyed.ok, keyed.error
+    if VLLM_KEYED:
+        assert without.error.startswith("HTTP 401 from") and not without.output
+        record = vllm_servers.handle("tiny-a").record
+        for pid in group_members(record.pgid):
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+            assert endpoint.api_key.encode() not in command
+    else:
+        assert without.ok and without.output == keyed.output
 
 
 async def test_sixteen_concurrent_streams_all_complete(vllm_servers):
