@@ -132,6 +132,10 @@ class ArenaRuntime:
             live=self.live,
             out_dir=Path(self.settings.data_dir) / "leaderboards",
             every_votes=self.settings.leaderboard_every_votes,
+            keep=self.settings.snapshots_keep,
+            # Battles other raters are still being shown are never published, nor their
+            # re-votes: the release would name their models.
+            withheld=self.revote_pool.battles if self.revote_pool is not None else (),
         )
         self.service = BattleService(
             contenders=contenders,
