@@ -174,8 +174,9 @@ def main() -> None:
                      extra_args=("--enforce-eager", "--max-num-seqs", str(args.streams)))
     with tempfile.TemporaryDirectory() as data_dir:
         print(f"starting a tiny vLLM server on port {args.port} (1-5 minutes) ...", flush=True)
-        with serve_models([spec], data_dir=Path(data_dir)):
-            run(spec.endpoint())
+        # The handle's spec carries the random API key the launcher gave this server.
+        with serve_models([spec], data_dir=Path(data_dir)) as (handle,):
+            run(handle.spec.endpoint())
 
 
 if __name__ == "__main__":
