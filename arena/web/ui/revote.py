@@ -6,7 +6,8 @@ chat columns `chat-a`/`chat-b`, the four vote buttons, `model-name-a`/`-b` after
 it leaves the open battle (logged as abandoned when it was not voted) and streams the next
 logged battle the service picks for this rater. The logged prompts appear as the user's
 messages in both columns; follow-ups are not possible. Every rule stays in
-`BattleService.start_replay` and `vote`.
+`BattleService.start_replay` and `vote`. Logged prompts and answers are untrusted text like live
+ones and go through the same renderer (`arena.web.ui.rendering`, via `chat_value`).
 """
 
 from __future__ import annotations
