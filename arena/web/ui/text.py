@@ -28,9 +28,6 @@ def markdown_text(text: str) -> str:
     return "\n".join(line for line in lines if line)
 
 
-# The name earlier versions used; kept until every caller says `markdown_text`.
-markdown_literal = markdown_text
-
 
 ABOUT_MARKDOWN = """
 ## How the arena works
