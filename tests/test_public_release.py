@@ -25,6 +25,9 @@ from ratings.options import STYLE_FEATURES
 from ratings.style import style_counts
 
 KEY = b"0123456789abcdef" * 4
+# The factories' default start times advance a minute per battle made in the session: a test
+# that checks the day gives its own.
+NOON = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
 FIELDS = ["public_id", "day", "mode", "model_a", "model_b", "winner", "category", "language",
           "tokens_a", "tokens_b", "headers_a", "headers_b", "lists_a", "lists_b",
           "bold_a", "bold_b", "terms_version", "conversation_a", "conversation_b"]
@@ -45,7 +48,8 @@ def release_rows(tmp_path: Path, battles: list[BattleRecord], **options) -> tupl
 
 
 def test_a_row_holds_the_documented_fields_and_nothing_that_identifies_the_rater(tmp_path):
-    battle = make_battle(system_prompt_a="Secret operator prompt A.", category="coding")
+    battle = make_battle(system_prompt_a="Secret operator prompt A.", category="coding",
+                         start=NOON)
     rows, _ = release_rows(tmp_path, [battle])
     (row,) = rows
     assert list(row) == FIELDS
@@ -173,7 +177,8 @@ def test_style_features_are_those_ratings_counts_from_the_full_log(tmp_path):
 
 
 def test_the_manifest_describes_the_file(tmp_path):
-    rows, manifest = release_rows(tmp_path, [make_battle(), consented(make_battle(), terms="7")])
+    rows, manifest = release_rows(tmp_path, [make_battle(start=NOON),
+                                             consented(make_battle(start=NOON), terms="7")])
     data = (tmp_path / "release.jsonl").read_bytes()
     assert manifest["sha256"] == hashlib.sha256(data).hexdigest()
     assert manifest["bytes"] == len(data) and manifest["file"] == "release.jsonl"
