@@ -76,7 +76,7 @@ def board_summary(board: Board, *, style: bool) -> str:
         parts.append("style-controlled ratings (length and Markdown use held equal)")
     links = [
         link
-        for key, label in (("manifest_url", "manifest"), ("export_url", "battles used"))
+        for key, label in (("manifest_url", "manifest"), ("export_url", "public release"))
         if (link := snapshot_link(label, board.get(key)))
     ]
     if links:
