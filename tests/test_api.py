@@ -13,7 +13,6 @@ import json
 import time
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
@@ -22,6 +21,7 @@ from fixtures.arena_server import BATTLES_PER_MINUTE
 
 from arena.battles.sampling import assign_sides
 from arena.battles.state import rater_hash
+from arena.transfer.public import load_release_key, public_id
 
 pytestmark = pytest.mark.vllm
 
@@ -135,9 +135,13 @@ def test_a_voted_battle_is_logged_with_everything_needed_to_replay_it(arena_serv
 def test_nothing_sent_before_the_vote_names_the_models(arena_server):
     rater = Rater(arena_server.url)
     battle = rater.start("Who made you?")
-    forbidden = [*MODEL_NAMES, "127.0.0.1:", "http://"]
+    forbidden = [*MODEL_NAMES, "127.0.0.1:", "http://", "completion_tokens",
+                 "finish_reason", "served_model", "endpoint"]
     leaked = [word for word in forbidden if word.encode() in battle.raw]
     assert not leaked, f"the stream revealed {leaked}"
+    done = [e for e in battle.events if e["kind"] == "done"]
+    assert sorted(e["side"] for e in done) == ["a", "b"]
+    assert all(e == {"kind": "done", "side": e["side"], "text": ""} for e in done)
     assert rater.vote(battle.battle_id, "tie").status_code == 200
 
 
@@ -197,8 +201,9 @@ def test_the_leaderboard_job_rates_this_tests_votes_and_publishes_what_it_rated(
     arena_server,
 ):
     """The board counts exactly the rateable votes in SQL once this test's votes are in (a
-    board left by earlier tests would not), and its snapshot holds the export it rated, with a
-    manifest whose hashes match the files served."""
+    board left by earlier tests would not), and its snapshot holds the public release it rated
+    (public ids, no rater, no text without consent), with a manifest whose hashes match the
+    files served."""
     rater = Rater(arena_server.url)  # worker 0 runs the job, woken by its own votes
     before = rateable_votes(arena_server.log)
     mine = []
@@ -219,28 +224,35 @@ def test_the_leaderboard_job_rates_this_tests_votes_and_publishes_what_it_rated(
     assert {row["model"] for row in board["rows"]} == set(MODEL_NAMES)
     assert sum(row["battles"] for row in board["rows"]) == 2 * rateable
 
+    snapshot = f"/snapshots/{board['snapshot']}"
+    assert board["export_url"].startswith(f"{snapshot}/")
     export = httpx.get(f"{arena_server.url}{board['export_url']}", timeout=10)
     assert export.status_code == 200
     exported = [json.loads(line) for line in export.text.splitlines()]
-    assert set(mine) <= {row["battle_id"] for row in exported}
+    key = load_release_key(arena_server.data_dir)
+    assert {public_id(key, battle_id) for battle_id in mine} <= {
+        row["public_id"] for row in exported}
+    private = {"battle_id", "rater_hash", "endpoint", "served_model", "system_prompt_a",
+               "system_prompt_b", "turns", "side_seed", "started_at"}
+    assert not [row for row in exported if private & set(row)]
+    assert not [row for row in exported if row.get("conversation_a") and
+                row["public_id"] in {public_id(key, b) for b in mine}]  # no consent given
     manifest = httpx.get(f"{arena_server.url}{board['manifest_url']}", timeout=10).json()
-    snapshot = Path(manifest["input"]["path"]).parent
-    assert snapshot.name == board["snapshot"]
     assert manifest["input"]["sha256"] == hashlib.sha256(export.content).hexdigest()
-    assert manifest["input"]["sha256"] == hashlib.sha256(
-        Path(manifest["input"]["path"]).read_bytes()).hexdigest()
-    table = httpx.get(f"{arena_server.url}/snapshots/{snapshot.name}/leaderboard.json",
-                      timeout=10)
+    table = httpx.get(f"{arena_server.url}{snapshot}/leaderboard.json", timeout=10)
     assert manifest["output"]["sha256"] == hashlib.sha256(table.content).hexdigest()
-    assert manifest["rows_read"] == len(exported) and manifest["rows_used"] == rateable
+    assert manifest["rows_read"] == len(exported) == manifest["rows_used"] == rateable
 
 
 def test_openapi_and_health_are_served(arena_server):
     spec = httpx.get(f"{arena_server.url}/openapi.json", timeout=10).json()
     for path in ("/api/battles", "/api/battles/{battle_id}/vote", "/api/leaderboard", "/healthz"):
         assert path in spec["paths"]
-    health = httpx.get(f"{arena_server.url}/healthz", timeout=10).json()
-    assert health["ok"] is True and health["redis"] == "ok" and health["sql"] == "ok"
+    assert not [path for path in spec["paths"] if path.startswith("/api/operator")]
+    public = httpx.get(f"{arena_server.url}/healthz", timeout=10)
+    assert public.status_code == 200 and public.json() == {"ok": True}
+    health = arena_server.health()
+    assert health == {"ok": True, "models_down": [], "redis": "ok", "sql": "ok"}
 
 
 def test_flushing_redis_mid_run_loses_no_vote(arena_server):
@@ -269,7 +281,10 @@ def test_health_and_new_battles_report_a_redis_outage_with_503(arena_server):
     try:
         refused = rater.start("New battle during the outage.")
         assert refused.status == 503 and "Redis" in refused.body["detail"]
-        health = httpx.get(f"{arena_server.url}/healthz", timeout=10)
+        public = httpx.get(f"{arena_server.url}/healthz", timeout=10)
+        assert public.status_code == 503 and public.json() == {"ok": False}
+        health = httpx.get(f"{arena_server.url}/api/operator/health",
+                           headers=arena_server.operator_headers, timeout=10)
         assert health.status_code == 503 and "unreachable" in health.json()["redis"]
     finally:
         arena_server.restart_redis()
@@ -304,9 +319,13 @@ def test_a_model_killed_mid_battle_fails_the_battle_and_it_cannot_be_voted(arena
         record = arena_server.log.get_battle(battle_id)
         assert record.status == "error" and record.turns[0].generation_a.error
         # The health monitor flags the outage; with one healthy model left the arena says so.
-        down = wait_for(lambda: httpx.get(f"{arena_server.url}/healthz", timeout=10)
-                        .json()["models_down"], "tiny-b flagged down", timeout_s=30)
+        down = wait_for(lambda: arena_server.health()["models_down"], "tiny-b flagged down",
+                        timeout_s=30)
         assert down == ["tiny-b"]
+        # The public sees neither the outage nor which model it hit.
+        assert httpx.get(f"{arena_server.url}/healthz", timeout=10).json() == {"ok": True}
+        models = httpx.get(f"{arena_server.url}/api/models", timeout=10).json()
+        assert models == {"models": [{"name": "tiny-a"}, {"name": "tiny-b"}]}
         alone = rater.start("Anyone there?")
         assert alone.status == 503 and "healthy" in alone.body["detail"]
     finally:
@@ -331,3 +350,21 @@ def test_a_burst_of_new_battles_is_refused_with_429_and_retry_after(arena_server
     assert refused.json()["error"] == "rate_limited"
     assert f"{BATTLES_PER_MINUTE} per minute" in refused.json()["detail"]
     assert 1 <= int(refused.headers["Retry-After"]) <= 60
+
+
+def test_the_raters_answer_to_the_terms_is_logged_and_an_old_version_is_refused(arena_server):
+    rater = Rater(arena_server.url)
+    old = rater.start("Hello", publish_text=True, terms_version="0")
+    assert old.status == 400 and "'1'" in old.body["detail"]  # names the version in force
+    half = rater.start("Hello", publish_text=True)
+    assert half.status == 400 and "terms_version" in half.body["detail"]
+    loose = rater.start("Hello", publish_text="yes", terms_version="1")
+    assert loose.status == 400 and "publish_text" in loose.body["detail"]
+    answers = {}
+    for consent in ({"publish_text": True, "terms_version": "1"},
+                    {"publish_text": False, "terms_version": "1"}, {}):
+        battle = rater.start("Hello", **consent)
+        assert rater.vote(battle.battle_id, "tie").status_code == 200
+        record = arena_server.log.get_battle(battle.battle_id)
+        answers[str(consent)] = (record.publish_consent, record.terms_version)
+    assert list(answers.values()) == [(True, "1"), (False, "1"), (None, None)]
