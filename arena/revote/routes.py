@@ -6,8 +6,8 @@ ones; `arena.web.app` lists their routes with the others.
   `turn` event carrying the logged prompt, `delta`s and `done`s, then `ready`). Vote with the
   ordinary `POST /api/battles/{id}/vote`; the reveal names the models on the sides shown.
   503 when this session has seen every battle of the pool, 429 when rate-limited.
-- `GET /api/replay`: how many logged battles the pool holds and how many were skipped, by
-  reason.
+- `GET /api/operator/replay` (operators only, behind the token of `arena.web.operator`): how
+  many logged battles the pool holds and how many were skipped, by reason.
 """
 
 from __future__ import annotations
