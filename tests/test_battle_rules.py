@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 from fixtures.battle_service import MODELS, RuleArena, drain, kinds
-from sqlalchemy.exc import IntegrityError
 
 from arena.battles.sampling import assign_sides
 from arena.battles.state import battle_record, utcnow
@@ -28,6 +27,7 @@ from arena.errors import (
     VoteConflict,
 )
 from arena.live.embedded import EmbeddedRedis
+from arena.store.log import RecordRefused
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -151,7 +151,7 @@ async def test_a_vote_whose_sql_write_fails_is_not_counted_and_may_be_cast_again
     vote on the battle as a second one."""
     battle_id, _ = await arena.battle(OWNER)
     with sql_refusing_new_battles(arena.db_path):
-        with pytest.raises(IntegrityError, match="planted write failure"):
+        with pytest.raises(RecordRefused, match="planted write failure"):
             await arena.service.vote(battle_id, OWNER, "model_a")
     assert arena.logged(battle_id) is None
     reveal = await arena.service.vote(battle_id, OWNER, "model_b")

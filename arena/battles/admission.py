@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from arena.battles.checks import check_votable
 from arena.battles.running import RunningBattles
-from arena.battles.state import ALREADY_VOTED, NOT_YOURS, READY, closed_reason
+from arena.battles.state import ALREADY_VOTED, NOT_YOURS, READY, VOTED, closed_reason
 from arena.config import ArenaSettings
 from arena.errors import NotYourBattle, RateLimited, Unavailable, VoteConflict
 from arena.live import LiveState, LiveStateUnavailable, RateLimitDecision
@@ -44,6 +44,15 @@ def vote_limit_refusal(decision: RateLimitDecision) -> RateLimited:
         f"try again in {decision.retry_after_s:.0f} s",
         retry_after_s=decision.retry_after_s,
     )
+
+
+class AlreadyVoted(VoteConflict):
+    """The battle has its vote (or one is being recorded). `state` is its voted state when
+    Redis still holds it (the service answers a retry of that same vote from it)."""
+
+    def __init__(self, state: dict[str, Any] | None = None) -> None:
+        super().__init__(ALREADY_VOTED)
+        self.state = state
 
 
 class Admission:
@@ -81,7 +90,7 @@ class Admission:
         atomically. When Redis lost the battle's state (flushed), this process's own copy
         stands in and the limit and claim are taken separately. When Redis is down, the copy
         stands in unchecked (see the module docstring). Raises BattleNotFound, NotYourBattle,
-        VoteConflict or RateLimited.
+        VoteConflict (AlreadyVoted when the battle has its vote) or RateLimited.
         """
         try:
             admission = await self.live.admit_stored_vote(
@@ -94,17 +103,19 @@ class Admission:
         if admission.outcome == "missing":
             state = check_votable(self.battles.local(battle_id), battle_id, owner)
             if not await self._count_and_claim(battle_id, owner):
-                raise VoteConflict(ALREADY_VOTED)
+                raise AlreadyVoted()
             return state
         if admission.outcome == "not_owner":
             raise NotYourBattle(NOT_YOURS)
         if admission.outcome == "not_ready":
+            if admission.state is not None and admission.state.get("status") == VOTED:
+                raise AlreadyVoted(admission.state)
             raise VoteConflict(closed_reason(admission.state or {}))
         if admission.outcome == "limited":
             assert admission.decision is not None
             raise vote_limit_refusal(admission.decision)
         if admission.outcome == "taken":
-            raise VoteConflict(ALREADY_VOTED)
+            raise AlreadyVoted()
         assert admission.state is not None
         return admission.state
 

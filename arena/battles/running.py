@@ -5,29 +5,33 @@ step."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
 
 from arena.battles.checks import check_owner
-from arena.battles.state import ENDED, OPEN, battle_record
+from arena.battles.state import ENDED, OPEN, battle_record, voted_stub
 from arena.config import ArenaSettings
 from arena.errors import Unavailable
 from arena.live import LiveState, LiveStateUnavailable
 from arena.record import BattleRecord
-from arena.store import DuplicateBattle
+from arena.store import BattleLog, DuplicateBattle
 from arena.store.group_writer import RecordWriter
 
 log = logging.getLogger(__name__)
 
 
 class RunningBattles:
-    """Battle states by id (Redis first, this process's copy second) and the log writer."""
+    """Battle states by id (Redis first, this process's copy second), the log writer, and
+    the log itself (to read back a vote whose answer was lost)."""
 
-    def __init__(self, live: LiveState, writer: RecordWriter, settings: ArenaSettings) -> None:
+    def __init__(self, live: LiveState, writer: RecordWriter, settings: ArenaSettings,
+                 log: BattleLog) -> None:
         self.live = live
         self.settings = settings
         self._writer = writer
+        self._log = log
         # Fallback copy of the battles this process runs, used when Redis lost them (flushed or
         # down), and the basis of the expiry sweep. Keyed by battle id.
         self._local: dict[str, dict[str, Any]] = {}
@@ -39,6 +43,26 @@ class RunningBattles:
     async def write(self, record: BattleRecord) -> None:
         """Commit one battle record to SQL (durable when this returns)."""
         await self._writer.write(record)
+
+    async def logged(self, battle_id: str) -> BattleRecord | None:
+        """The battle's record as the SQL log holds it, or None."""
+        return await asyncio.to_thread(self._log.get_battle, battle_id)
+
+    async def settle_vote(self, state: dict[str, Any], winner: str, vote_key: str | None
+                          ) -> None:
+        """After the vote is durable: the battle's state shrinks to what a later reveal or
+        refusal needs (the conversations are in SQL now; `vote_key` answers a retry), and the
+        sampler counts the pair (sampled pairs only). Both are rebuildable: with Redis down
+        this only warns (the periodic reconcile repairs the count)."""
+        battle_id = state["battle_id"]
+        self.forget(battle_id)
+        pair = (state["model_a"], state["model_b"]) if state["mode"] == "anonymous" else None
+        try:
+            await self.live.settle_vote(battle_id, voted_stub(state, winner, vote_key),
+                                        self.settings.battle_ttl_s, pair)
+        except LiveStateUnavailable:
+            log.warning("battle %s voted, but its live state and pair counter were not "
+                        "updated: live state unavailable", battle_id)
 
     async def save(self, state: dict[str, Any], *, tolerate_outage: bool = False) -> None:
         """Store `state` in Redis (and here while the battle is open). With Redis down: keep

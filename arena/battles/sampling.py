@@ -99,6 +99,17 @@ def normalise_counts(counts: Mapping[Pair | tuple[str, str], int]) -> dict[Pair,
     return {frozenset(k): int(v) for k, v in _fold(counts, "vote count").items()}
 
 
+def count_drift(
+    truth: Mapping[Pair | tuple[str, str], int], observed: Mapping[Pair | tuple[str, str], int]
+) -> dict[Pair, int]:
+    """Per unordered pair, votes in `truth` minus votes in `observed`, for the pairs where the
+    two differ (empty when they agree). Used to repair the live counts from the SQL log."""
+    true_counts, seen = normalise_counts(truth), normalise_counts(observed)
+    return {pair: true_counts.get(pair, 0) - seen.get(pair, 0)
+            for pair in true_counts.keys() | seen.keys()
+            if true_counts.get(pair, 0) != seen.get(pair, 0)}
+
+
 def _fold(values: Mapping[Any, float], what: str) -> dict[tuple[str, str], float]:
     """Sum values over unordered pairs, keyed by the sorted name tuple; refuse bad keys/values."""
     folded: dict[tuple[str, str], float] = {}

@@ -9,7 +9,12 @@ rules live here once:
   own history, until the vote; `max_turns` and `max_prompt_chars` bound a battle.
 - The vote (`model_a`, `model_b`, `tie`, `tie (bothbad)`) is accepted once, only from the session
   that owns the battle, only after both sides of the last turn finished without error. It is
-  committed to SQL before it is acknowledged; only then are the names revealed.
+  committed to SQL before it is acknowledged; only then are the names revealed. A vote may
+  carry the client's idempotency key: a retry with the same key (the answer was lost) gets the
+  recorded vote's reveal again; any other second vote is refused.
+- Every text a rater sends (prompts, category, mode, models, winner, battle id, key) is checked
+  before anything is stored: length, NUL, lone surrogates, control characters (checks.py);
+  `category` must be one of the configured categories.
 - A battle where a side failed is logged with the error (status `error`) and cannot be voted. A
   battle left without a vote (new round, tab closed, expired) is logged as `abandoned`.
 - An output that names its own model or maker flags the battle `identity_leak`; the vote is kept.
@@ -21,17 +26,28 @@ battles are kept (running.py), rate limits and vote claims (admission.py), strea
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
+from typing import Any
 
-from arena.battles.admission import Admission, unless_redis_down
-from arena.battles.checks import check_mode, check_named, check_prompt
+from arena.battles.admission import Admission, AlreadyVoted, unless_redis_down
+from arena.battles.checks import (
+    check_category,
+    check_consent_text,
+    check_mode,
+    check_named,
+    check_prompt,
+    check_token,
+    check_winner,
+)
 from arena.battles.interface import BattleEvent, Contender, GenerateFn, Reveal
+from arena.battles.pair_counts import reconcile_pair_counts
 from arena.battles.revoting import PoolExhausted, RevoteSource, revote_state, stream_logged_turns
 from arena.battles.running import RunningBattles
-from arena.battles.sampling import NotEnoughModels, PairSampler, assign_sides, new_side_seed
+from arena.battles.sampling import NotEnoughModels, Pair, PairSampler, assign_sides, new_side_seed
 from arena.battles.state import (
     ALREADY_VOTED,
     GENERATING,
@@ -44,19 +60,34 @@ from arena.battles.state import (
     rater_hash,
     reveal_of,
     utcnow,
-    voted_stub,
+    vote_key_digest,
 )
-from arena.battles.streaming import TurnStreamer
+from arena.battles.streaming import TurnStreamer, wait_detached
 from arena.config import ArenaSettings
 from arena.consent import check_consent
 from arena.errors import BadInput, BattleNotFound, Unavailable, VoteConflict
 from arena.ids import new_battle_id
 from arena.live import LiveState, LiveStateUnavailable
-from arena.record import WINNERS, Consent
+from arena.record import Consent
 from arena.store import BattleLog, DuplicateBattle
 from arena.store.group_writer import GroupWriter, RecordWriter
 
 log = logging.getLogger(__name__)
+
+# How long closing the service waits for the records of battles being abandoned (a client
+# left mid-stream) before it closes the writer, in seconds.
+ABANDON_WAIT_S = 5.0
+
+
+async def wait_for_abandoned(wait_s: float) -> None:
+    """Wait at most `wait_s` seconds for the records of battles being abandoned in the
+    background (clients that left mid-stream) to reach the writer."""
+    try:
+        async with asyncio.timeout(wait_s):
+            await wait_detached()
+    except TimeoutError:
+        log.warning("closing with abandoned battles still being logged after %.1f s; "
+                    "they may be missing from the log", wait_s)
 
 
 class BattleService:
@@ -76,6 +107,7 @@ class BattleService:
         on_vote: Callable[[], None] | None = None,
         replay: RevoteSource | None = None,
         writer: RecordWriter | None = None,
+        categories: Collection[str] | None = None,
     ) -> None:
         self.contenders = dict(contenders)
         self.generate = generate
@@ -86,18 +118,24 @@ class BattleService:
         self.salt = salt
         self.rng = rng or random.SystemRandom()
         self.on_vote = on_vote
+        # The values a battle's `category` may take (none: a battle has no category).
+        self.categories = frozenset(
+            getattr(settings, "categories", ()) if categories is None else categories)
         # Re-voting (`arena serve --replay`): battles come from this pool, not from models.
         self.replay = replay
         # One writer per process (BattleLog serialises writers anyway: SQLite admits one at a
         # time); it commits the records that queued up during a commit together (group
         # commit), each caller still awaiting its own. By default a thread of this process;
         # `arena serve` passes a writer child process (arena.store.log_process).
-        self.battles = RunningBattles(live, writer or GroupWriter(log), settings)
+        self.battles = RunningBattles(live, writer or GroupWriter(log), settings, log)
         self.admission = Admission(live, settings, self.battles)
         self.turns = TurnStreamer(generate, self.contenders, self.battles)
 
-    async def aclose(self) -> None:
-        """Commit the records still queued for SQL and stop the writer."""
+    async def aclose(self, wait_s: float = ABANDON_WAIT_S) -> None:
+        """Wait (at most `wait_s` seconds) for the records of battles being abandoned, then
+        commit the records still queued for SQL and stop the writer. Close the live state
+        (Redis) after this: an abandoned battle's state is saved there on the way."""
+        await wait_for_abandoned(wait_s)
         await self.battles.aclose()
 
     # ----------------------------------------------------------------------------------- start
@@ -124,19 +162,21 @@ class BattleService:
         Anonymous mode samples the pair; named mode takes `models` as (left, right).
         `consent` is the rater's answer to the publication terms (arena.consent), logged with
         the battle; None means they were not asked. Raises BadInput (also for a consent to
-        terms that are no longer in force), PromptTooLong, RateLimited or Unavailable before
-        anything streams.
+        terms that are no longer in force), InvalidField (a text field the arena refuses),
+        PromptTooLong, RateLimited or Unavailable before anything is stored or streams.
         """
         if self.replay is not None:
             raise BadInput(REPLAY_ONLY)
         prompt = check_prompt(prompt, self.settings.max_prompt_chars)
-        consent = check_consent(consent, self.settings)
+        category = check_category(category, self.categories)
+        named = check_named(models, self.contenders) if check_mode(mode) == "named" else None
+        consent = check_consent(check_consent_text(consent), self.settings)
         owner = self.rater(session_id)
         await self.admission.admit_new_battle(owner)
-        if check_mode(mode) == "anonymous":
+        if named is None:
             left, right, pair = await self._sample_pair()
         else:
-            left, right = check_named(models, self.contenders)
+            left, right = named
             pair = ("named", None, None)
         battle_id = new_battle_id()
         sides = ((left, self.contenders[left]), (right, self.contenders[right]))
@@ -149,7 +189,8 @@ class BattleService:
         self, battle_id: str, session_id: str, prompt: str
     ) -> AsyncIterator[BattleEvent]:
         """Send a follow-up prompt to both models of an open battle; returns its stream."""
-        prompt = check_prompt(prompt, self.settings.max_prompt_chars)
+        check_token(battle_id, "battle_id")
+        prompt = check_prompt(prompt, self.settings.max_prompt_chars, "follow-up prompt")
         state = await self.battles.owned(battle_id, self.rater(session_id))
         if state["mode"] == "replay":
             raise VoteConflict(REPLAY_ONLY)
@@ -181,44 +222,64 @@ class BattleService:
         return left, right, (choice.policy, choice.probability, side_seed)
 
     # ------------------------------------------------------------------------------------ vote
-    async def vote(self, battle_id: str, session_id: str, winner: str) -> Reveal:
-        """Record the vote durably in SQL, then reveal the names.
-
-        Refused (VoteConflict) when already voted, still generating, failed or ended;
-        NotYourBattle for another session's battle; BadInput for an unknown winner.
-        """
-        if winner not in WINNERS:
-            raise BadInput(
-                f"winner {winner!r} is not one of {', '.join(repr(w) for w in WINNERS)}"
-            )
-        state = await self.admission.admit_vote(battle_id, self.rater(session_id))
+    async def vote(self, battle_id: str, session_id: str, winner: str, *,
+                   idempotency_key: str | None = None) -> Reveal:
+        """Record the vote durably in SQL, then reveal the names. A retry with the same
+        `idempotency_key` (the client's) after the vote was recorded and its answer lost gets
+        the same Reveal; any other second vote is refused. Refused (VoteConflict) when already
+        voted, still generating, failed or ended; NotYourBattle for another session's battle;
+        BadInput for an unknown winner; InvalidField for a malformed id or key."""
+        check_token(battle_id, "battle_id")
+        winner = check_winner(winner)
+        key = (None if idempotency_key is None
+               else vote_key_digest(check_token(idempotency_key, "idempotency_key")))
+        try:
+            state = await self.admission.admit_vote(battle_id, self.rater(session_id))
+        except AlreadyVoted as voted:
+            if key is not None and voted.state is not None and voted.state.get("vote_key") == key:
+                return reveal_of(voted.state, voted.state["winner"])
+            raise
         record = battle_record(state, status="voted", winner=winner, voted_at=utcnow())
         try:
             await self.battles.write(record)
         except DuplicateBattle:
+            if key is not None and state.get("vote_key") == key:
+                return await self._recorded_vote(state, key)
             raise VoteConflict(ALREADY_VOTED) from None
         except BaseException:
+            # It may have committed even so (the writer died after the commit): the key stays
+            # with the battle, so that a retry with it finds its own vote.
+            if key is not None:
+                await self.battles.save({**state, "vote_key": key}, tolerate_outage=True)
             await self.admission.release_vote(battle_id)
             raise
-        # The vote is durable from here on; what follows only updates rebuildable state:
-        # the battle's state shrinks to what a later reveal or refusal needs (the
-        # conversations are in SQL now), and the sampler counts the pair (sampled pairs only).
-        self.battles.forget(battle_id)
-        pair = (state["model_a"], state["model_b"]) if state["mode"] == "anonymous" else None
-        try:
-            await self.live.settle_vote(battle_id, voted_stub(state, winner),
-                                        self.settings.battle_ttl_s, pair)
-        except LiveStateUnavailable:
-            log.warning("battle %s voted, but its live state and pair counter were not "
-                        "updated: live state unavailable", battle_id)
+        return await self._settle_vote(state, winner, key)
+
+    async def _recorded_vote(self, state: dict[str, Any], key: str) -> Reveal:
+        """The Reveal of a logged vote whose answer was lost; it is settled now."""
+        recorded = await self.battles.logged(state["battle_id"])
+        if recorded is None or recorded.status != "voted" or recorded.rater_hash != state["owner"]:
+            raise VoteConflict(ALREADY_VOTED)
+        assert recorded.winner is not None
+        return await self._settle_vote(state, recorded.winner, key)
+
+    async def _settle_vote(self, state: dict[str, Any], winner: str, key: str | None) -> Reveal:
+        """After the vote is durable: update what is rebuildable, and reveal the names."""
+        await self.battles.settle_vote(state, winner, key)
         if state.get("replay_of") and self.replay is not None:
             await self._note_revote(state["replay_of"])
         if self.on_vote is not None:
             self.on_vote()
         return reveal_of(state, winner)
 
+    async def reconcile_pair_counts(self) -> dict[Pair, int]:
+        """`arena.battles.pair_counts.reconcile_pair_counts` over this arena's log and Redis:
+        the sampler's counts set to SQL's where they drifted; returns the drift."""
+        return await reconcile_pair_counts(self.log, self.live)
+
     async def end(self, battle_id: str, session_id: str, reason: str = "new_round") -> bool:
         """Leave a battle without a vote; logs it as abandoned. True if something was logged."""
+        check_token(battle_id, "battle_id")
         try:
             state = await self.battles.owned(battle_id, self.rater(session_id))
         except BattleNotFound:
@@ -238,6 +299,7 @@ class BattleService:
 
     async def reveal(self, battle_id: str, session_id: str) -> Reveal:
         """The names of a battle this session already voted on (e.g. for a page reload)."""
+        check_token(battle_id, "battle_id")
         state = await self.battles.owned(battle_id, self.rater(session_id))
         if state["status"] != VOTED:
             raise VoteConflict("names are revealed only after the vote")

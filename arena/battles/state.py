@@ -34,6 +34,12 @@ def rater_hash(salt: str, session_id: str) -> str:
     return hashlib.sha256(f"{salt}\x00{session_id}".encode()).hexdigest()[:32]
 
 
+def vote_key_digest(key: str) -> str:
+    """What a battle's state keeps of a vote's idempotency key: a SHA-256 (hex, 32 chars), so
+    client-chosen text is never stored or echoed."""
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
 def opening_messages(system_prompt: str) -> list[dict[str, str]]:
     """A conversation before its first prompt: the system prompt, if the model has one."""
     return [{"role": "system", "content": system_prompt}] if system_prompt else []
@@ -134,9 +140,11 @@ def battle_record(
     )
 
 
-def voted_stub(state: dict[str, Any], winner: str) -> dict[str, Any]:
+def voted_stub(state: dict[str, Any], winner: str, vote_key: str | None = None
+               ) -> dict[str, Any]:
     """The small state a voted battle keeps in Redis until its TTL: enough to refuse a second
-    vote with the right reason and to reveal the names again."""
+    vote with the right reason, to reveal the names again, and to answer a retry of the same
+    vote (`vote_key`: the `vote_key_digest` of its idempotency key, if it had one) with them."""
     keep = ("battle_id", "owner", "mode", "model_a", "model_b", "flags", "started_at")
     return {**{key: state[key] for key in keep}, "status": VOTED, "winner": winner,
-            "turns": [], "touched": time.time()}
+            "turns": [], "touched": time.time(), "vote_key": vote_key}

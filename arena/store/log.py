@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
 from arena.record import BattleRecord, InvalidRecord
 from arena.store.checks import check_storable
@@ -27,6 +27,30 @@ from arena.store.queries import (
     pair_count_query,
 )
 from arena.store.schema import ensure_schema
+
+
+class RecordRefused(InvalidRecord):
+    """The database refused this one record (e.g. PostgreSQL refuses a NUL character in text;
+    SQLite cannot encode a lone surrogate); nothing of it was written. The message says which
+    battle and the database's reason."""
+
+
+def database_unavailable(failure: BaseException) -> bool:
+    """True when `failure` says the database itself cannot take writes now (unreachable, lost
+    connection, locked, disk full) rather than that it refuses one record."""
+    return isinstance(failure, OperationalError | InterfaceError) or bool(
+        getattr(failure, "connection_invalidated", False))
+
+
+def refusal(record: BattleRecord, failure: Exception) -> Exception:
+    """What the caller of one record the database refused gets: RecordRefused naming the
+    battle and the database's reason (first line), or `failure` itself when it is already
+    one of the log's own refusals or says the database is unavailable."""
+    if isinstance(failure, InvalidRecord | DuplicateBattle) or database_unavailable(failure):
+        return failure
+    cause = failure.orig if isinstance(failure, DBAPIError) and failure.orig else failure
+    reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+    return RecordRefused(f"the database refused battle {record.battle_id!r}: {reason}")
 
 
 class BattleLog:
@@ -85,8 +109,10 @@ class BattleLog:
         record that is committed on return, or the exception `record_battle` would have
         raised for it (InvalidRecord, DuplicateBattle — also for the second of two records
         with the same id in the batch). If the batch cannot be written as a whole (another
-        process inserted one of its ids meanwhile, say), it falls back to one transaction per
-        record; an error of the database itself (unreachable, disk full) is raised.
+        process inserted one of its ids meanwhile, or the database refuses one record: a NUL
+        in text on PostgreSQL), it falls back to one transaction per record, so only the
+        records the database refuses fail (RecordRefused) and the rest are committed. An error
+        of the database itself (unreachable, locked, disk full) is raised for the batch.
         """
         outcomes: list[Exception | None] = [None] * len(records)
         for position, record in enumerate(records):
@@ -107,15 +133,28 @@ class BattleLog:
                         taken.add(battle_id)
                         fresh.append(position)
                 insert_records(connection, [records[i] for i in fresh])
-        except IntegrityError:
+        except Exception as failure:
+            if database_unavailable(failure):
+                raise
             # Rolled back as a whole; let each record find its own fate.
-            for position, outcome in enumerate(outcomes):
-                if outcome is None:
-                    try:
-                        self.record_battle(records[position])
-                    except (InvalidRecord, DuplicateBattle) as refused:
-                        outcomes[position] = refused
+            self._record_each_alone(records, outcomes)
         return outcomes
+
+    def _record_each_alone(
+        self, records: Sequence[BattleRecord], outcomes: list[Exception | None]
+    ) -> None:
+        """Write each record whose outcome is still None in its own transaction, setting its
+        outcome to its refusal; once the database itself fails, the rest fail with it."""
+        pending = [position for position, outcome in enumerate(outcomes) if outcome is None]
+        for at, position in enumerate(pending):
+            try:
+                self.record_battle(records[position])
+            except Exception as failure:
+                outcomes[position] = refusal(records[position], failure)
+                if database_unavailable(failure):
+                    for later in pending[at + 1:]:
+                        outcomes[later] = failure
+                    return
 
     def record_new_battles(self, records: Iterable[BattleRecord]) -> tuple[int, int]:
         """Store, in one transaction, those of `records` whose battle_id is not yet stored.
