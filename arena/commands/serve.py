@@ -130,11 +130,14 @@ def _load_config(
     from dataclasses import replace
 
     from arena.config import ConfigError, load_arena_settings
+    from arena.web.operator import load_operator_token
     from serving.config import ModelConfigError, load_models_config
 
     try:
         settings = load_arena_settings(config)
         serving = load_models_config(config)
+        # An unusable operator token stops here, with its message, before any process starts.
+        load_operator_token(settings)
     except (ConfigError, ModelConfigError) as bad:
         typer.echo(f"error: {bad}", err=True)
         raise typer.Exit(2) from None

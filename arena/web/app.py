@@ -23,6 +23,7 @@ from fastapi.staticfiles import StaticFiles
 from arena.web.operator import OperatorGate, OperatorRoutes, install_operator_handler
 from arena.web.routes import BattleRoutes, VoteReveal, install_error_handlers
 from arena.web.runtime import ArenaRuntime
+from arena.web.security_headers import install_security_headers
 
 DESCRIPTION = "Pairwise human-preference arena: battles, votes and the leaderboard."
 
@@ -69,6 +70,8 @@ def build_app(runtime: ArenaRuntime, *, with_ui: bool = True) -> FastAPI:
         close_unused_gradio_routes(app)
         app = mount_ui(app, runtime.service, leaderboard=runtime.leaderboard,
                        settings=runtime.settings)
+    # Last, around everything (Gradio's routes included): the CSP and the other headers.
+    install_security_headers(app)
     return app
 
 
