@@ -66,10 +66,12 @@ def check_text(value: object, field: str, *, max_chars: int, one_line: bool = Fa
         what = ("a NUL character" if char == "\x00"
                 else "a lone surrogate (text that is not valid Unicode)"
                 if "\ud800" <= char <= "\udfff"
+                else "a tab or line break" if char in "\t\n\r"
                 else f"the control character U+{ord(char):04X}")
-        raise InvalidField(
-            f"{field} contains {what} at position {bad.start()}; remove it and send again "
-            "(only printable text, tabs and line breaks are accepted)")
+        accepted = ("printable text on one line" if one_line
+                    else "printable text, tabs and line breaks")
+        raise InvalidField(f"{field} contains {what} at position {bad.start()}; remove it and "
+                           f"send again (only {accepted} is accepted)")
     return value
 
 

@@ -45,18 +45,24 @@ class RunningBattles:
         await self._writer.write(record)
 
     async def logged(self, battle_id: str) -> BattleRecord | None:
-        """The battle's record as the SQL log holds it, or None."""
-        return await asyncio.to_thread(self._log.get_battle, battle_id)
+        """The battle's record as the SQL log holds it; None if it holds none or cannot be
+        read now (logged)."""
+        try:
+            return await asyncio.to_thread(self._log.get_battle, battle_id)
+        except Exception:
+            log.exception("could not read battle %s back from the log", battle_id)
+            return None
 
-    async def settle_vote(self, state: dict[str, Any], winner: str, vote_key: str | None
-                          ) -> None:
+    async def settle_vote(self, state: dict[str, Any], winner: str, vote_key: str | None,
+                          *, count_pair: bool = True) -> None:
         """After the vote is durable: the battle's state shrinks to what a later reveal or
         refusal needs (the conversations are in SQL now; `vote_key` answers a retry), and the
-        sampler counts the pair (sampled pairs only). Both are rebuildable: with Redis down
-        this only warns (the periodic reconcile repairs the count)."""
+        sampler counts the pair (sampled pairs, if `count_pair`). Both are rebuildable: with
+        Redis down this only warns (the periodic reconcile repairs the count)."""
         battle_id = state["battle_id"]
         self.forget(battle_id)
-        pair = (state["model_a"], state["model_b"]) if state["mode"] == "anonymous" else None
+        counted = count_pair and state["mode"] == "anonymous"
+        pair = (state["model_a"], state["model_b"]) if counted else None
         try:
             await self.live.settle_vote(battle_id, voted_stub(state, winner, vote_key),
                                         self.settings.battle_ttl_s, pair)

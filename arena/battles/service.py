@@ -243,9 +243,7 @@ class BattleService:
         try:
             await self.battles.write(record)
         except DuplicateBattle:
-            if key is not None and state.get("vote_key") == key:
-                return await self._recorded_vote(state, key)
-            raise VoteConflict(ALREADY_VOTED) from None
+            return await self._answer_duplicate(state, key)
         except BaseException:
             # It may have committed even so (the writer died after the commit): the key stays
             # with the battle, so that a retry with it finds its own vote.
@@ -255,13 +253,16 @@ class BattleService:
             raise
         return await self._settle_vote(state, winner, key)
 
-    async def _recorded_vote(self, state: dict[str, Any], key: str) -> Reveal:
-        """The Reveal of a logged vote whose answer was lost; it is settled now."""
+    async def _answer_duplicate(self, state: dict[str, Any], key: str | None) -> Reveal:
+        """A vote on a logged battle: its retry (same key) gets the Reveal, else VoteConflict."""
         recorded = await self.battles.logged(state["battle_id"])
-        if recorded is None or recorded.status != "voted" or recorded.rater_hash != state["owner"]:
+        if recorded is None or recorded.winner is None or recorded.rater_hash != state["owner"]:
             raise VoteConflict(ALREADY_VOTED)
-        assert recorded.winner is not None
-        return await self._settle_vote(state, recorded.winner, key)
+        if key is not None and state.get("vote_key") == key:  # its answer was lost
+            return await self._settle_vote(state, recorded.winner, key)
+        await self.battles.settle_vote(state, recorded.winner, state.get("vote_key"),  # a key:
+                                       count_pair=state.get("vote_key") is not None)  # uncounted
+        raise VoteConflict(ALREADY_VOTED)
 
     async def _settle_vote(self, state: dict[str, Any], winner: str, key: str | None) -> Reveal:
         """After the vote is durable: update what is rebuildable, and reveal the names."""
@@ -273,8 +274,7 @@ class BattleService:
         return reveal_of(state, winner)
 
     async def reconcile_pair_counts(self) -> dict[Pair, int]:
-        """`arena.battles.pair_counts.reconcile_pair_counts` over this arena's log and Redis:
-        the sampler's counts set to SQL's where they drifted; returns the drift."""
+        """Repair the sampler's counts in Redis from SQL (`arena.battles.pair_counts`)."""
         return await reconcile_pair_counts(self.log, self.live)
 
     async def end(self, battle_id: str, session_id: str, reason: str = "new_round") -> bool:
