@@ -1,0 +1,150 @@
+"""The browser's proof-of-work solver in real Chromium, checked by the Python verifier.
+
+The page is served as `http://localhost/...` (Playwright answers the requests; localhost is a
+secure context, so `crypto.subtle` exists) under the arena's real Content-Security-Policy, with
+the solver loaded as a same-host script like the arena page loads it. Each engine, in a worker
+and on the page, must find the nonce `solve_pow` finds, and real Redis must accept it once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from arena.live.connection import LiveConnection
+from arena.web.challenge_js import POW_SOLVER_JS
+from arena.web.challenge_pow import ProofOfWork, solve_pow
+from arena.web.security_headers import content_security_policy
+
+pytestmark = pytest.mark.browser
+
+SECRET = "browser test secret"
+BITS = 14
+ORIGIN = "http://localhost"
+PAGE = ('<!doctype html><html><head><script src="/challenge/pow.js"></script></head>'
+        '<body><p id="status">ready</p>'
+        '<script>window.unsignedInlineRan = true;</script></body></html>')
+
+
+class Verifier:
+    """The server side, run on its own event loop in a thread (Playwright's sync API holds
+    the main thread's loop): issue and verify against real Redis."""
+
+    def __init__(self, redis_url: str, prefix: str) -> None:
+        self.redis_url, self.prefix = redis_url, prefix
+        self.threads = ThreadPoolExecutor(1)
+
+    def call(self, method: str, *args: Any) -> Any:
+        """`ProofOfWork.<method>(*args)`, or "clear" to delete what the test stored."""
+
+        async def run() -> Any:
+            async with LiveConnection.from_url(self.redis_url, prefix=self.prefix) as live:
+                if method == "clear":
+                    return await live.clear()
+                proof = ProofOfWork(secret=SECRET, redis=live.client,
+                                    key_prefix=self.prefix, difficulty_bits=BITS)
+                return await getattr(proof, method)(*args)
+
+        return self.threads.submit(asyncio.run, run()).result()
+
+
+@pytest.fixture
+def verifier(redis_url: str, live_prefix: str) -> Iterator[Verifier]:
+    checker = Verifier(redis_url, live_prefix)
+    yield checker
+    checker.call("clear")
+    checker.threads.shutdown()
+
+
+@pytest.fixture
+def solver_page(chromium, verifier: Verifier) -> Iterator[Any]:
+    context = chromium.new_context()
+    page = context.new_page()
+    policy = content_security_policy("test-nonce")
+
+    def serve_session(route: Any) -> None:  # what the arena's submit route will do
+        body = route.request.post_data_json
+        reason = verifier.call("verify", body["challenge"], body["answer"])
+        route.fulfill(status=403 if reason else 200, json={"accepted": reason is None,
+                                                           "reason": reason})
+
+    page.route(f"{ORIGIN}/", lambda route: route.fulfill(
+        status=200, body=PAGE, headers={"content-type": "text/html",
+                                        "content-security-policy": policy}))
+    page.route(f"{ORIGIN}/challenge/pow.js", lambda route: route.fulfill(
+        status=200, body=POW_SOLVER_JS, headers={"content-type": "text/javascript"}))
+    page.route(f"{ORIGIN}/api/session/challenge",
+               lambda route: route.fulfill(status=200, json=verifier.call("issue")))
+    page.route(f"{ORIGIN}/api/session", serve_session)
+    page.goto(f"{ORIGIN}/")
+    page.wait_for_function("() => window.arenaChallenge !== undefined", timeout=10_000)
+    # The policy is in force: an inline script without the page's nonce did not run.
+    assert page.evaluate("() => window.unsignedInlineRan") is None
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+def solve_in_browser(page: Any, issued: dict, engine: str, worker: bool) -> dict:
+    return page.evaluate(
+        "([issued, engine, worker]) => window.arenaChallenge.solve(issued, {engine, worker})",
+        [issued, engine, worker])
+
+
+@pytest.mark.parametrize(("engine", "worker"), [
+    ("js", True), ("js", False), ("subtle", True), ("subtle", False), ("auto", True),
+])
+def test_the_browser_finds_the_nonce_python_finds_and_the_server_accepts_it_once(
+        solver_page: Any, verifier: Verifier, engine: str, worker: bool) -> None:
+    assert solver_page.evaluate("() => window.isSecureContext")
+    for _ in range(3):
+        issued = verifier.call("issue")
+        answer = solve_in_browser(solver_page, issued, engine, worker)
+        assert answer == solve_pow(issued)
+        where = solver_page.evaluate("() => window.arenaChallenge.last")
+        assert where == {"where": "worker" if worker else "page",
+                         "engine": "js" if engine == "auto" else engine}
+        assert verifier.call("verify", issued, answer) is None
+        assert "already used" in verifier.call("verify", issued, answer)
+
+
+def test_the_worker_reports_progress_and_leaves_the_page_responsive(
+        solver_page: Any, verifier: Verifier) -> None:
+    # A challenge whose answer takes at least 4 slices of 65536 hashes (the browser does not
+    # check the signature; this one is solved, never sent).
+    issued = {**verifier.call("issue"), "difficulty_bits": 18}
+    while int(solve_pow(issued)["nonce"]) < 4 * 65536:
+        issued = {**verifier.call("issue"), "difficulty_bits": 18}
+    result = solver_page.evaluate("""async (issued) => {
+        let ticks = 0, reports = [];
+        const timer = setInterval(() => { ticks += 1; }, 5);
+        const answer = await window.arenaChallenge.solve(issued, {
+            onProgress: (hashes, expected) => reports.push([hashes, expected])});
+        clearInterval(timer);
+        return {answer, ticks, reports};
+    }""", issued)
+    assert result["answer"] == solve_pow(issued)
+    assert [hashes for hashes, _ in result["reports"][:4]] == [65536 * k for k in (1, 2, 3, 4)]
+    assert {expected for _, expected in result["reports"]} == {2 ** 18}
+    assert result["ticks"] > 0  # the page's own timer kept running while the worker hashed
+
+
+def test_run_fetches_solves_and_hands_in_the_answer(solver_page: Any) -> None:
+    status, body = solver_page.evaluate("""async () => {
+        const response = await window.arenaChallenge.run();
+        return [response.status, await response.json()];
+    }""")
+    assert (status, body) == (200, {"accepted": True, "reason": None})
+
+
+def test_a_challenge_that_is_not_pow_is_refused_by_the_solver(solver_page: Any) -> None:
+    error = solver_page.evaluate("""async () => {
+        try { await window.arenaChallenge.solve({kind: "captcha"}); return null; }
+        catch (e) { return String(e); }
+    }""")
+    assert error == "Error: not a sha256 proof-of-work challenge"
