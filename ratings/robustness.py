@@ -5,35 +5,33 @@ board's tie rule and prior), the swap cost is
 
     k*(u, v) = min { |S| : S a set of votes, theta_u(log - S) - theta_v(log - S) <= 1e-9 }
 
-(a tie counts: the board orders equal ratings only by name). The cost of rank 1 is the least
-k* over every challenger of the leader: the votes that make *someone else* #1. Cf. Broderick,
-Giordano & Meager (2020), "An automatic finite-sample robustness metric". Votes enter the
-likelihood only through the counts of their cells (pair, and a win, loss or tie from the
-first model's side), and votes of a cell are interchangeable, so a removal is a vector r
-with 0 <= r_c <= count_c and |S| = sum r_c.
+(a tie counts: the board orders equal ratings only by name); that of rank 1 is the least k*
+over every challenger of the leader. Cf. Broderick, Giordano & Meager (2020), "An automatic
+finite-sample robustness metric". Votes enter the likelihood only through the counts of their
+cells (pair; win, loss or tie from the first model's side) and votes of a cell are
+interchangeable, so a removal is a vector r with 0 <= r_c <= count_c and |S| = sum r_c.
 
-Exact answer (`exact=True`): every removal vector of 1, 2, ... votes below a known upper
-bound U is refitted (Newton on a batch of them at once); the first size at which one swaps
-the pair is k*, and if none does, k* = U. Nothing is pruned (a vote that seems to favour v can
-matter through indirect comparisons), so this runs only when there are at most `exact_limit`
-vectors below U: tiny logs, or U <= 2 on any log.
+Exact (`exact=True`): every removal of 1, 2, ... votes below a known upper bound U is refitted
+(Newton on batches of them); the first size at which one swaps the pair is k*, else k* = U.
+Nothing is pruned (a vote that seems to favour v can matter through indirect comparisons), so
+this runs only when at most `exact_limit` removals lie below U: tiny logs, or U <= 2.
 
-Approximation (`exact=False`): greedy removal guided by the influence function. At the
-current fit, removing one vote of cell c = (i, j, y) moves the gap d = theta_u - theta_v by
+Approximation (`exact=False`): greedy removal. At the current fit (optimal with the votes
+removed so far), one Newton step predicts that removing a vote of cell c = (i, j, y) lowers
+the gap d = theta_u - theta_v by
 
-    delta_c ~= -(y_c - p_ij) (z_i - z_j),    z = (H + 11^T/n)^-1 (e_u - e_v)
+    g_c = (y_c - p_ij) (z_i - z_j) / (1 - p_ij (1 - p_ij) h_ij),    z = H^-1 (e_u - e_v)
 
-(one Newton step: the vote's score (y_c - p_ij)(e_i - e_j) through the inverse Hessian H).
-The votes of largest gain -delta_c are planned until their linear effect closes the gap;
-half the plan is removed and the model refitted, repeatedly; once the plan is at most
-`FINE_PLAN` votes, one vote is removed per refit, from whichever of the `FINE_CANDIDATES`
-best cells shrinks the refitted gap most. A batch that overshoots is cut by bisection over
-its votes (each probe refitted); finally votes are put back one at a time while the refit
-still swaps.
+(the vote's influence through the inverse Hessian, H + 11^T/n, with leverage h_ij =
+x^T H^-1 x by Sherman–Morrison). The votes of largest g_c are planned until they close the
+gap; half the plan is removed and the model refitted, repeatedly; once the plan is at most
+`FINE_PLAN` votes, one vote is removed per refit, from whichever of the best cells (up to
+`FINE_CANDIDATES`, all refitted) shrinks the gap most. A batch that overshoots is cut by
+bisection (each probe refitted); finally votes are returned while the refit still swaps.
 
-Guarantee: every answer is realised. Its removal (`SwapCost.removed`) is refitted and does
-swap the pair (`gap_after <= 1e-9`), so `votes` >= k* always; an approximate answer may
-exceed k* (on random logs of 3-4 models and <= 40 votes, by one vote in about 1 % of pairs).
+Guarantee: every answer is realised: its removal (`SwapCost.removed`) is refitted and does
+swap the pair (`gap_after <= 1e-9`), so `votes` >= k*. An approximate answer may exceed k*
+(on 120 random logs of 3-4 models and <= 40 votes: by one vote in 1 of 420 answers).
 Removing every vote swaps (all ratings become equal), so an answer always exists.
 """
 
@@ -45,6 +43,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+from scipy.sparse import csr_matrix
 from scipy.special import expit
 
 from ratings.aggregate import BattleCounts
@@ -56,8 +55,10 @@ from ratings.resample import single_threaded_blas
 SWAP_TOLERANCE = 1e-9  # logits: a gap this small is a tie, which counts as swapped
 EXACT_LIMIT = 20_000  # removal vectors refitted at most by the exact search
 FINE_PLAN = 16  # below this many planned votes, remove one vote per refit
-FINE_CANDIDATES = 32  # cells refitted to choose each single vote
-BATCH_ROWS = 2_048  # removal vectors per batched Newton solve
+FINE_CANDIDATES = 32  # most cells refitted to choose each single vote ...
+LOOKAHEAD_BUDGET = 2**16  # ... as long as candidates x models^3 stays within this
+BATCH_ENTRIES = 2**22  # rows x models^2 of one batched Newton solve (32 MiB of Hessians)
+VECTOR_ENTRIES = 2**24  # rows x cells the exact search may hold at once (128 MiB)
 OUTCOME_WORDS = ("model_a", "model_b", "tie")  # FastChat winner words, first model = model_a
 
 
@@ -169,18 +170,6 @@ def board_robustness(counts: BattleCounts, ties: str = "half", prior: float = DE
     return BoardRobustness(_leader_cost(problem, order, exact_limit), adjacent)
 
 
-@single_threaded_blas
-def votes_to_swap(counts: BattleCounts, upper: str, lower: str, ties: str = "half",
-                  prior: float = DEFAULT_PRIOR, exact_limit: int = EXACT_LIMIT) -> SwapCost:
-    """Swap cost of one pair: the fewest votes whose removal puts `lower` level with or above
-    `upper` (parameters as `board_robustness`; `upper` must be rated above `lower`)."""
-    problem = _problem(counts, ties, prior)
-    u, v = problem.models.index(upper), problem.models.index(lower)
-    if problem.theta[u] < problem.theta[v]:
-        raise ValueError(f"{upper!r} is rated below {lower!r}; swap the arguments")
-    return _pair_cost(problem, u, v, exact_limit)
-
-
 def _pair_cost(problem: _Problem, u: int, v: int, exact_limit: int) -> SwapCost:
     removed = _greedy(problem, u, v, cap=None)
     proven, smaller = _exact_search(problem, lambda t: t[:, u] - t[:, v],
@@ -220,31 +209,38 @@ def _cost(problem: _Problem, u: int, v: int, removed: np.ndarray, exact: bool) -
                     float(problem.theta[u] - problem.theta[v]), float(theta[u] - theta[v]), rows)
 
 
-def _gains(problem: _Problem, removed: np.ndarray, theta: np.ndarray, u: int, v: int
-           ) -> np.ndarray:
-    """Per cell, the first-order drop of theta_u - theta_v when one of its votes is removed."""
+def _one_vote_effects(problem: _Problem, removed: np.ndarray, theta: np.ndarray, u: int,
+                      v: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per cell, the one-Newton-step drop of theta_u - theta_v when one more of its votes is
+    removed (the module's g_c), and its rise when one is returned (1 + ... in the denominator)."""
     cells, n = problem.cells, problem.cells.n_models
-    p = expit(theta[cells.first] - theta[cells.second])
-    total = cells.per_pair(cells.count - removed)
-    hessian = laplacian(cells.first, cells.second, total * p * (1 - p), n)
-    hessian += problem.prior * np.eye(n) + 1.0 / n
-    direction = np.zeros(n)
-    direction[u], direction[v] = 1.0, -1.0
-    z = np.linalg.solve(hessian, direction)
-    pair = cells.pair_of_cell
-    return (problem.y - p[pair]) * (z[cells.first] - z[cells.second])[pair]
+    first, second, pair = cells.first, cells.second, cells.pair_of_cell
+    p = expit(theta[first] - theta[second])
+    curvature = p * (1 - p)
+    hessian = laplacian(first, second, cells.per_pair(cells.count - removed) * curvature, n)
+    inverse = np.linalg.inv(hessian + problem.prior * np.eye(n) + 1.0 / n)
+    z = inverse[:, u] - inverse[:, v]
+    leverage = curvature * (inverse[first, first] + inverse[second, second]
+                            - 2 * inverse[first, second])
+    influence = (problem.y - p[pair]) * (z[first] - z[second])[pair]
+    return (influence / np.maximum(1 - leverage, 1e-12)[pair],
+            influence / (1 + leverage)[pair])
+
+
+def _lookahead(problem: _Problem) -> int:
+    """Candidates refitted per single-vote step: all the budget allows, 1 to FINE_CANDIDATES."""
+    return int(np.clip(LOOKAHEAD_BUDGET // problem.cells.n_models ** 3, 1, FINE_CANDIDATES))
 
 
 def _greedy(problem: _Problem, u: int, v: int, cap: int | None) -> np.ndarray | None:
     """Votes per cell whose removal (verified by refit) swaps u and v; None when more than
     `cap` votes would be needed (the caller already has a cheaper answer)."""
     count = problem.cells.count
-    removed = np.zeros(len(count))
-    theta = problem.theta
+    removed, theta = np.zeros(len(count)), problem.theta
     while theta[u] - theta[v] > SWAP_TOLERANCE:
         if cap is not None and removed.sum() >= cap:
             return None
-        gains = _gains(problem, removed, theta, u, v)
+        gains = _one_vote_effects(problem, removed, theta, u, v)[0]
         remaining = count - removed
         usable = np.flatnonzero((gains > 0) & (remaining > 0))
         if len(usable) == 0:  # nothing helps to first order: remove everything (gap 0)
@@ -252,38 +248,45 @@ def _greedy(problem: _Problem, u: int, v: int, cap: int | None) -> np.ndarray | 
         ranked = usable[np.argsort(-gains[usable], kind="stable")]
         plan = _planned_votes(gains[ranked], remaining[ranked], theta[u] - theta[v])
         if plan <= FINE_PLAN:  # one vote: the candidate whose refit shrinks the gap most
-            trials, gaps = _refit_each(problem, removed, ranked[:FINE_CANDIDATES], 1, u, v)
-            batch, step = trials[int(np.argmin(gaps))] - removed, 1
-        else:
-            step = math.ceil(plan / 2)
-            batch = _take(ranked, remaining[ranked], step, len(count))
+            trials, fitted = _refit_each(problem, removed, ranked[:_lookahead(problem)], 1,
+                                         theta)
+            best = int(np.argmin(fitted[:, u] - fitted[:, v]))
+            removed, theta = trials[best], fitted[best]
+            continue
+        step = math.ceil(plan / 2)
+        batch = _take(ranked, remaining[ranked], step, len(count))
         after = problem.refit(removed + batch, theta)
-        if step > 1 and after[u] - after[v] <= SWAP_TOLERANCE:
+        if after[u] - after[v] <= SWAP_TOLERANCE:
             batch = _shortest_swapping_prefix(problem, removed, ranked, remaining, step, u, v)
             after = problem.refit(removed + batch, theta)
         removed, theta = removed + batch, after
-    return _put_back(problem, removed, u, v)
+    return _put_back(problem, removed, theta, u, v)
 
 
-def _put_back(problem: _Problem, removed: np.ndarray, u: int, v: int) -> np.ndarray:
-    """Return votes to the log one at a time while the refit still swaps: a greedy path can
-    take a vote early that later ones made unnecessary."""
+def _put_back(problem: _Problem, removed: np.ndarray, theta: np.ndarray, u: int, v: int
+              ) -> np.ndarray:
+    """Return votes to the log one at a time while the refit still swaps (a greedy path can
+    take a vote early that later ones made unnecessary), trying the votes whose return is
+    predicted to raise the gap least."""
     while removed.sum() > 0:
-        trials, gaps = _refit_each(problem, removed, np.flatnonzero(removed), -1, u, v)
+        held = np.flatnonzero(removed)
+        rise = _one_vote_effects(problem, removed, theta, u, v)[1][held]
+        held = held[np.argsort(rise, kind="stable")][:_lookahead(problem)]
+        trials, fitted = _refit_each(problem, removed, held, -1, theta)
+        gaps = fitted[:, u] - fitted[:, v]
         if gaps.min() > SWAP_TOLERANCE:
             return removed
-        removed = trials[int(np.argmin(gaps))]
+        removed, theta = trials[int(np.argmin(gaps))], fitted[int(np.argmin(gaps))]
     return removed
 
 
 def _refit_each(problem: _Problem, removed: np.ndarray, cells: np.ndarray, change: int,
-                u: int, v: int) -> tuple[np.ndarray, np.ndarray]:
+                start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For each cell of `cells`, `removed` with `change` more votes of that cell taken out,
-    and the refitted gap theta_u - theta_v of each."""
+    and its refit (rows x models) from `start`."""
     trials = np.repeat(removed[None, :], len(cells), axis=0)
     trials[np.arange(len(cells)), cells] += change
-    fitted = _fit_many(problem, trials)
-    return trials, fitted[:, u] - fitted[:, v]
+    return trials, _fit_many(problem, trials, start)
 
 
 def _planned_votes(gains: np.ndarray, remaining: np.ndarray, gap: float) -> int:
@@ -299,9 +302,7 @@ def _planned_votes(gains: np.ndarray, remaining: np.ndarray, gap: float) -> int:
 def _take(ranked: np.ndarray, remaining: np.ndarray, votes: int, n_cells: int) -> np.ndarray:
     """Removal vector of the first `votes` votes of the cells in `ranked` order."""
     taken = np.clip(votes - np.r_[0, np.cumsum(remaining)[:-1]], 0, remaining)
-    batch = np.zeros(n_cells)
-    batch[ranked] = taken
-    return batch
+    return np.bincount(ranked, taken, n_cells)
 
 
 def _shortest_swapping_prefix(problem: _Problem, removed: np.ndarray, ranked: np.ndarray,
@@ -312,10 +313,8 @@ def _shortest_swapping_prefix(problem: _Problem, removed: np.ndarray, ranked: np
     while high - low > 1:
         middle = (low + high) // 2
         theta = problem.refit(removed + _take(ranked, remaining[ranked], middle, len(removed)))
-        if theta[u] - theta[v] <= SWAP_TOLERANCE:
-            high = middle
-        else:
-            low = middle
+        swapped = theta[u] - theta[v] <= SWAP_TOLERANCE
+        low, high = (low, middle) if swapped else (middle, high)
     return _take(ranked, remaining[ranked], high, len(removed))
 
 
@@ -328,14 +327,15 @@ def _exact_search(problem: _Problem, gap: Callable[[np.ndarray], np.ndarray], bo
     count = problem.cells.count.astype(np.int64)
     if bound <= 1:
         return True, None
-    if _more_vectors_than(count, bound - 1, limit):
+    if _more_vectors_than(count, bound - 1, min(limit, VECTOR_ENTRIES // len(count))):
         return False, None
     vectors, sizes = _bounded_vectors(count, bound - 1)
     for size in range(1, bound):
         level = vectors[sizes == size].astype(float)
-        for start in range(0, len(level), BATCH_ROWS):
-            chunk = level[start:start + BATCH_ROWS]
-            hits = np.flatnonzero(gap(_fit_many(problem, chunk)) <= SWAP_TOLERANCE)
+        rows = max(1, BATCH_ENTRIES // problem.cells.n_models ** 2)
+        for first in range(0, len(level), rows):
+            chunk = level[first:first + rows]
+            hits = np.flatnonzero(gap(_fit_many(problem, chunk, problem.theta)) <= SWAP_TOLERANCE)
             if len(hits):
                 return True, chunk[hits[0]]
     return True, None
@@ -367,21 +367,20 @@ def _bounded_vectors(count: np.ndarray, most: int) -> tuple[np.ndarray, np.ndarr
     return vectors, sizes
 
 
-def _fit_many(problem: _Problem, removals: np.ndarray) -> np.ndarray:
-    """theta of the log without each row of `removals` (rows x cells), shape (rows, n).
-
-    Newton on all rows at once, each with its own Hessian, steps capped at 5 logits so a far
-    optimum is approached without overflow; rows not settled after 50 iterations are refitted
-    by the damped Newton of `ratings.bt.newton_pairs`.
-    """
+def _fit_many(problem: _Problem, removals: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """theta of the log without each row of `removals` (rows x cells), shape (rows, n), by
+    Newton from `start` on all rows at once, each with its own Hessian, steps capped at 5
+    logits so a far optimum is approached without overflow; rows not settled after 50
+    iterations are refitted by the damped Newton of `ratings.bt.newton_pairs`."""
     cells, n = problem.cells, problem.cells.n_models
     first, second = cells.first, cells.second
-    to_pair = np.eye(cells.n_pairs)[cells.pair_of_cell]  # cells x pairs, one 1 per row
+    to_pair = csr_matrix((np.ones(len(cells.count)), (np.arange(len(cells.count)),
+                          cells.pair_of_cell)), shape=(len(cells.count), cells.n_pairs))
     weight = cells.count[None, :] - removals
     total, score = weight @ to_pair, (weight * problem.y) @ to_pair
     incidence = np.eye(n)[first] - np.eye(n)[second]  # pairs x models: e_i - e_j
     ridge = problem.prior * np.eye(n) + 1.0 / n
-    theta = np.repeat(problem.theta[None, :], len(removals), axis=0)
+    theta = np.repeat(start[None, :], len(removals), axis=0)
     diagonal = np.arange(n)
     for _ in range(50):
         p = expit(theta[:, first] - theta[:, second])

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from ratings import compute_leaderboard, count_battles, fit_bt, select_battles
-from ratings.robustness import board_order, board_robustness, votes_to_swap
+from ratings.robustness import board_order, board_robustness
 
 
 def _games(spec: list[tuple[str, str, int]], tie_pairs: list[tuple[str, str, int]] = ()
@@ -178,16 +178,14 @@ def test_equal_leaders_cost_nothing_and_a_single_model_has_no_order():
     assert alone.headline() == "one model only: no order to change"
 
 
-def test_single_pair_query_and_its_refusals():
+def test_one_pair_count_and_the_refusals():
     counts = _counts(_games([("A", "B", 5), ("B", "A", 2)]))
-    cost = votes_to_swap(counts, "A", "B")
+    cost = board_robustness(counts).adjacent[0]
     # 5-2: removing two of A's wins leaves 3-2, three leave 2-2 (a tie counts).
     assert (cost.votes, cost.exact, cost.removed) == (3, True, (("A", "B", "model_a", 3),))
     assert cost.to_dict()["removed"] == [{"model_a": "A", "model_b": "B",
                                           "winner": "model_a", "votes": 3}]
-    with pytest.raises(ValueError, match="swap the arguments"):
-        votes_to_swap(counts, "B", "A")
     with pytest.raises(ValueError, match="prior > 0"):
-        votes_to_swap(counts, "A", "B", prior=0.0)
+        board_robustness(counts, prior=0.0)
     with pytest.raises(ValueError, match="davidson"):
         board_robustness(counts, ties="davidson")
