@@ -6,7 +6,10 @@ under load, votes arrive while the previous commit is still running. `GroupWrite
 log one writer thread that takes everything queued since its last commit (up to `max_batch`
 records) and stores it with `BattleLog.record_battles`: one transaction, one statement per
 table. Each caller awaits its own record and gets its own outcome (None, DuplicateBattle,
-InvalidRecord, or the database's error), only after the commit that holds it. With one caller
+InvalidRecord, RecordRefused, or the database's error), only after the commit that holds it.
+A record the database refuses (a NUL in text on PostgreSQL, say) fails alone: the batch is
+then written one record per transaction, so the rest of it is committed and only that
+record's caller gets the error; only an unavailable database fails the whole batch. With one caller
 at a time this is exactly one transaction per record, as without grouping; under load a batch
 forms by itself, and latency stays one commit plus the wait for the commit in progress.
 

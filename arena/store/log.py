@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from arena.record import BattleRecord, InvalidRecord
 from arena.store.checks import check_storable
@@ -37,9 +37,12 @@ class RecordRefused(InvalidRecord):
 
 def database_unavailable(failure: BaseException) -> bool:
     """True when `failure` says the database itself cannot take writes now (unreachable, lost
-    connection, locked, disk full) rather than that it refuses one record."""
-    return isinstance(failure, OperationalError | InterfaceError) or bool(
-        getattr(failure, "connection_invalidated", False))
+    connection, locked, disk full, a table missing, no privilege) rather than that it refuses
+    one record: every driver error but an integrity or data error (a constraint, a NUL in
+    text), and any error that invalidated the connection."""
+    if getattr(failure, "connection_invalidated", False):
+        return True
+    return isinstance(failure, DBAPIError) and not isinstance(failure, IntegrityError | DataError)
 
 
 def refusal(record: BattleRecord, failure: Exception) -> Exception:

@@ -10,7 +10,9 @@ commits whatever requests arrived while it was committing the last batch togethe
 `max_batch`, one transaction, one statement per table: `BattleLog.record_battles`), so with
 one vote at a time each vote is one transaction and under load batches form by themselves.
 Each request still gets its own outcome: None, or the exception `record_battles` gave for it
-(DuplicateBattle, InvalidRecord), or the database's error for the whole batch.
+(DuplicateBattle, InvalidRecord, RecordRefused: a record the database refuses fails alone and
+the rest of its batch is committed), or, when the database is unavailable, its error for the
+whole batch.
 
 Wire format, both ways: a 4-byte big-endian length, then that many bytes. A request's bytes
 are an 8-byte request id and the pickled BattleRecord; an empty message asks the child to
