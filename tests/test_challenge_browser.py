@@ -14,11 +14,13 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
 from arena.live.connection import LiveConnection
-from arena.web.challenge_js import POW_SOLVER_JS
+from arena.web.challenge_js import POW_SOLVER_JS, pow_boot_script
 from arena.web.challenge_pow import ProofOfWork, solve_pow
-from arena.web.security_headers import content_security_policy
+from arena.web.security_headers import content_security_policy, install_security_headers
 
 pytestmark = pytest.mark.browser
 
@@ -148,3 +150,78 @@ def test_a_challenge_that_is_not_pow_is_refused_by_the_solver(solver_page: Any) 
         catch (e) { return String(e); }
     }""")
     assert error == "Error: not a sha256 proof-of-work challenge"
+
+
+def arena_like_app(redis_url: str, prefix: str, counts: dict[str, int]) -> FastAPI:
+    """The wiring docs/challenge.md describes, on a Gradio page under the arena's security
+    headers: the boot script in the page's `head`, a challenge offered to a browser without a
+    session, the session cookie set when the answer is accepted."""
+    import gradio as gr  # slow to import: only for this test
+
+    live = LiveConnection.from_url(redis_url, prefix=prefix)  # connects on first use
+    proof = ProofOfWork(secret=SECRET, redis=live.client, key_prefix=prefix,
+                        difficulty_bits=BITS)
+
+    async def offer(request: Request) -> dict[str, Any]:
+        if request.cookies.get("arena_session") == "signed-session":
+            return {"kind": "none"}
+        counts["issued"] += 1
+        return await proof.issue()
+
+    async def submit(request: Request) -> JSONResponse:
+        body = await request.json()
+        reason = await proof.verify(body["challenge"], body["answer"])
+        if reason is not None:
+            return JSONResponse({"error": "challenge_failed", "detail": reason}, 403)
+        answer = JSONResponse({"session": "signed-session"})
+        answer.set_cookie("arena_session", "signed-session", httponly=True, samesite="lax")
+        return answer
+
+    app = FastAPI()
+    app.add_api_route("/challenge/boot.js", pow_boot_script, methods=["GET"])
+    app.add_api_route("/api/session/challenge", offer, methods=["GET"])
+    app.add_api_route("/api/session", submit, methods=["POST"])
+    with gr.Blocks() as blocks:
+        gr.Markdown("arena")
+    app = gr.mount_gradio_app(app, blocks, path="/", ssr_mode=False,
+                              head='<script src="/challenge/boot.js"></script>')
+    install_security_headers(app)
+    return app
+
+
+def test_a_gradio_page_solves_at_load_under_the_csp_and_keeps_its_session(
+        chromium, redis_url: str, live_prefix: str) -> None:
+    import threading
+
+    import uvicorn
+
+    from arena.live.embedded import free_port
+
+    counts = {"issued": 0}
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(arena_like_app(redis_url, live_prefix, counts),
+                                           host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    context = chromium.new_context()
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        for visit in (1, 2):  # the reload finds its session and solves nothing
+            page.goto(f"http://127.0.0.1:{port}/")
+            page.wait_for_function(
+                "() => ['ready', 'refused', 'failed']"
+                ".includes(document.documentElement.dataset.arenaSession)", timeout=60_000)
+            assert page.evaluate("() => document.documentElement.dataset.arenaSession") == (
+                "ready"), errors
+            assert counts["issued"] == 1, visit
+            solved_in = page.evaluate("() => window.arenaChallenge.last")
+            assert solved_in == ({"where": "worker", "engine": "js"} if visit == 1 else None)
+        cookies = {c["name"]: c["value"] for c in context.cookies()}
+        assert cookies["arena_session"] == "signed-session"
+        assert not [e for e in errors if "Content Security Policy" in e], errors
+    finally:
+        context.close()
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -8,13 +8,19 @@
   responsive; without workers it runs on the page in slices, yielding between them.
   `onProgress(hashes, expected)` is called after each slice. `last` then says where it ran
   (`"worker"` or `"page"`) and with which engine.
-- `run({issueUrl, submitUrl, onProgress})`: fetch a challenge, solve it, POST
-  ``{challenge, answer}`` to `submitUrl`, and resolve with that response.
+- `run({issueUrl, submitUrl, onProgress})`: GET `issueUrl` (default
+  `/api/session/challenge`); if it answers a `"pow"` challenge, solve it, POST
+  ``{challenge, answer}`` to `submitUrl` (default `/api/session`) and resolve with that
+  response; otherwise (``{"kind": "none"}``: no challenge, or the session is valid already)
+  resolve with the GET's response and solve nothing.
+
+`POW_BOOT_JS` (served by `pow_boot_script`) is the solver plus a call of `run()` at page load,
+for the arena page's `<head>` (docs/challenge.md: wiring).
 
 Engines: `"js"`, a SHA-256 in plain JavaScript that hashes the token's first 64-byte blocks
 once (works on plain-HTTP pages too), and `"subtle"`, `crypto.subtle.digest` in batches
 (only in a secure context: HTTPS or localhost). `"auto"` (the default) takes `"js"`, which
-measured several times faster (benchmarks/challenge_cost.py).
+measured tens of times faster in Chromium (benchmarks/challenge_cost.py).
 
 The script uses no `eval` and no inline handlers, so it runs under the page's CSP when served
 from this host (`pow_script`) or inlined with the page's nonce.
@@ -230,11 +236,16 @@ POW_SOLVER_JS = r"""
   }
 
   // Ask for a challenge, solve it, hand in the answer; resolves with the submit response.
+  // When the server asks nothing (its answer is not a "pow" challenge: the arena has none,
+  // or this browser's session is valid already), resolves with that answer and solves none.
   async function run(options) {
     options = options || {};
     var issueUrl = options.issueUrl || "/api/session/challenge";
     var submitUrl = options.submitUrl || "/api/session";
-    var issued = await (await fetch(issueUrl, {credentials: "same-origin"})).json();
+    var offered = await fetch(issueUrl, {credentials: "same-origin"});
+    var issued = offered.ok ? await offered.clone().json().catch(function () { return null; })
+                            : null;
+    if (!issued || issued.kind !== "pow") return offered;
     var answer = await solve(issued, options);
     return fetch(submitUrl, {method: "POST", credentials: "same-origin",
                              headers: {"Content-Type": "application/json"},
@@ -247,8 +258,40 @@ POW_SOLVER_JS = r"""
 })();
 """
 
+# Appended to the solver for the arena page: solve at page load, once, and say how it went in
+# <html data-arena-session="pending|ready|refused|failed"> (`data-arena-session-progress`:
+# percent of the expected work) and in the promise `window.arenaSession` (the last response).
+POW_BOOT_JS = POW_SOLVER_JS + r"""
+(function () {
+  "use strict";
+  var root = document.documentElement;
+  root.dataset.arenaSession = "pending";
+  window.arenaSession = window.arenaChallenge.run({
+    onProgress: function (hashes, expected) {
+      root.dataset.arenaSessionProgress = String(Math.min(99, Math.floor(100 * hashes / expected)));
+    }
+  }).then(function (response) {
+    root.dataset.arenaSession = response.ok ? "ready" : "refused";
+    return response;
+  }, function (error) {
+    root.dataset.arenaSession = "failed";
+    throw error;
+  });
+})();
+"""
+
+
+def script_response(source: str) -> Response:
+    """`source` as a same-host script (the page's CSP lets it run), cached for an hour."""
+    return Response(source, media_type="text/javascript",
+                    headers={"Cache-Control": "public, max-age=3600"})
+
 
 async def pow_script(_: Request) -> Response:
-    """GET handler serving `POW_SOLVER_JS` (same host, so the page's CSP lets it run)."""
-    return Response(POW_SOLVER_JS, media_type="text/javascript",
-                    headers={"Cache-Control": "public, max-age=3600"})
+    """GET handler: the solver alone (`window.arenaChallenge`), for pages that drive it."""
+    return script_response(POW_SOLVER_JS)
+
+
+async def pow_boot_script(_: Request) -> Response:
+    """GET handler: the solver, run once at page load (`POW_BOOT_JS`), for the arena page."""
+    return script_response(POW_BOOT_JS)
