@@ -6,6 +6,7 @@ holds what the arena itself needs: where the vote log lives, where data goes, wh
 
 from __future__ import annotations
 
+import ipaddress
 import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -45,9 +46,20 @@ def resolve_db_url(db: str | None, config: Path | None) -> str:
 class ArenaSettings:
     """Arena-wide settings (the `[arena]` table of the config file).
 
-    Limits: `max_turns` prompts per battle, `max_prompt_chars` characters per prompt,
-    `battles_per_minute` new battles and `votes_per_hour` votes per rater. `battle_ttl_s` is how
-    long an unfinished battle lives before it is logged as abandoned (seconds). The leaderboard
+    Limits: `max_turns` prompts per battle, `max_prompt_chars` characters per prompt. Per rater
+    session: `battles_per_minute` new battles, `votes_per_hour` and `votes_per_day` votes. Per
+    client network address (IPv4 address, IPv6 /64): `battles_per_minute_per_address`,
+    `votes_per_day_per_address`, `streams_per_address` answers streaming at once. For the whole
+    arena: `max_concurrent_streams` answers streaming at once (0: one per sequence the models
+    take at once, see `arena.web.guard`). `battle_ttl_s` is how long an unfinished battle lives
+    before it is logged as abandoned (seconds).
+
+    Rater sessions (`arena.web.sessions`) are signed with the secret in `session_secret_file`
+    (else the environment variable ARENA_SESSION_SECRET, else one kept in
+    `<data_dir>/session_secret`) and last `session_max_age_s` seconds. `session_challenge`
+    ("none" or "pow", `arena.web.challenge`) is asked before a new session; `pow_difficulty_bits`
+    sets the proof of work's cost. `trusted_proxies` lists the networks (CIDR) of the reverse
+    proxies whose `X-Forwarded-For` is believed (`arena.web.client_address`). The leaderboard
     job reruns every `leaderboard_interval_s` seconds or after `leaderboard_every_votes` votes
     and keeps the newest `snapshots_keep` snapshots.
 
@@ -82,6 +94,16 @@ class ArenaSettings:
     snapshots_keep: int = 5
     lockstep_streaming: bool = False
     redis_maxmemory_mb: int = 256
+    session_secret_file: str = ""
+    session_max_age_s: int = 7 * 24 * 3600
+    session_challenge: str = "none"
+    pow_difficulty_bits: int = 20
+    trusted_proxies: tuple[str, ...] = ()
+    battles_per_minute_per_address: int = 60
+    votes_per_day: int = 500
+    votes_per_day_per_address: int = 2000
+    streams_per_address: int = 8
+    max_concurrent_streams: int = 0  # 0: derived from the models (arena.web.guard)
 
     def __repr__(self) -> str:
         """Every setting, with the secrets masked: the passwords in `db_url` and `redis_url`
@@ -113,6 +135,9 @@ def load_arena_settings(path: Path | None) -> ArenaSettings:
                 f"{path}: arena.{key}: unknown key; known keys are {', '.join(sorted(known))}"
             )
         expected = type(getattr(ArenaSettings(), key))
+        if expected is tuple:
+            values[key] = _string_list(path, key, value)
+            continue
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if not isinstance(value, expected) or isinstance(value, bool) != (expected is bool):
@@ -122,10 +147,30 @@ def load_arena_settings(path: Path | None) -> ArenaSettings:
         values[key] = value
     settings = ArenaSettings(**values)  # type: ignore[arg-type]
     for key in ("max_turns", "max_prompt_chars", "battles_per_minute", "votes_per_hour",
-                "snapshots_keep", "redis_maxmemory_mb"):
+                "snapshots_keep", "redis_maxmemory_mb", "session_max_age_s",
+                "battles_per_minute_per_address", "votes_per_day", "votes_per_day_per_address",
+                "streams_per_address"):
         if getattr(settings, key) < 1:
             raise ConfigError(f"{path}: arena.{key}: must be at least 1")
+    if settings.max_concurrent_streams < 0:
+        raise ConfigError(f"{path}: arena.max_concurrent_streams: must be 0 (derived from the "
+                          "models) or at least 1")
+    for network in settings.trusted_proxies:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ConfigError(f"{path}: arena.trusted_proxies: {network!r} is not an IP "
+                              "address or network (CIDR), e.g. \"10.0.0.0/8\" or "
+                              "\"127.0.0.1\"") from None
     if settings.db_url == DEFAULT_DB_URL and settings.data_dir != "./data":
         # Keep the vote log inside the configured data directory by default.
         settings = replace(settings, db_url=f"sqlite:///{Path(settings.data_dir) / 'arena.db'}")
     return settings
+
+
+def _string_list(path: Path, key: str, value: object) -> tuple[str, ...]:
+    """A TOML array of strings as a tuple; ConfigError naming the key for anything else."""
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ConfigError(f"{path}: arena.{key}: expected an array of strings, "
+                          f"got {type(value).__name__}")
+    return tuple(value)

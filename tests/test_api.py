@@ -11,13 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-import uuid
 from dataclasses import dataclass
 
 import httpx
 import pytest
 import redis
-from fixtures.arena_server import BATTLES_PER_MINUTE
+from fixtures.arena_server import BATTLES_PER_MINUTE, SESSION_HEADER, client_headers, session_id_of
 
 from arena.battles.sampling import assign_sides
 from arena.battles.state import rater_hash
@@ -47,12 +46,15 @@ class Stream:
 
 
 class Rater:
-    """One REST client session (the `X-Arena-Session` header names it)."""
+    """One REST client: a session the server issued (`X-Arena-Session`) and a client address
+    of its own (`X-Forwarded-For` through the trusted proxy 127.0.0.1)."""
 
-    def __init__(self, url: str, session: str | None = None) -> None:
+    def __init__(self, url: str) -> None:
         self.url = url
-        self.session = session or uuid.uuid4().hex
-        self.http = httpx.Client(timeout=120, headers={"X-Arena-Session": self.session})
+        headers = client_headers(url)
+        self.token = headers[SESSION_HEADER]
+        self.session = session_id_of(self.token)
+        self.http = httpx.Client(timeout=120, headers=headers)
 
     def _stream(self, path: str, payload: dict, url: str | None = None) -> Stream:
         with self.http.stream("POST", f"{url or self.url}{path}", json=payload) as response:

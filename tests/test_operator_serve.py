@@ -21,6 +21,7 @@ from pathlib import Path
 
 import httpx
 from factories import make_battle
+from fixtures.arena_server import SESSION_HEADER, new_session
 from fixtures.replay_server import MODELS, wait_until_healthy, write_revote_config
 
 from arena.live.embedded import EmbeddedRedis, free_port
@@ -86,7 +87,7 @@ def arena(root: Path, *, token_env: str | None = None,
 
 def replay_and_vote(url: str) -> str:
     """Re-vote one logged battle as an anonymous client; its new battle id."""
-    headers = {"X-Arena-Session": "operator-serve-rater"}
+    headers = {SESSION_HEADER: new_session(url)}
     with httpx.stream("POST", f"{url}/api/replay/battles", headers=headers,
                       timeout=30) as reply:
         assert reply.status_code == 200

@@ -18,6 +18,7 @@ import uuid
 
 import httpx
 import pytest
+from fixtures.arena_server import SESSION_HEADER, client_headers, session_id_of
 
 from arena.battles.state import rater_hash
 
@@ -27,6 +28,7 @@ MODEL_NAMES = ("tiny-a", "tiny-b")
 PUBLIC_API = {
     "/api/battles", "/api/battles/{battle_id}/turns", "/api/battles/{battle_id}/vote",
     "/api/battles/{battle_id}/end", "/api/models", "/api/leaderboard", "/healthz",
+    "/api/sessions", "/api/sessions/challenge",
 }
 # Public pages and Gradio routes an anonymous client may fetch without a body.
 PUBLIC_GETS = ("/", "/config", "/healthz", "/api/models", "/api/leaderboard", "/openapi.json",
@@ -36,13 +38,14 @@ OPERATOR_ROUTES = ("/api/operator/export", "/api/operator/health")
 
 
 class Client:
-    """One anonymous client session over REST."""
+    """One anonymous client over REST: a session the server issued, an address of its own."""
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.session = f"surface-{uuid.uuid4().hex}"
-        self.http = httpx.Client(base_url=url, timeout=120,
-                                 headers={"X-Arena-Session": self.session})
+        headers = client_headers(url)
+        self.token = headers[SESSION_HEADER]
+        self.session = session_id_of(self.token)
+        self.http = httpx.Client(base_url=url, timeout=120, headers=headers)
 
     def stream(self, path: str, payload: dict) -> tuple[int, bytes, list[dict]]:
         with self.http.stream("POST", path, json=payload) as reply:
@@ -94,7 +97,8 @@ def test_a_stranger_reaches_no_other_raters_text_and_no_secret(arena_server):
         "the victim's answers": texts,
         "the victim's identity": [victim.session, rater_hash("test-salt", victim.session)],
         "a secret": [arena_server.operator_token, "test-salt",
-                     arena_server.redis.url.split("@")[0], str(arena_server.data_dir)],
+                     arena_server.redis.url.split("@")[0], str(arena_server.data_dir),
+                     (arena_server.data_dir / "session_secret").read_text().strip()],
     }
 
     stranger = Client(arena_server.url)
@@ -118,7 +122,8 @@ def test_a_stranger_reaches_no_other_raters_text_and_no_secret(arena_server):
             seen[path] = reply.text
     for path in ("/gradio_api/deep_link?session_hash=x", "/api/replay", "/snapshots/",
                  "/gradio_api/file=arena.db", f"/gradio_api/file={arena_server.data_dir}"
-                 "/rater_salt", "/snapshots/../arena.db"):
+                 "/rater_salt", f"/gradio_api/file={arena_server.data_dir}/session_secret",
+                 "/snapshots/../arena.db"):
         reply = stranger.http.get(path)
         assert reply.status_code in (403, 404, 405), (path, reply.status_code)
         seen[path] = reply.text.replace(path.partition("=")[2], "")  # echoes what it got

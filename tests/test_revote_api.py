@@ -9,12 +9,12 @@ tests/test_battle_revote.py.
 from __future__ import annotations
 
 import json
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 
 import httpx
 import pytest
+from fixtures.arena_server import SESSION_HEADER, new_session
 from fixtures.replay_server import MODELS, ORIGINALS, SKIPPED
 
 from arena.battles.sampling import assign_sides
@@ -32,8 +32,9 @@ class Streamed:
     raw: str = ""
 
 
-def session() -> dict[str, str]:
-    return {"X-Arena-Session": f"revote-{uuid.uuid4().hex}"}
+def session(url: str) -> dict[str, str]:
+    """The header of a new rater session the re-vote server issued."""
+    return {SESSION_HEADER: new_session(url)}
 
 
 def next_battle(url: str, headers: dict[str, str]) -> Streamed:
@@ -69,7 +70,7 @@ def logged(server, battle_id: str) -> BattleRecord:
 
 
 def test_replay_battle_streams_the_logged_turns_and_logs_the_vote_as_replay(replay_server):
-    headers = session()
+    headers = session(replay_server.url)
     seen = next_battle(replay_server.url, headers)
     assert seen.kinds[0] == "battle" and seen.kinds[-1] == "ready"
     # Anonymous until the vote: no model name or endpoint in the stream.
@@ -109,7 +110,7 @@ def test_replay_battle_streams_the_logged_turns_and_logs_the_vote_as_replay(repl
 
 
 def test_sides_are_rerandomised_and_a_rater_never_gets_the_same_battle_twice(replay_server):
-    headers = session()
+    headers = session(replay_server.url)
     shown: list[str] = []
     swapped = []
     for _ in range(ORIGINALS):
@@ -136,7 +137,7 @@ def test_sides_are_rerandomised_and_a_rater_never_gets_the_same_battle_twice(rep
 
 
 def test_prompts_and_follow_ups_are_refused_in_replay_mode(replay_server):
-    headers = session()
+    headers = session(replay_server.url)
     fresh = httpx.post(f"{replay_server.url}/api/battles", json={"prompt": "hi"},
                        headers=headers, timeout=30)
     assert fresh.status_code == 400
@@ -161,7 +162,7 @@ def test_the_pool_reports_what_it_loaded_and_skipped_to_operators_only(replay_se
 
 
 def test_unvoted_replay_battle_left_for_the_next_is_logged_as_abandoned(replay_server):
-    headers = session()
+    headers = session(replay_server.url)
     seen = next_battle(replay_server.url, headers)
     ended = httpx.post(f"{replay_server.url}/api/battles/{seen.battle_id}/end",
                        headers=headers, timeout=30).json()
@@ -176,7 +177,7 @@ def test_unvoted_replay_battle_left_for_the_next_is_logged_as_abandoned(replay_s
 
 
 def test_who_saw_what_is_rebuilt_from_sql_after_redis_is_flushed(replay_server):
-    headers = session()
+    headers = session(replay_server.url)
     originals = set()
     for _ in range(ORIGINALS):
         seen = next_battle(replay_server.url, headers)
@@ -187,7 +188,7 @@ def test_who_saw_what_is_rebuilt_from_sql_after_redis_is_flushed(replay_server):
                          timeout=30)
     assert refused.status_code == 503, "the rater's shown set was lost with Redis"
     # A new rater still gets a battle, and the replay-vote counts came back from SQL.
-    other = next_battle(replay_server.url, session())
+    other = next_battle(replay_server.url, session(replay_server.url))
     assert other.kinds[-1] == "ready"
     import redis
 
@@ -207,7 +208,7 @@ def no_model_contacted(replay_server):
 
 
 def test_the_configured_models_are_never_contacted(replay_server):
-    headers = session()
+    headers = session(replay_server.url)
     seen = next_battle(replay_server.url, headers)
     assert vote(replay_server.url, headers, seen.battle_id, "tie").status_code == 200
     assert httpx.get(f"{replay_server.url}/healthz", timeout=10).json() == {"ok": True}

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from fixtures.arena_server import SESSION_HEADER, new_session
 from fixtures.vllm import STAND_IN_SERVER, reserved_port, write_stand_in_python
 
 from arena.live.embedded import free_port
@@ -156,9 +157,10 @@ def wait_until_healthy(urls: list[str], process: subprocess.Popen, log: Path) ->
     raise AssertionError(f"arena serve not healthy in 120 s:\n{log.read_text()}")
 
 
-def battle(start_url: str, vote_url: str, session: str, models: list[str]) -> str:
-    """A named battle started on one worker, voted on another; its id."""
-    headers = {"X-Arena-Session": session}
+def battle(start_url: str, vote_url: str, models: list[str]) -> str:
+    """A named battle of a new session (issued by a third worker: sessions hold on every
+    worker) started on one worker, voted on another; its id."""
+    headers = {SESSION_HEADER: new_session(vote_url)}
     battle_id = ""
     with httpx.stream("POST", f"{start_url}/api/battles", headers=headers, timeout=60,
                       json={"prompt": "hi", "mode": "named", "models": models}) as reply:
@@ -194,8 +196,8 @@ def test_no_secret_reaches_a_command_line_the_output_or_the_vote_log(
             start_new_session=True)
     try:
         wait_until_healthy(urls, process, log)
-        battles = [battle(urls[0], urls[1], "rater-1", ["stand", "remote"]),
-                   battle(urls[2], urls[0], "rater-2", ["keyed", "stand"])]
+        battles = [battle(urls[0], urls[1], ["stand", "remote"]),
+                   battle(urls[2], urls[0], ["keyed", "stand"])]
         tree = process_tree(process.pid)
         workers = [pid for pid, line in tree.items() if "--worker-index" in line]
         worker_env = environ(workers[0])

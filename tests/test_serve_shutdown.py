@@ -50,6 +50,13 @@ def write_arena(root: Path, redis_url: str) -> tuple[Path, Path, str]:
     return config, logged, db_url
 
 
+async def new_session_async(client: httpx.AsyncClient) -> str:
+    """A rater session the server issued."""
+    reply = await client.post("/api/sessions")
+    assert reply.status_code == 201, reply.text
+    return reply.json()["session"]
+
+
 async def open_battle(client: httpx.AsyncClient, sid: str) -> str:
     """Start this session's next logged battle and read its stream to the end; its id."""
     async with client.stream("POST", "/api/replay/battles",
@@ -72,7 +79,7 @@ async def vote_all_and_terminate(url: str, terminate: Callable[[], None]
     {battle id: what happened} of the others."""
     limits = httpx.Limits(max_connections=SESSIONS, max_keepalive_connections=SESSIONS)
     async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
-        sids = [f"shutdown-{index}" for index in range(SESSIONS)]
+        sids = [await new_session_async(client) for _ in range(SESSIONS)]
         battles = [await open_battle(client, sid) for sid in sids]
         acknowledged: dict[str, str] = {}
         refused: dict[str, str] = {}

@@ -131,13 +131,16 @@ def _load_config(
 
     from arena.config import ConfigError, load_arena_settings
     from arena.web.operator import load_operator_token
+    from arena.web.sessions import load_session_secret
     from serving.config import ModelConfigError, load_models_config
 
     try:
         settings = load_arena_settings(config)
         serving = load_models_config(config)
-        # An unusable operator token stops here, with its message, before any process starts.
+        # An unusable operator token or session secret stops here, with its message, before
+        # any process starts (the kept session secret is created here, before the workers).
         load_operator_token(settings)
+        load_session_secret(settings)
     except (ConfigError, ModelConfigError) as bad:
         typer.echo(f"error: {bad}", err=True)
         raise typer.Exit(2) from None
@@ -250,5 +253,7 @@ def _run_worker(settings: ArenaSettings, serving: ServingConfig, config: Path, r
     )
     app = build_app(runtime, with_ui=with_ui)
     typer.echo(f"arena: serving on http://{settings.host}:{settings.port}")
+    # proxy_headers off: uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1; the
+    # arena reads it only from [arena] trusted_proxies (arena.web.client_address).
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False,
-                timeout_graceful_shutdown=5)
+                timeout_graceful_shutdown=5, proxy_headers=False)

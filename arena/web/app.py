@@ -1,9 +1,11 @@
 """The FastAPI app of one arena process: every route in one place, over one `ArenaRuntime`.
 
-`build_app` lists the REST routes (handlers in `arena.web.routes`, and in
-`arena.revote.routes` for a re-vote arena), the operator routes behind the bearer token
-(`arena.web.operator`), the leaderboard snapshots as static files and the Gradio UI at `/`
-(`arena.web.ui.page`); its lifespan starts and stops the runtime's background work.
+`build_app` lists the REST routes (handlers in `arena.web.routes`, sessions in
+`arena.web.identity`, and `arena.revote.routes` for a re-vote arena), the operator routes
+behind the bearer token (`arena.web.operator`), the leaderboard snapshots as static files and
+the Gradio UI at `/` (`arena.web.ui.page`), whose visitors get a signed session cookie
+(`arena.web.identity.SessionCookies`); its lifespan starts and stops the runtime's background
+work.
 
 Two audiences (docs/security.md): every route outside `/api/operator/` is public and tells a
 rater nothing but the names of the configured models, their own battle and the public board.
@@ -20,6 +22,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from arena.web.identity import SessionRoutes
 from arena.web.operator import OperatorGate, OperatorRoutes, install_operator_handler
 from arena.web.routes import BattleRoutes, VoteReveal, install_error_handlers
 from arena.web.runtime import ArenaRuntime
@@ -69,7 +72,8 @@ def build_app(runtime: ArenaRuntime, *, with_ui: bool = True) -> FastAPI:
 
         close_unused_gradio_routes(app)
         app = mount_ui(app, runtime.service, leaderboard=runtime.leaderboard,
-                       settings=runtime.settings)
+                       settings=runtime.settings, guard=runtime.guard,
+                       identity=runtime.identity)
     # Last, around everything (Gradio's routes included): the CSP and the other headers.
     install_security_headers(app)
     return app
@@ -77,8 +81,14 @@ def build_app(runtime: ArenaRuntime, *, with_ui: bool = True) -> FastAPI:
 
 def add_routes(app: FastAPI, runtime: ArenaRuntime) -> None:
     """Every REST route of the arena: path, method, handler and the summary its docs show."""
-    api = BattleRoutes(runtime.service, runtime.leaderboard, runtime.health)
+    api = BattleRoutes(runtime.service, runtime.leaderboard, runtime.health,
+                       guard=runtime.guard, identity=runtime.identity)
+    sessions = SessionRoutes(runtime.identity)
     get, post = _adder(app, "GET"), _adder(app, "POST")
+    post("/api/sessions", sessions.create, "A new rater session (for X-Arena-Session)",
+         status_code=201)
+    get("/api/sessions/challenge", sessions.issue_challenge,
+        "The challenge a new session must pass, when the arena asks one")
     post("/api/battles", api.start_battle, "Start a battle; streams both answers (SSE)")
     post("/api/battles/{battle_id}/turns", api.follow_up, "Send a follow-up prompt (SSE)")
     post("/api/battles/{battle_id}/vote", api.vote, "Vote; returns the revealed names",
@@ -90,7 +100,8 @@ def add_routes(app: FastAPI, runtime: ArenaRuntime) -> None:
     if runtime.revote_pool is not None:
         from arena.revote.routes import RevoteRoutes
 
-        revote = RevoteRoutes(runtime.service, runtime.revote_pool)
+        revote = RevoteRoutes(runtime.service, runtime.revote_pool, guard=runtime.guard,
+                              identity=runtime.identity)
         post("/api/replay/battles", revote.next_battle, "Next logged battle to re-vote (SSE)")
 
 

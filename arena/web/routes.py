@@ -1,11 +1,15 @@
 """The REST API's handlers: a thin FastAPI layer over `BattleService`.
 
 The routes themselves (paths, methods, summaries) are listed in one place, `arena.web.app`.
-Sessions: `arena.web.sessions`; streaming answers: `arena.web.sse`.
+Sessions: `arena.web.sessions` (every battle route needs the `X-Arena-Session` header of a
+session from `POST /api/sessions`); limits: `arena.web.guard`; streaming answers:
+`arena.web.sse`.
 
-Status codes: 400 empty or invalid input, 403 not your battle, 404 unknown battle, 409 already
-voted / not finished / failed, 413 prompt too long, 429 rate-limited (with Retry-After),
-503 no healthy models or Redis down. Every error body is `{"error": code, "detail": message}`.
+Status codes: 400 empty or invalid input, 401 no session or a bad one, 403 not your battle
+(or a failed session challenge), 404 unknown battle, 409 already voted / not finished /
+failed, 413 prompt too long, 429 rate-limited (with Retry-After), 503 no healthy models, Redis
+down or the arena at capacity (with Retry-After). Every error body is
+`{"error": code, "detail": message}`.
 
 Everything here is public, so nothing here may narrow a pair before the vote: `/api/models`
 lists names without their health, `/healthz` says only whether the arena is ok (operators get
@@ -26,7 +30,8 @@ from pydantic import BaseModel, Field, StrictBool
 from arena.battles import BattleService
 from arena.errors import ArenaError, BadInput
 from arena.record import Consent
-from arena.web.sessions import session_id
+from arena.web.guard import BattleGuard
+from arena.web.identity import ClientIdentity
 from arena.web.sse import stream_response
 
 
@@ -62,6 +67,9 @@ class FollowUp(BaseModel):
 
 class CastVote(BaseModel):
     winner: str = Field(description="'model_a' (left), 'model_b' (right), 'tie', 'tie (bothbad)'")
+    idempotency_key: str | None = Field(
+        None, description="A key the client makes for this vote (e.g. a random UUID): a "
+        "retry with the same key after a lost answer gets the recorded vote's reveal again.")
 
 
 class VoteReveal(BaseModel):
@@ -76,35 +84,42 @@ class VoteReveal(BaseModel):
 
 # The handlers carry no docstrings: FastAPI would publish them as the routes' descriptions.
 class BattleRoutes:
-    """The handlers of the `/api` routes and `/healthz` over one service."""
+    """The handlers of the `/api` routes and `/healthz` over one service, its limits
+    (`guard`) and the callers' identities."""
 
     def __init__(
         self,
         service: BattleService,
         leaderboard: Callable[[], Awaitable[dict[str, Any] | None]],
         health: Callable[[], Awaitable[dict[str, Any]]],
+        *,
+        guard: BattleGuard,
+        identity: ClientIdentity,
     ):
         self.service = service
         self.leaderboard = leaderboard
         self.health = health
+        self.guard = guard
+        self.identity = identity
 
     async def start_battle(self, body: StartBattle, request: Request) -> Response:
-        sid, new = session_id(request)
+        client = self.identity.rest_client(request)
         models = tuple(body.models) if body.models else None
-        _, events = await self.service.start(
-            sid, body.prompt, mode=body.mode, models=models, category=body.category,
+        _, events = await self.guard.start(
+            client, body.prompt, mode=body.mode, models=models, category=body.category,
             consent=body.consent(),
         )
-        return stream_response(events, sid, new)
+        return stream_response(events)
 
     async def follow_up(self, battle_id: str, body: FollowUp, request: Request) -> Response:
-        sid, new = session_id(request)
-        events = await self.service.continue_battle(battle_id, sid, body.prompt)
-        return stream_response(events, sid, new)
+        client = self.identity.rest_client(request)
+        events = await self.guard.continue_battle(client, battle_id, body.prompt)
+        return stream_response(events)
 
     async def vote(self, battle_id: str, body: CastVote, request: Request) -> Response:
-        sid, _ = session_id(request)
-        reveal = await self.service.vote(battle_id, sid, body.winner)
+        client = self.identity.rest_client(request)
+        reveal = await self.guard.vote(client, battle_id, body.winner,
+                                       idempotency_key=body.idempotency_key)
         # Encoded here (the route's response_model documents it): the hottest route skips
         # FastAPI's validation of its own return value.
         return Response(
@@ -119,8 +134,8 @@ class BattleRoutes:
         )
 
     async def end(self, battle_id: str, request: Request) -> dict[str, Any]:
-        sid, _ = session_id(request)
-        logged = await self.service.end(battle_id, sid, "new_round")
+        client = self.identity.rest_client(request)
+        logged = await self.service.end(battle_id, client.session, "new_round")
         return {"battle_id": battle_id, "logged_as_abandoned": logged}
 
     async def models(self) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """One arena process's parts, assembled from the config: the battle service over the SQL log
 (with its writer process), the Redis live state, the pair sampler and the streaming client,
+the callers' identities (signed sessions, addresses) and the abuse limits around the service,
 plus the background work (endpoint health, the sweep of expired battles, the leaderboard job).
 
 `ArenaRuntime` holds them; `arena.web.app.build_app` wraps one in the FastAPI app whose
@@ -11,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,9 +22,14 @@ from arena.battles.sampling import PairSampler
 from arena.config import ArenaSettings
 from arena.jobs.leaderboard import LeaderboardJob
 from arena.live import LiveState, LiveStateUnavailable
+from arena.live.limits import LimitStore
 from arena.store import BattleLog
 from arena.store.log_process import LogProcess
+from arena.web.client_address import ProxyTrust
+from arena.web.guard import BattleGuard, stream_capacity
+from arena.web.identity import ClientIdentity
 from arena.web.operator import load_operator_token
+from arena.web.sessions import SessionSigner, kept_secret, load_session_secret
 from serving.client import (
     StreamFinished,
     StreamStarted,
@@ -47,17 +52,20 @@ SWEEP_INTERVAL_S = 60.0
 
 
 def load_rater_salt(settings: ArenaSettings) -> str:
-    """The configured salt, else one kept in `<data_dir>/rater_salt` (created on first use)."""
+    """The configured salt, else one kept in `<data_dir>/rater_salt` (created on first use,
+    0600, atomically: workers starting together agree on it)."""
     if settings.rater_salt:
         return settings.rater_salt
-    path = Path(settings.data_dir) / "rater_salt"
-    if path.exists():
-        return path.read_text(encoding="utf-8").strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    salt = secrets.token_hex(16)
-    path.write_text(salt, encoding="utf-8")
-    path.chmod(0o600)
-    return salt
+    return kept_secret(Path(settings.data_dir) / "rater_salt")
+
+
+def make_session_challenge(settings: ArenaSettings, live: LiveState, secret: str) -> Any:
+    """The challenge new sessions must pass (`arena.web.challenge`), or None (the default)."""
+    if settings.session_challenge == "none":
+        return None
+    from arena.web.challenge import make_challenge
+
+    return make_challenge(settings, live, secret=secret)
 
 
 def make_generate(
@@ -104,10 +112,14 @@ class ArenaRuntime:
     log_writer: LogProcess = field(init=False)
     # None: no operator token configured, the operator routes answer 404 (arena.web.operator).
     operator_token: str | None = field(init=False, default=None, repr=False)
+    identity: ClientIdentity = field(init=False)
+    guard: BattleGuard = field(init=False)
 
     def __post_init__(self) -> None:
-        # First, before any process or connection exists: an unusable token stops the start.
+        # First, before any process or connection exists: an unusable token or session
+        # secret stops the start.
         self.operator_token = load_operator_token(self.settings)
+        session_secret = load_session_secret(self.settings)
         self.log = BattleLog(self.settings.db_url)  # reads, health checks, the leaderboard
         # Battle records are written by a child process (see arena.store.log_process).
         self.log_writer = LogProcess(self.settings.db_url)
@@ -148,6 +160,15 @@ class ArenaRuntime:
             on_vote=self.job.note_vote,
             replay=ledger,
             writer=self.log_writer,
+        )
+        self.identity = ClientIdentity(
+            SessionSigner(session_secret, self.settings.session_max_age_s),
+            ProxyTrust(self.settings.trusted_proxies),
+            challenge=make_session_challenge(self.settings, self.live, session_secret),
+        )
+        self.guard = BattleGuard(
+            self.service, LimitStore(self.live.client, prefix=self.live.prefix), self.settings,
+            max_streams=self.settings.max_concurrent_streams or stream_capacity(self.serving),
         )
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -202,9 +223,12 @@ class ArenaRuntime:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
         await self.http.aclose()
+        await self.guard.aclose()
+        # Votes in flight reach SQL and battles being abandoned are logged (bounded wait),
+        # then the writer child exits; only then Redis, which abandoning writes to on the way.
+        await self.service.aclose()
         with contextlib.suppress(Exception):
             await self.live.aclose()
-        await self.service.aclose()  # votes in flight reach SQL, then the writer child exits
         self.log.close()
 
     async def _watch_health(self) -> None:

@@ -23,7 +23,6 @@ from fastapi.responses import StreamingResponse
 
 from arena.battles import BattleEvent
 from arena.errors import ArenaError
-from arena.web.sessions import remember_session
 
 SIDE_ERROR = "This side could not answer, so this battle cannot be voted."
 BATTLE_FAILED = ("One of the models failed to answer, so this battle cannot be voted. "
@@ -69,13 +68,10 @@ async def event_stream(events: AsyncIterator[BattleEvent]) -> AsyncIterator[byte
         yield f"event: refused\ndata: {body}\n\n".encode()
 
 
-def stream_response(events: AsyncIterator[BattleEvent], sid: str, new: bool) -> Response:
-    """The streaming answer for session `sid`; a `new` session gets its cookie with it."""
-    response = StreamingResponse(
+def stream_response(events: AsyncIterator[BattleEvent]) -> Response:
+    """The streaming answer of a battle route."""
+    return StreamingResponse(
         event_stream(events),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
-    if new:
-        remember_session(response, sid)
-    return response

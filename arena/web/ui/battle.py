@@ -17,9 +17,10 @@ from typing import Any
 
 import gradio as gr
 
-from arena.battles import BattleService
 from arena.errors import ArenaError
 from arena.record import Consent
+from arena.web.guard import BattleGuard
+from arena.web.identity import ClientIdentity
 from arena.web.ui.panel import (
     PRIVATE_EVENT,
     SIDES,
@@ -45,8 +46,9 @@ class BattlePanel(VotePanel):
 
     ready_note = "Both answers are in: vote, or ask a follow-up question."
 
-    def __init__(self, service: BattleService, views: Views, *, mode: str, prefix: str):
-        super().__init__(service, views, mode=mode, prefix=prefix)
+    def __init__(self, guard: BattleGuard, identity: ClientIdentity, views: Views, *,
+                 mode: str, prefix: str):
+        super().__init__(guard, identity, views, mode=mode, prefix=prefix)
         self.pickers: tuple[gr.Dropdown, gr.Dropdown] | None = None
         # The page's answer to the publication question (set by the page before `build`);
         # None: the page does not ask, and battles are logged as never asked.
@@ -135,21 +137,21 @@ class BattlePanel(VotePanel):
         and stream both sides."""
         view: View | None = None
         try:
-            session = session_of(request)
-            view = self.views.get(session, self.mode)
+            view = self.views.get(session_of(request), self.mode)
             if view.phase in ("voted", "failed"):
                 yield {self.status: status_text("This battle is over; click New round to start "
                                                 "another one.")}
                 return
             if view.phase == "streaming":
                 return
+            client = self.identity.page_client(request)
             if view.battle_id is None:
-                battle_id, events = await self.service.start(
-                    session, prompt, mode=self.mode, models=models, consent=consent
+                battle_id, events = await self.guard.start(
+                    client, prompt, mode=self.mode, models=models, consent=consent
                 )
                 view.battle_id = battle_id
             else:
-                events = await self.service.continue_battle(view.battle_id, session, prompt)
+                events = await self.guard.continue_battle(client, view.battle_id, prompt)
             for side in SIDES:
                 view.chats[side] += [Message("user", prompt), Message("assistant")]
             view.phase = "streaming"
@@ -170,8 +172,7 @@ class BattlePanel(VotePanel):
         """New round: log the open battle as abandoned (if unvoted) and clear the panel."""
         status = ""
         try:
-            session = session_of(request)
-            view = await self.fresh_view(session)
+            view = await self.fresh_view(session_of(request), self.identity.page_client(request))
         except ArenaError as refused:
             status = status_text(refused.message)
             view = View()

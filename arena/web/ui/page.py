@@ -8,12 +8,16 @@ service has a re-vote pool, `arena.web.ui.revote`), Side by side (named battle),
 
 Anonymity. Before a vote the browser receives no model name, endpoint or served id:
 - the battle id is the only handle; it stays on the server in `Views`, keyed by Gradio's
-  per-tab `session_hash` (which is also the session id the service hashes for the rater);
+  per-tab `session_hash` (chosen by the browser: it keys the page's state, never a rater);
 - names arrive only in the vote's reply, after the service committed the vote to SQL;
 - the Side-by-side model list and the leaderboard are fetched when their tab is opened, never
   at page load, so an Arena-only visit carries no model name at all;
 - every event is `api_visibility="private"` (not in the API page, not callable by Gradio's
   clients), run history and the footer links are off.
+
+Raters: the server issues each visitor a signed session cookie (`arena.web.identity`); the
+handlers take the rater from it, and every battle and vote passes the same limits as the REST
+API (`arena.web.guard`).
 
 Consent: above the tabs, before the first prompt, the page asks once whether the rater's
 conversation may be published, with the operator's terms (`ConsentQuestion`, text from
@@ -30,6 +34,7 @@ escaped for Markdown (`markdown_text`). The operator's terms are the operator's 
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -39,7 +44,13 @@ from fastapi import FastAPI
 from arena.battles import BattleService
 from arena.config import ArenaSettings
 from arena.consent import terms_text
+from arena.errors import ArenaError
+from arena.live.limits import LimitStore
 from arena.record import Consent
+from arena.web.client_address import ProxyTrust
+from arena.web.guard import VLLM_DEFAULT_MAX_NUM_SEQS, BattleGuard
+from arena.web.identity import ClientIdentity, SessionCookies
+from arena.web.sessions import SessionSigner
 from arena.web.ui.battle import BattlePanel
 from arena.web.ui.leaderboard import build_leaderboard_tab
 from arena.web.ui.panel import PRIVATE_EVENT, Views, VotePanel
@@ -75,14 +86,17 @@ def build_ui(
     *,
     leaderboard: Callable[[], Awaitable[dict | None]],
     settings: ArenaSettings,
+    guard: BattleGuard,
+    identity: ClientIdentity,
 ) -> gr.Blocks:
-    """The arena's Gradio app. Mount it with `mount_ui` (or pass `MOUNT_OPTIONS` yourself)."""
+    """The arena's Gradio app. Mount it with `mount_ui` (or pass `MOUNT_OPTIONS` yourself);
+    its visitors need the session cookie of `arena.web.identity.SessionCookies`."""
     views = Views()
     revoting = service.replay is not None  # `arena serve --revote`: logged battles, no prompt
     question = ConsentQuestion(settings)
-    arena: VotePanel = (RevotePanel(service, views) if revoting
-                        else BattlePanel(service, views, mode="anonymous", prefix=""))
-    named = BattlePanel(service, views, mode="named", prefix="named-")
+    arena: VotePanel = (RevotePanel(guard, identity, views) if revoting
+                        else BattlePanel(guard, identity, views, mode="anonymous", prefix=""))
+    named = BattlePanel(guard, identity, views, mode="named", prefix="named-")
     with gr.Blocks(title=settings.title, analytics_enabled=False) as demo:
         gr.Markdown(f"# {markdown_text(settings.title)}\nAsk anything, compare two "
                     "anonymous answers, vote for the better one.")
@@ -113,7 +127,7 @@ def build_ui(
         named_tab.select(list_models, outputs=list(named.pickers), **PRIVATE_EVENT)
         if not revoting:
             question.wire()
-        demo.unload(_tab_closer(service, views))
+        demo.unload(_tab_closer(service, identity, views))
     demo.queue(default_concurrency_limit=DEFAULT_CONCURRENCY)
     return demo
 
@@ -172,17 +186,25 @@ class ConsentQuestion:
         return f"{said} (terms version {version}). Reload the page to answer again."
 
 
-def _tab_closer(service: BattleService, views: Views) -> Callable[[gr.Request], Awaitable[None]]:
+def _tab_closer(service: BattleService, identity: ClientIdentity,
+                views: Views) -> Callable[[gr.Request], Awaitable[None]]:
     """The page's unload handler: log the closed tab's open battles as abandoned."""
 
     async def close_tab(request: gr.Request) -> None:
         session = getattr(request, "session_hash", None)
         if not session:
             return
-        for view in views.pop_session(session):
+        open_views = [view for view in views.pop_session(session) if view.is_open]
+        if not open_views:
+            return
+        try:
+            rater = identity.page_client(request).session
+        except ArenaError:  # no valid cookie: the sweep logs them when they expire
+            return
+        for view in open_views:
             if view.is_open:
                 try:
-                    await service.end(view.battle_id, session, reason="tab_closed")
+                    await service.end(view.battle_id, rater, reason="tab_closed")
                 except Exception:  # the sweep logs it later
                     log.exception("ending battle %s on tab close failed", view.battle_id)
 
@@ -195,8 +217,24 @@ def mount_ui(
     *,
     leaderboard: Callable[[], Awaitable[dict | None]],
     settings: ArenaSettings,
+    guard: BattleGuard | None = None,
+    identity: ClientIdentity | None = None,
     path: str = "/",
 ) -> FastAPI:
-    """Build the UI and mount it on `app` at `path` with the arena's `MOUNT_OPTIONS`."""
-    demo = build_ui(service, leaderboard=leaderboard, settings=settings)
-    return gr.mount_gradio_app(app, demo, path=path, **MOUNT_OPTIONS)
+    """Build the UI and mount it on `app` at `path` with the arena's `MOUNT_OPTIONS`, and add
+    the middleware that gives its visitors their session cookie. Without `guard` and
+    `identity` (a test's page over a bare service): the settings' limits over the service's
+    Redis, and sessions signed with a secret of this process."""
+    if identity is None:
+        identity = ClientIdentity(
+            SessionSigner(secrets.token_urlsafe(48), settings.session_max_age_s),
+            ProxyTrust(settings.trusted_proxies))
+    if guard is None:
+        guard = BattleGuard(
+            service, LimitStore(service.live.client, prefix=service.live.prefix), settings,
+            max_streams=settings.max_concurrent_streams or VLLM_DEFAULT_MAX_NUM_SEQS)
+    demo = build_ui(service, leaderboard=leaderboard, settings=settings, guard=guard,
+                    identity=identity)
+    app = gr.mount_gradio_app(app, demo, path=path, **MOUNT_OPTIONS)
+    app.add_middleware(SessionCookies, identity=identity)
+    return app

@@ -6,6 +6,10 @@ of the service's event stream and of a vote.
 `arena.web.ui.revote.RevotePanel`); it knows nothing of how a battle starts (a prompt box or a
 Next battle button), only how its answers stream in and how it is voted on.
 
+Who: the tab's state is keyed by Gradio's per-tab `session_hash` (chosen by the browser, fine
+for what the page shows), the rater by the signed session cookie (`arena.web.identity`), and
+every battle, follow-up and vote goes through the limits of `arena.web.guard.BattleGuard`.
+
 Streaming: the service's merged stream of both sides is folded into the view; updates are
 coalesced to at most one per `UPDATE_INTERVAL_S` (state changes always go out at once).
 """
@@ -21,8 +25,10 @@ from typing import Any
 
 import gradio as gr
 
-from arena.battles import BattleEvent, BattleService, Reveal
+from arena.battles import BattleEvent, Reveal
 from arena.errors import ArenaError, VoteConflict
+from arena.web.guard import BattleGuard
+from arena.web.identity import Client, ClientIdentity
 from arena.web.ui.rendering import render_markdown, render_note
 from arena.web.ui.text import markdown_text
 
@@ -89,7 +95,7 @@ class Views:
 
 
 def session_of(request: gr.Request) -> str:
-    """The tab's Gradio `session_hash`: the session id the service hashes for the rater."""
+    """The tab's Gradio `session_hash`: the key of the tab's views (never the rater)."""
     session = getattr(request, "session_hash", None)
     if not session:
         raise ArenaError("this page lost its session; reload the page to start again")
@@ -124,8 +130,11 @@ class VotePanel:
     ready_note = "Both answers are in: vote for the better one."
     next_label = "New round"  # the button that starts the next battle, named after a vote
 
-    def __init__(self, service: BattleService, views: Views, *, mode: str, prefix: str):
-        self.service = service
+    def __init__(self, guard: BattleGuard, identity: ClientIdentity, views: Views, *,
+                 mode: str, prefix: str):
+        self.guard = guard
+        self.service = guard.service
+        self.identity = identity
         self.views = views
         self.mode = mode
         self.prefix = prefix
@@ -204,11 +213,12 @@ class VotePanel:
         return {self.status: status_text(UNEXPECTED), **self.votes_enabled(False)}
 
     # ------------------------------------------------------------------------------ events
-    async def fresh_view(self, session: str) -> View:
-        """A fresh view for `session`; its open battle, if unvoted, is logged as abandoned."""
+    async def fresh_view(self, session: str, client: Client) -> View:
+        """A fresh view for tab `session`; its open battle, if unvoted, is logged as
+        abandoned (by `client`, its rater)."""
         view = self.views.get(session, self.mode)
         if view.is_open:
-            await self.service.end(view.battle_id, session, reason="new_round")
+            await self.service.end(view.battle_id, client.session, reason="new_round")
         return self.views.reset(session, self.mode)
 
     async def relay(
@@ -257,17 +267,17 @@ class VotePanel:
     async def vote(self, winner: str, request: gr.Request) -> dict[Any, Any]:
         """Cast the vote; on success (or a repeat of one) reveal the names."""
         try:
-            session = session_of(request)
-            view = self.views.get(session, self.mode)
+            view = self.views.get(session_of(request), self.mode)
             if view.battle_id is None:
                 return {self.status: "Start a battle first: type a prompt and press Enter."}
+            client = self.identity.page_client(request)
             try:
-                reveal = await self.service.vote(view.battle_id, session, winner)
+                reveal = await self.guard.vote(client, view.battle_id, winner)
             except VoteConflict:
                 if view.phase != "voted":
                     raise
                 # A second click on an already counted vote: show the names again.
-                reveal = await self.service.reveal(view.battle_id, session)
+                reveal = await self.service.reveal(view.battle_id, client.session)
             view.phase = "voted"
             return {**self.revealed(reveal), **self.votes_enabled(False),
                     **self.inputs_enabled(False)}

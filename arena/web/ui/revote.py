@@ -6,8 +6,9 @@ chat columns `chat-a`/`chat-b`, the four vote buttons, `model-name-a`/`-b` after
 it leaves the open battle (logged as abandoned when it was not voted) and streams the next
 logged battle the service picks for this rater. The logged prompts appear as the user's
 messages in both columns; follow-ups are not possible. Every rule stays in
-`BattleService.start_replay` and `vote`. Logged prompts and answers are untrusted text like live
-ones and go through the same renderer (`arena.web.ui.rendering`, via `chat_value`).
+`BattleService.start_replay` and `vote`, behind the limits of `arena.web.guard`. Logged
+prompts and answers are untrusted text like live ones and go through the same renderer
+(`arena.web.ui.rendering`, via `chat_value`).
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from typing import Any
 
 import gradio as gr
 
-from arena.battles import BattleEvent, BattleService
+from arena.battles import BattleEvent
 from arena.errors import ArenaError
+from arena.web.guard import BattleGuard
+from arena.web.identity import ClientIdentity
 from arena.web.ui.panel import (
     PRIVATE_EVENT,
     SIDES,
@@ -45,8 +48,8 @@ class RevotePanel(VotePanel):
 
     next_label = "Next battle"
 
-    def __init__(self, service: BattleService, views: Views):
-        super().__init__(service, views, mode=REVOTE_MODE, prefix="")
+    def __init__(self, guard: BattleGuard, identity: ClientIdentity, views: Views):
+        super().__init__(guard, identity, views, mode=REVOTE_MODE, prefix="")
 
     def build(self) -> None:
         gr.Markdown(INTRO)
@@ -65,11 +68,11 @@ class RevotePanel(VotePanel):
         """Leave the open battle (abandoned unless voted) and stream the next logged one."""
         view: View | None = None
         try:
-            session = session_of(request)
-            view = await self.fresh_view(session)
+            client = self.identity.page_client(request)
+            view = await self.fresh_view(session_of(request), client)
             cleared = {self.names["a"]: "", self.names["b"]: "", self.status: ""}
             yield {**self.frame(view), **cleared, **self.votes_enabled(False)}
-            battle_id, events = await self.service.start_replay(session)
+            battle_id, events = await self.guard.start_replay(client)
             view.battle_id, view.phase = battle_id, "streaming"
             async with contextlib.aclosing(self.relay(view, events)) as frames:
                 async for frame in frames:
