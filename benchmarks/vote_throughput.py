@@ -3,7 +3,11 @@
 Setup: an embedded Redis, one `arena serve --no-ui --no-models` worker with a SQLite file, and
 N battles "already generated": their ready state (two turns of realistic length, both sides,
 every generation field) is written into Redis exactly as the battle service leaves it after a
-turn. Then scripted raters (one session per battle) vote on all of them, either
+turn. Each battle belongs to its own rater session, issued by the server (`POST
+/api/sessions`, signed), and every vote carries it in `X-Arena-Session`, so each vote pays for
+checking the signature and for the limits (votes per hour and per day per session, per day per
+address: all on, set high enough that this one-address benchmark stays under them). Then the
+scripted raters vote on all of them, either
 
 - open loop (`--rate R`): votes arrive as a Poisson process of R per second whatever the
   server does, and latency counts from each vote's scheduled arrival: the test of "sustains
@@ -34,7 +38,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -57,6 +60,8 @@ data_dir = "{data_dir}"
 redis_url = "{redis_url}"
 rater_salt = "{SALT}"
 votes_per_hour = 100000
+votes_per_day = 1000000
+votes_per_day_per_address = 1000000
 leaderboard_every_votes = 1000000
 leaderboard_interval_s = 86400
 
@@ -110,13 +115,29 @@ def ready_state(battle_id: str, session: str, index: int) -> dict:
     }
 
 
-async def seed_battles(redis_url: str, count: int) -> list[tuple[str, str]]:
+async def issue_sessions(url: str, count: int, concurrency: int = 16) -> list[str]:
+    """`count` session tokens from the server (`POST /api/sessions`)."""
+    tokens: list[str] = []
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        async def issue(share: int) -> None:
+            for _ in range(share):
+                reply = await client.post("/api/sessions")
+                reply.raise_for_status()
+                tokens.append(reply.json()["session"])
+
+        shares = [count // concurrency + (i < count % concurrency) for i in range(concurrency)]
+        await asyncio.gather(*(issue(share) for share in shares))
+    return tokens
+
+
+async def seed_battles(redis_url: str, tokens: list[str]) -> list[tuple[str, str]]:
+    """A ready battle per session token, owned by that session: (battle id, token)."""
     live = LiveState.from_url(redis_url)
     battles = []
-    for index in range(count):
-        battle_id, session = new_battle_id(), uuid.uuid4().hex
+    for index, token in enumerate(tokens):
+        battle_id, session = new_battle_id(), token.rsplit(".", 2)[0]
         await live.put_battle(battle_id, ready_state(battle_id, session, index), 3600)
-        battles.append((battle_id, session))
+        battles.append((battle_id, token))
     await live.aclose()
     return battles
 
@@ -344,7 +365,8 @@ def main() -> None:
                         sys.exit("arena serve did not start:\n"
                                  + (root / "serve.log").read_text()[-3000:])
                     time.sleep(0.2)
-            battles = asyncio.run(seed_battles(redis.url, args.battles))
+            tokens = asyncio.run(issue_sessions(url, args.battles))
+            battles = asyncio.run(seed_battles(redis.url, tokens))
             if args.rate is not None:
                 if args.client != "raw":
                     sys.exit("--rate uses the raw client")

@@ -50,6 +50,7 @@ class StreamLeases:
         self.ttl_s = ttl_s
         self._held: dict[str, Lease] = {}
         self._renewer: asyncio.Task[None] | None = None
+        self._releasing: set[asyncio.Task[None]] = set()
 
     async def acquire(self, address: str, *, per_address: int, total: int) -> Lease | str:
         """A lease for a stream of `address`, or the name of the full limit ('address' or
@@ -65,9 +66,18 @@ class StreamLeases:
         return lease
 
     async def release(self, lease: Lease) -> None:
-        """Free the lease's slot now (it expires by itself if Redis cannot be reached)."""
+        """Free the lease's slot now (it expires by itself if Redis cannot be reached).
+
+        The release runs in a task of its own, shielded: a stream whose client left is closed
+        inside a cancelled scope, where every await would be cancelled again at once."""
         if self._held.pop(lease.lease_id, None) is None:
             return
+        task = asyncio.get_running_loop().create_task(self._free(lease))
+        self._releasing.add(task)
+        task.add_done_callback(self._releasing.discard)
+        await asyncio.shield(task)
+
+    async def _free(self, lease: Lease) -> None:
         try:
             await self.store.release_stream(lease.address, lease.lease_id)
         except LiveStateUnavailable:
