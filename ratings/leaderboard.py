@@ -6,6 +6,8 @@ This is the one call the CLI, notebooks and the battle service share::
     board = compute_leaderboard(df, ci="bootstrap", rounds=1000, seed=1)
     board.table                                          # rank, rank_ub, model, rating, ...
     board.to_dict()                                      # JSON-ready
+    board = compute_leaderboard(df, max_votes_per_rater_per_day=50, dedupe_prompts=True,
+                                robustness=True)         # vote filters; board.robustness
 
 Disconnected comparison graphs raise `DisconnectedGraphError` unless `allow_disconnected`,
 in which case every component is fitted on its own and centred on `mean` (or anchored, for the
@@ -31,9 +33,9 @@ from ratings.errors import BattleDataError, DisconnectedGraphError
 from ratings.io import normalise_frame
 from ratings.options import RatingOptions
 from ratings.pairs import cell_targets
-from ratings.prepare import A_WINS, TIE, Selection, select_battles
-from ratings.raters import rater_anomalies
+from ratings.prepare import A_WINS, TIE, select_battles
 from ratings.resample import single_threaded_blas
+from ratings.robustness import BoardRobustness, board_robustness
 from ratings.scale import (
     covariance_interval,
     percentile_interval,
@@ -41,6 +43,7 @@ from ratings.scale import (
     rating_map,
     to_ratings,
 )
+from ratings.screening import screen_raters, screen_votes
 from ratings.style import style_counts, style_design
 
 TABLE_COLUMNS = ["rank", "rank_ub", "model", "rating", "lower", "upper", "battles", "win_rate"]
@@ -54,6 +57,8 @@ class Leaderboard:
     bound exceeds this model's upper bound), model, rating, lower, upper (Elo points; NaN with
     ci="none"), battles, win_rate ((wins + ties / 2) / battles); with style control also
     style_rating, style_lower, style_upper, style_rank; with allow_disconnected, component.
+    `robustness` (with `options.robustness`): the fewest votes whose removal would change #1
+    and each adjacent pair of the largest component (`ratings.robustness`).
     """
 
     table: pd.DataFrame
@@ -68,6 +73,7 @@ class Leaderboard:
     components: list[list[str]] = field(default_factory=list)
     counts: BattleCounts | None = None
     predicted: pd.DataFrame | None = None
+    robustness: BoardRobustness | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: the table as records plus every diagnostic computed."""
@@ -89,6 +95,9 @@ class Leaderboard:
             "position_bias": self.position_bias,
             "raters": records(self.raters),
             "components": self.components if len(self.components) > 1 else None,
+            # Only when asked for: a board recorded before robustness existed re-runs to the
+            # same bytes.
+            **({"robustness": self.robustness.to_dict()} if self.robustness else {}),
         }
 
 
@@ -115,8 +124,8 @@ def compute_leaderboard(
         All settings; keyword `overrides` replace single fields (e.g. `ci="bootstrap"`).
     """
     options = replace(options or RatingOptions(), **overrides)
-    selection = select_battles(normalise_frame(battles), options)
-    selection, raters = _screen_raters(selection, options)
+    selection = screen_votes(select_battles(normalise_frame(battles), options), options)
+    selection, raters = screen_raters(selection, options)
     used = selection.battles
     counts = count_battles(used)
     groups = counts.components()
@@ -136,26 +145,12 @@ def compute_leaderboard(
         _add_style_control(board, used, counts)
     if options.position_bias:
         board.position_bias = position_bias(used, counts, options)
+    if options.robustness:
+        # Ratings of different components are not comparable: only the largest has an order
+        # worth defending (the table's component 1).
+        board.robustness = board_robustness(counts.subset(groups[0]), options.ties,
+                                            options.prior, options.robustness_exact_limit)
     return board
-
-
-def _screen_raters(selection: Selection, options: RatingOptions
-                   ) -> tuple[Selection, pd.DataFrame | None]:
-    """The rater anomaly table when asked for (`raters` or `exclude_flagged`); with
-    `exclude_flagged`, the selection without the flagged raters' battles, counted as
-    "flagged_rater"."""
-    if not (options.raters or options.exclude_flagged):
-        return selection, None
-    raters = rater_anomalies(selection.battles, options.rater_alpha, options.rater_min_votes)
-    if options.exclude_flagged:
-        flagged = set(raters.loc[raters["flagged"], "judge"])
-        hit = selection.battles["judge"].astype(str).isin(flagged).to_numpy()
-        selection.dropped["flagged_rater"] = int(hit.sum())
-        selection = Selection(selection.battles.loc[~hit], selection.rows_read,
-                              selection.dropped)
-        if selection.rows_used == 0:
-            raise BattleDataError("every battle came from a flagged rater")
-    return selection, raters
 
 
 def _rate_components(counts: BattleCounts, groups: list[np.ndarray], used: pd.DataFrame,

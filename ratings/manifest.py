@@ -1,11 +1,12 @@
 """Reproducible runs: rate a file, write the table and a manifest, re-run from a manifest.
 
 The manifest (`FILE.manifest.json` beside the output `FILE`) records the input's path and
-SHA-256, rows read and used with the count dropped per reason, every option (seed included),
-the grouping column, package versions and the output's SHA-256. `rerun_manifest` checks the
-input's SHA-256 first, recomputes with the recorded options and reports whether the new table
-is byte-identical to the recorded one. Every computation is deterministic given the options
-(bootstrap draws depend only on the seed and the number of rounds), so it is. Paths are
+SHA-256, rows read and used with the count dropped per reason, the vote filters with the
+votes each removed, every option (seed included), the grouping column, package versions and
+the output's SHA-256. `rerun_manifest` checks the input's SHA-256 first, recomputes with the
+recorded options and reports whether the new table is byte-identical to the recorded one.
+Every computation is deterministic given the options (bootstrap draws depend only on the seed
+and the number of rounds; the robustness search has no randomness), so it is. Paths are
 absolute, or (a portable manifest, as the live leaderboard's snapshots write) relative to the
 manifest's folder.
 """
@@ -29,6 +30,7 @@ from ratings.io import read_battles
 from ratings.leaderboard import Leaderboard, compute_leaderboard
 from ratings.options import RatingOptions
 from ratings.report import write_output
+from ratings.screening import DUPLICATE_PROMPT, RATER_DAILY_CAP
 
 MANIFEST_VERSION = 1
 
@@ -136,12 +138,22 @@ def write_run(run: RatingRun, output: Path, *, portable: bool = False) -> Path:
         "groups": groups if run.by is not None else None,
         "by": run.by,
         "seed": run.options.seed,
+        "vote_filters": vote_filter_summary(run),
         "options": run.options.to_dict(),
         "versions": package_versions(),
     }
     target = manifest_path(output)
     target.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return target
+
+
+def vote_filter_summary(run: RatingRun) -> dict[str, Any]:
+    """The vote filters of the run and the votes each removed (summed over --by groups; each
+    group's own counts are in its `dropped`)."""
+    removed = {reason: sum(b.dropped.get(reason, 0) for b in run.boards.values())
+               for reason in (DUPLICATE_PROMPT, RATER_DAILY_CAP)}
+    return {"max_votes_per_rater_per_day": run.options.max_votes_per_rater_per_day,
+            "dedupe_prompts": run.options.dedupe_prompts, "removed": removed}
 
 
 def read_manifest(path: Path) -> dict[str, Any]:

@@ -20,6 +20,9 @@ STYLE_FEATURES = ("tokens", "headers", "lists", "bold")
 # deviation of about 31.6 logits = 5,500 Elo points. It only matters for models that never lost
 # or never won (their likelihood has no maximum); elsewhere the data outweigh it by far.
 DEFAULT_PRIOR = 1e-3
+# Removal vectors the robustness search may refit to prove a swap cost minimal (see
+# `ratings.robustness`); above it the verified greedy answer stands, marked as an upper bound.
+ROBUSTNESS_EXACT_LIMIT = 20_000
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,13 @@ class RatingOptions:
 
     Scale: a logit difference of 1 is `scale / ln(base)` Elo points (400 / ln 10 = 173.7 by
     default). Ratings are centred on `mean`, unless `anchor=(model, rating)` pins one model.
+
+    Vote filters (`ratings.vote_filters`, applied to the selected votes before anything is
+    fitted): `max_votes_per_rater_per_day` keeps each rater's first N votes of every UTC day;
+    `dedupe_prompts` counts a rater's identical first prompt once. `robustness` adds the
+    fewest votes whose removal would change #1 and each adjacent pair
+    (`ratings.robustness`), proven minimal while at most `robustness_exact_limit` removals
+    need refitting.
     """
 
     method: str = "bt"
@@ -55,6 +65,10 @@ class RatingOptions:
     exclude_flagged: bool = False
     rater_alpha: float = 0.01
     rater_min_votes: int = 5
+    max_votes_per_rater_per_day: int | None = None
+    dedupe_prompts: bool = False
+    robustness: bool = False
+    robustness_exact_limit: int = ROBUSTNESS_EXACT_LIMIT
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -74,6 +88,16 @@ class RatingOptions:
              "online Elo has no confidence intervals here; use ci='none' or method='bt'"),
             (not (self.ties == "davidson" and (self.style or self.position_bias)),
              "style control and position bias use ties='half' or 'drop', not 'davidson'"),
+            (self.max_votes_per_rater_per_day is None
+             or (_whole(self.max_votes_per_rater_per_day)
+                 and self.max_votes_per_rater_per_day >= 1),
+             "max_votes_per_rater_per_day must be a whole number >= 1 (or unset for no cap)"),
+            (_whole(self.robustness_exact_limit) and self.robustness_exact_limit >= 0,
+             "robustness_exact_limit must be a whole number >= 0"),
+            (not self.robustness or (self.method == "bt" and self.ties in ("half", "drop")
+                                     and self.prior > 0),
+             "robustness refits the Bradley–Terry board: it needs method='bt', ties='half' "
+             "or 'drop' (not 'davidson') and prior > 0"),
         ]
         for ok, message in checks:
             if not ok:
@@ -109,3 +133,7 @@ class RatingOptions:
         if "style_features" in data:
             data["style_features"] = tuple(data["style_features"])
         return cls(**data)
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

@@ -2,7 +2,7 @@
 
 CSV holds the table only (floats at full precision, so a re-run can be compared byte for
 byte); JSON and Markdown also carry the diagnostics (tie parameter, style coefficients,
-position bias, flagged raters, drops).
+position bias, flagged raters, drops, robustness when asked for).
 """
 
 from __future__ import annotations
@@ -93,7 +93,29 @@ def diagnostics_text(board: Leaderboard, markdown: bool = False) -> str:
         out.append("Disconnected comparison graph: each component is rated on its own scale ("
                    + "; ".join(f"{i}: {len(c)} models" for i, c in
                                enumerate(board.components, start=1)) + ").")
+    if board.robustness is not None:
+        out.append(robustness_text(board, markdown))
     return "\n\n".join(out)
+
+
+def robustness_text(board: Leaderboard, markdown: bool = False) -> str:
+    """The robustness headline and, per adjacent pair, the votes whose removal swaps it."""
+    robustness = board.robustness
+    scope = " (component 1, the largest)" if len(board.components) > 1 else ""
+    if robustness is None or robustness.leader is None:
+        return f"Robustness{scope}: one model only, no order to change."
+    leader = robustness.leader
+    lines = [f"Robustness{scope}: {robustness.headline()}. Without them "
+             f"{leader.lower} would tie or pass {leader.upper} (Bradley–Terry refitted).",
+             "Votes whose removal would swap each adjacent pair"
+             + ("" if all(c.exact for c in robustness.adjacent)
+                else " (\"at most\": found by search, fewer might do)") + ":"]
+    if markdown:
+        lines[-1] += "\n"  # a Markdown list needs a blank line before it
+    bullet = "- " if markdown else "  "
+    lines += [f"{bullet}{cost.upper} > {cost.lower}: {'' if cost.exact else 'at most '}"
+              f"{cost.votes}" for cost in robustness.adjacent]
+    return "\n".join(lines)
 
 
 def render_text(boards: dict[str | None, Leaderboard], by: str | None) -> str:

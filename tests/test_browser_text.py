@@ -6,7 +6,13 @@ from __future__ import annotations
 
 import pytest
 
-from arena.web.ui.leaderboard import board_summary, board_table, ci_figure, win_fraction_figure
+from arena.web.ui.leaderboard import (
+    SWAP_COLUMN,
+    board_summary,
+    board_table,
+    ci_figure,
+    win_fraction_figure,
+)
 
 BOARD = {
     "computed_at": "2026-11-28T10:00:00+00:00",
@@ -61,3 +67,39 @@ def test_summary_text_from_the_board_is_escaped() -> None:
     summary = board_summary({**BOARD, "computed_at": "<img src=x>", "votes": "*9*"},
                             style=False)
     assert "**unknown time UTC**" in summary and "**0** votes" in summary
+
+
+ROBUST = {**BOARD, "rows": [*BOARD["rows"], {**BOARD["rows"][1], "rank": 3, "model": "tiny"}],
+          "robustness": {
+              "headline": "#1 would change if 37 votes were removed",
+              "leader": {"upper": "big", "lower": "small", "votes": 37, "exact": True},
+              "adjacent": [{"upper": "big", "lower": "small", "votes": 37, "exact": True},
+                           {"upper": "small", "lower": "tiny", "votes": 4, "exact": False}]}}
+
+
+def test_summary_leads_with_how_many_removed_votes_would_change_first_place() -> None:
+    summary = board_summary(ROBUST, style=False)
+    assert "**#1 would change if 37 votes were removed**: the fewest votes" in summary
+    assert f"“{SWAP_COLUMN}”" in summary
+    one = {**ROBUST, "robustness": {"leader": {"votes": 1, "exact": False}}}
+    assert ("**#1 would change if 1 vote were removed** (found by search; fewer might do)"
+            in board_summary(one, style=False))
+    styled = board_summary(ROBUST, style=True)
+    assert "#1 of the ratings without style control would change if 37 votes" in styled
+    assert "would change" not in board_summary(BOARD, style=False)
+
+
+def test_each_row_shows_the_votes_to_swap_with_the_next_and_bounds_are_marked() -> None:
+    table = board_table(ROBUST["rows"], ROBUST["robustness"])
+    assert list(table[SWAP_COLUMN]) == ["37", "≤ 4", ""]
+    assert list(board_table(ROBUST["rows"])[SWAP_COLUMN]) == ["", "", ""]
+
+
+@pytest.mark.parametrize("leader", [{"votes": "**37**", "exact": True}, {"votes": True},
+                                    {"votes": -3}, "37", None])
+def test_the_robustness_line_is_built_from_numbers_only(leader: object) -> None:
+    board = {**ROBUST, "robustness": {"headline": "[evil](https://evil.example)",
+                                      "leader": leader, "adjacent": [{"votes": "<b>"}]}}
+    summary = board_summary(board, style=False)
+    assert "would change" not in summary and "evil" not in summary
+    assert list(board_table(board["rows"], board["robustness"])[SWAP_COLUMN]) == ["", "", ""]

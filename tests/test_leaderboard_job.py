@@ -83,6 +83,14 @@ async def test_the_board_is_cached_snapshotted_and_reproducible(job):
     for row in board["rows"]:
         assert row["lower"] < row["rating"] < row["upper"]
 
+    # Robustness of the board's order, on every refresh: #1 and each adjacent pair.
+    robustness = board["robustness"]
+    assert robustness["leader"]["upper"] == "alpha" and robustness["leader"]["votes"] >= 1
+    assert robustness["headline"].startswith(
+        f"#1 would change if {robustness['leader']['votes']} votes were removed")
+    assert [(p["upper"], p["lower"]) for p in robustness["adjacent"]] == [
+        ("alpha", "beta"), ("beta", "gamma")]
+
     cached = await job.live.get_leaderboard()
     assert cached.table == board and cached.votes == 120
 
@@ -102,7 +110,9 @@ async def test_the_board_is_cached_snapshotted_and_reproducible(job):
     assert len(rows) == 120 and not any("rater_hash" in row or "battle_id" in row for row in rows)
     manifest = folder / "leaderboard.json.manifest.json"
     recorded = json.loads(manifest.read_text())
-    assert recorded["rows_used"] == 120
+    assert recorded["rows_used"] == 120 and recorded["options"]["robustness"] is True
+    published = json.loads((folder / "leaderboard.json").read_text())
+    assert published["robustness"] == robustness
     # Paths relative to the folder: nothing of this machine's layout is published.
     assert (recorded["input"]["path"], recorded["output"]["path"]) == (
         "release.jsonl", "leaderboard.json")

@@ -316,6 +316,12 @@ def test_a_style_feature_that_never_varies_is_named(tmp_path):
      "style control and position bias use ties='half' or 'drop', not 'davidson'"),
     (["--ties", "davidson", "--position-bias"],
      "style control and position bias use ties='half' or 'drop', not 'davidson'"),
+    (["--max-votes-per-rater-per-day", "0"],
+     "max_votes_per_rater_per_day must be a whole number >= 1 (or unset for no cap)"),
+    (["--robustness-exact-limit", "-1"], "robustness_exact_limit must be a whole number >= 0"),
+    *[(["--robustness", *args], "robustness refits the Bradley–Terry board: it needs "
+       "method='bt', ties='half' or 'drop' (not 'davidson') and prior > 0")
+      for args in (["--method", "elo"], ["--ties", "davidson"], ["--prior", "0"])],
 ])
 def test_an_invalid_option_is_refused_with_exit_2_and_its_rule(battles, tmp_path, args,
                                                                message):

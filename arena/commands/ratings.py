@@ -30,10 +30,24 @@ def _parse_pairs(values: list[str] | None, flag: str) -> list[tuple[str, str]]:
 RATINGS_HELP = """Compute a leaderboard (rating, CI, rank bounds) from a vote log and write it.
 
 Prints the table; with --out also writes it and FILE.manifest.json (input SHA-256,
-rows used and dropped per reason, every option, versions). --from-manifest
+rows used and dropped per reason, vote filters and the votes they removed, every
+option, versions). --robustness adds how many removed votes would change #1 and
+each adjacent pair. --from-manifest
 re-runs a manifest and says whether the table came out byte-identical.
 --compare-replay REPLAY compares the judges of INPUT (original votes) and REPLAY
 (re-votes, mode replay); with --out FILE.json it writes the comparison there."""
+
+
+DEDUPE_HELP = ("Count a rater's identical first prompt once: keep their first battle with "
+               "it (needs the conversations).")
+ROBUSTNESS_HELP = ("Report the fewest votes whose removal would change #1 and each adjacent "
+                   "pair (Bradley–Terry refits; ties half or drop).")
+EXACT_LIMIT_HELP = ("Most removals refitted to prove a robustness number minimal; above it "
+                    "the number found by search is given as an upper bound.")
+COMPARE_REPLAY_HELP = (
+    "Judge comparison: REPLAY export of an `arena serve --replay` log (may be INPUT itself "
+    "when one file holds both): agreement of original and replay votes on the same battles, "
+    "confusion table, a leaderboard from each.")
 
 
 def register(app: typer.Typer) -> None:
@@ -83,14 +97,15 @@ def ratings(
     exclude_flagged: bool = typer.Option(False, help="Drop battles of flagged judges."),
     rater_alpha: float = typer.Option(0.01, help="Family-wise level of the rater test."),
     rater_min_votes: int = typer.Option(5, help="Judges with fewer votes are not tested."),
+    max_votes_per_rater_per_day: int = typer.Option(
+        None, metavar="N", help="Keep each rater's first N votes of every UTC day."),
+    dedupe_prompts: bool = typer.Option(False, help=DEDUPE_HELP),
+    robustness: bool = typer.Option(False, help=ROBUSTNESS_HELP),
+    robustness_exact_limit: int = typer.Option(20_000, metavar="N", help=EXACT_LIMIT_HELP),
     plot: Path = typer.Option(None, help="Write PNG figures into this directory."),
     from_manifest: Path = typer.Option(
         None, help="Re-run a FILE.manifest.json (checks the input's SHA-256 first)."),
-    compare_replay: Path = typer.Option(
-        None, "--compare-replay",
-        help="Judge comparison: REPLAY export of an `arena serve --replay` log (may be "
-             "INPUT itself when one file holds both): agreement of original and replay "
-             "votes on the same battles, confusion table, a leaderboard from each."),
+    compare_replay: Path = typer.Option(None, "--compare-replay", help=COMPARE_REPLAY_HELP),
 ) -> None:
     # Every option by name; those RatingOptions takes as they are pass straight through.
     rate(**locals())

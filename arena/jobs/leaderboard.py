@@ -6,8 +6,9 @@ were cast in this process, and then, in a new snapshot folder `<out_dir>/<UTC st
 
 1. writes the public data release of the log (`arena.transfer.public`, the same file
    `arena export --public` writes): `release.jsonl` and `release.jsonl.manifest.json`;
-2. rates that release exactly as `arena ratings release.jsonl --style` would (Bradley–Terry
-   with sandwich CIs; the release holds only the battles the default board rates), writing
+2. rates that release exactly as `arena ratings release.jsonl --style --robustness` would
+   (Bradley–Terry with sandwich CIs, plus the fewest votes whose removal would change #1 and
+   each adjacent pair; the release holds only the battles the default board rates), writing
    `leaderboard.json` and its manifest `leaderboard.json.manifest.json` beside it, with paths
    relative to the folder;
 3. stores the board in Redis for every worker's `/api/leaderboard` and Leaderboard tab;
@@ -136,18 +137,20 @@ class LeaderboardJob:
 
 
 def rate_snapshot(export_path: Path, output: Path) -> dict[str, Any]:
-    """Rate one release (or export) as `arena ratings FILE --style --out OUTPUT` would.
+    """Rate one release (or export) as `arena ratings FILE --style --robustness --out OUTPUT`
+    would.
 
     Style features that do not vary are left out; without any (or with a comparison graph in
     pieces) it falls back to `--allow-disconnected` without style control. Writes the table and its
     manifest; returns the board in the shape the UI and `/api/leaderboard` serve: rows,
-    style-controlled rows, when, and from how many votes.
+    style-controlled rows, when, from how many votes, and `robustness`
+    (`ratings.robustness.BoardRobustness.to_dict()`: headline, leader, adjacent pairs).
     """
     features = list(STYLE_FEATURES)
     while True:
         options = RatingOptions(ci="sandwich", style=bool(features),
                                 style_features=tuple(features),
-                                allow_disconnected=not features)
+                                allow_disconnected=not features, robustness=True)
         try:
             run = rate_file(export_path, options)
             break
@@ -186,6 +189,7 @@ def rate_snapshot(export_path: Path, output: Path) -> dict[str, Any]:
         "style_rows": style_rows,
         "style_coefficients": data["style_coefficients"],
         "dropped": board.dropped,
+        "robustness": data.get("robustness"),
     }
 
 

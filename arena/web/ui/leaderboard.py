@@ -2,7 +2,9 @@
 
 The board comes from `leaderboard()` (the job's cached dict, or None before the first votes):
 `{"computed_at", "votes", "rows": [{"rank", "rank_ub", "model", "rating", "lower", "upper",
-"battles", "win_rate"}, ...], "style_rows"?: [...], "plots"?: {"ci": path, "heatmap": path},
+"battles", "win_rate"}, ...], "style_rows"?: [...], "robustness"?: {"leader": {"votes",
+"exact", ...}, "adjacent": [{"upper", "lower", "votes", "exact", ...}, ...]},
+"plots"?: {"ci": path, "heatmap": path},
 "win_fraction"?: {"models": [...], "matrix": [[...]]}, "scale"?, "base"?, "manifest_url"?,
 "export_url"?}`.
 
@@ -39,16 +41,22 @@ LeaderboardFn = Callable[[], Awaitable[Board | None]]
 # Characters a snapshot path may keep in a Markdown link destination (no brackets, spaces,
 # angle brackets or backslashes).
 _URL_SAFE = "/.-_~:=?&%#+,;@!$*"
-COLUMNS = ["Rank", "Rank (UB)", "Model", "Rating", "95% CI", "Battles", "Win rate"]
-DATATYPES = ["number", "number", "str", "number", "str", "number", "str"]
+SWAP_COLUMN = "Votes to swap with next"
+COLUMNS = ["Rank", "Rank (UB)", "Model", "Rating", "95% CI", "Battles", "Win rate",
+           SWAP_COLUMN]
+DATATYPES = ["number", "number", "str", "number", "str", "number", "str", "str"]
 NO_BOARD = (
     "No leaderboard yet: it is computed from the anonymous votes a few minutes after the "
     "first ones are cast."
 )
 
 
-def board_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """The rows as the displayed table: rating with its 95% CI as +upper/-lower offsets."""
+def board_table(rows: list[dict[str, Any]], robustness: Any = None) -> pd.DataFrame:
+    """The rows as the displayed table: rating with its 95% CI as +upper/-lower offsets, and
+    the votes whose removal would swap each model with the one ranked next (`robustness`, the
+    board's; "≤ n" when found by search, so fewer might do; blank for the last model and when
+    the rows are not the ones robustness was computed for)."""
+    swaps = swap_costs(robustness)
     table = [
         [
             row.get("rank"),
@@ -58,10 +66,41 @@ def board_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
             _interval(row),
             row.get("battles"),
             _percent(row.get("win_rate")),
+            swaps.get(str(row.get("model", "")), ""),
         ]
         for row in rows
     ]
     return pd.DataFrame(table, columns=COLUMNS)
+
+
+def swap_costs(robustness: Any) -> dict[str, str]:
+    """Per upper model of each adjacent pair, its swap cost as shown: "12", or "≤ 12" when
+    not proven minimal. Entries that are not well formed are skipped."""
+    pairs = robustness.get("adjacent") if isinstance(robustness, dict) else None
+    shown = {}
+    for pair in pairs if isinstance(pairs, list) else []:
+        if isinstance(pair, dict) and (votes := _count(pair.get("votes"), None)) is not None:
+            bound = "" if pair.get("exact") is True else "≤ "
+            shown[str(pair.get("upper", ""))] = f"{bound}{votes}"
+    return shown
+
+
+def robustness_line(board: Board, *, style: bool) -> str | None:
+    """The robustness headline, e.g. "#1 would change if 37 votes were removed", rebuilt from
+    the board's numbers (never its text); None when the board has none."""
+    robustness = board.get("robustness")
+    leader = robustness.get("leader") if isinstance(robustness, dict) else None
+    votes = _count(leader.get("votes"), None) if isinstance(leader, dict) else None
+    if votes is None:
+        return None
+    plural = "" if votes == 1 else "s"
+    bound = "" if leader.get("exact") is True else " (found by search; fewer might do)"
+    scope = " of the ratings without style control" if style else ""
+    column = "" if style else (f"; “{SWAP_COLUMN}” counts the same for each model and the "
+                               "one ranked below it")
+    return (f"**#1{scope} would change if {votes} vote{plural} were removed**{bound}: the "
+            "fewest votes whose removal (Bradley–Terry refitted) puts another model level with "
+            f"or above #1{column}.")
 
 
 def board_summary(board: Board, *, style: bool) -> str:
@@ -81,7 +120,8 @@ def board_summary(board: Board, *, style: bool) -> str:
     ]
     if links:
         parts.append("re-derive it from the " + " and the ".join(links))
-    return " · ".join(parts) + "."
+    headline = robustness_line(board, style=style)
+    return " · ".join(parts) + "." + (f"\n\n{headline}" if headline else "")
 
 
 def snapshot_link(label: str, url: Any) -> str | None:
@@ -198,7 +238,8 @@ def build_leaderboard_tab(leaderboard: LeaderboardFn) -> gr.Tab:
             return {
                 summary: board_summary(board, style=use_style),
                 style: gr.update(visible=has_style, value=use_style),
-                table: board_table(rows),
+                # Robustness is of the plain board's order: not shown beside style ranks.
+                table: board_table(rows, None if use_style else board.get("robustness")),
                 ci_plot: gr.update(value=plot_image(board, "ci", lambda: ci_figure(rows)),
                                    visible=True),
                 heatmap: gr.update(
@@ -243,11 +284,11 @@ def _timestamp(value: Any) -> str:
         return "unknown time"
 
 
-def _count(value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0
+def _count(value: Any, default: int | None = 0) -> int | None:
+    """A whole count (an int, not a bool or text), else `default`."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return default
 
 
 def _percent(value: Any) -> str:
