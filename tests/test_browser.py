@@ -290,6 +290,9 @@ def test_the_leaderboard_tab_shows_a_board_with_this_tests_vote(
                             f"{page.page.inner_text('#leaderboard-info')}")
     table = page.page.inner_text("#leaderboard")
     assert record.model_a in table and record.model_b in table, table
+    # The live board says how fragile its order is (ratings.robustness).
+    assert "would change if" in page.page.inner_text("#leaderboard-info")
+    assert "Votes to swap with next" in table
     page.page.wait_for_selector("#leaderboard-ci img")
 
 
