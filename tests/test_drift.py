@@ -167,6 +167,48 @@ def test_unreachable_endpoints_are_reported_not_fatal(tmp_path: Path):
     assert "drift: m1: nothing could be replayed (1 failed)" in gated.stderr
 
 
+def test_ctrl_c_stops_a_run_whichever_thread_the_kernel_hands_it_to(tmp_path: Path):
+    """A process-directed SIGINT may be delivered to any thread that does not block it (here
+    tqdm's monitor thread). The run waits on an endpoint that never answers, so only the signal
+    can end it; with asyncio.run's own handler it slept until the 120 s first-token timeout."""
+    import os
+    import signal
+    import socket
+
+    log = write_log(tmp_path / "log.jsonl", [make_battle(model_a="m1", model_b="m2")])
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # the kernel completes the handshake; nothing ever answers
+    silent.settimeout(120)
+    port = silent.getsockname()[1]
+    config = tmp_path / "arena.toml"
+    config.write_text("".join(f'[[models]]\nname = "{name}"\nbase_url = '
+                              f'"http://127.0.0.1:{port}"\n\n' for name in ("m1", "m2")),
+                      encoding="utf-8")
+    run = subprocess.Popen([sys.executable, "-m", "arena", "drift", "generate", str(log),
+                            "--config", str(config), "--out-dir", str(tmp_path / "out"),
+                            "--concurrency", "1"], stderr=subprocess.PIPE, text=True)
+    try:
+        # The first request is in flight; keeping its socket open keeps it waiting. Once its
+        # headers are in, the client only waits (no executor thread is busy to wake the loop).
+        request, _ = silent.accept()
+        request.settimeout(60)
+        sent = b""
+        while b"\r\n\r\n" not in sent:
+            sent += request.recv(65536)
+        threads = [int(t) for t in os.listdir(f"/proc/{run.pid}/task") if int(t) != run.pid]
+        assert threads, "the drift run has no second thread to hand the signal to"
+        os.kill(threads[0], signal.SIGINT)  # kill() with a thread id prefers that thread
+        _, stderr = run.communicate(timeout=60)  # TimeoutExpired: the signal was lost
+    finally:
+        if run.poll() is None:
+            run.kill()
+        request.close()
+        silent.close()
+    assert run.returncode == 130, stderr
+    assert "run the same command again to resume" in stderr
+
+
 def test_bad_input_exits_2_with_the_reason(tmp_path: Path):
     config = tmp_path / "arena.toml"
     config.write_text('[[models]]\nname = "m1"\nbase_url = "http://127.0.0.1:9"\n')

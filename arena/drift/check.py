@@ -24,11 +24,13 @@ the run goes on; the run is resumable (`arena.drift.progress`).
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 from arena.drift.progress import ProgressStore, file_sha256
 from arena.drift.report import DriftReport, summarise
@@ -38,6 +40,7 @@ from serving.client import StreamTimeouts, complete_chat, make_http_client
 from serving.config import ServingConfig
 
 DEFAULT_TIMEOUTS = StreamTimeouts(connect=10.0, first_token=120.0, total=300.0)
+T = TypeVar("T")
 
 
 async def regenerate(
@@ -85,6 +88,38 @@ async def regenerate(
     return [r for r in results if r is not None]
 
 
+async def _until_interrupted(work: Coroutine[Any, Any, T]) -> T | None:
+    """Await `work`; None if SIGINT (Ctrl-C) stopped it.
+
+    `asyncio.run`'s own SIGINT handler is a plain `signal.signal` handler: when the kernel
+    hands the signal to another thread (tqdm's monitor thread, an executor thread), nothing
+    wakes the main thread, which sleeps in epoll until the loop's next timer, up to a
+    first-token timeout later. `loop.add_signal_handler` writes the signal to the loop's
+    wake-up pipe, so the loop wakes whichever thread received it.
+    """
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(work)
+    interrupted = False
+
+    def interrupt() -> None:
+        nonlocal interrupted
+        interrupted = True
+        task.cancel()
+
+    try:
+        loop.add_signal_handler(signal.SIGINT, interrupt)
+    except (ValueError, RuntimeError, NotImplementedError):  # not the main thread, or Windows
+        return await task
+    try:
+        return await task
+    except asyncio.CancelledError:
+        if interrupted:
+            return None
+        raise
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+
+
 def _progress_bar(total: int, done: int, enabled: bool | None):
     from tqdm import tqdm
 
@@ -126,11 +161,13 @@ def run_drift_check(
         bar.update(1)
 
     try:
-        fresh = asyncio.run(regenerate(pending, config, concurrency=concurrency,
-                                       timeouts=timeouts, on_result=record))
+        fresh = asyncio.run(_until_interrupted(regenerate(
+            pending, config, concurrency=concurrency, timeouts=timeouts, on_result=record)))
     finally:
         bar.close()
         store.close()
+    if fresh is None:
+        raise KeyboardInterrupt
     by_key = {**resumed, **{r.key: r for r in fresh}}
     results = [by_key[t.key] for t in tasks] + [skipped_result(s) for s in skipped]
     report = summarise(results, worst=worst)
