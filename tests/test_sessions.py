@@ -5,6 +5,7 @@ from trusted proxies; limits key on the IPv4 address or the IPv6 /64. (Against a
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import ipaddress
 import multiprocessing
@@ -12,11 +13,14 @@ import stat
 from dataclasses import replace
 from pathlib import Path
 
+import httpx
 import pytest
+from fastapi import FastAPI, Request
 from itsdangerous import TimestampSigner
 
 from arena.config import ArenaSettings, ConfigError, load_arena_settings
 from arena.web.client_address import ProxyTrust, limit_key, parse_address
+from arena.web.identity import ClientIdentity, SessionCookies
 from arena.web.sessions import (
     SIGNER_SALT,
     InvalidSession,
@@ -130,3 +134,35 @@ def test_trusted_proxies_and_the_new_limits_are_read_and_checked(tmp_path):
         config.write_text(f"[arena]\n{bad}\n")
         with pytest.raises(ConfigError, match=reason):
             load_arena_settings(config)
+
+
+def test_the_page_gets_a_signed_cookie_and_a_forged_one_is_replaced():
+    signer = SessionSigner(SECRET, max_age_s=3600)
+    identity = ClientIdentity(signer, ProxyTrust(["10.0.0.0/8"]))
+    app = FastAPI()
+
+    @app.get("/")
+    async def page(request: Request) -> dict[str, str]:  # the rater a page handler sees
+        return {"rater": identity.page_client(request).session}
+
+    app.add_middleware(SessionCookies, identity=identity)
+
+    async def visit(peer: str, **headers: str) -> httpx.Response:
+        transport = httpx.ASGITransport(app=app, client=(peer, 5000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://arena") as client:
+            return await client.get("/", headers=headers)
+
+    fresh = asyncio.run(visit("203.0.113.9"))
+    cookie = fresh.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
+    token = cookie.split(";")[0].split("=", 1)[1]
+    assert fresh.json()["rater"] == signer.verify(token)  # the handler acts as it at once
+    again = asyncio.run(visit("203.0.113.9", cookie=f"arena_session={token}"))
+    assert "set-cookie" not in again.headers and again.json()["rater"] == signer.verify(token)
+    forged = asyncio.run(visit("203.0.113.9", cookie="arena_session=chosen-by-me"))
+    replaced = forged.headers["set-cookie"].split(";")[0].split("=", 1)[1]
+    assert forged.json()["rater"] == signer.verify(replaced) != "chosen-by-me"
+    proxied = asyncio.run(visit("10.0.0.2", **{"x-forwarded-proto": "https"}))
+    assert "Secure" in proxied.headers["set-cookie"]
+    spoofed = asyncio.run(visit("203.0.113.9", **{"x-forwarded-proto": "https"}))
+    assert "Secure" not in spoofed.headers["set-cookie"]

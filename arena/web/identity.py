@@ -71,9 +71,9 @@ class ClientIdentity:
         return Client(session, self.address(peer, request.headers.getlist("x-forwarded-for")))
 
     def page_client(self, request: Any) -> Client:
-        """The caller of a Gradio handler (`gr.Request`); InvalidSession (with a line for the
-        page) when its cookie is missing or bad."""
-        raw = getattr(request, "request", None)
+        """The caller of a Gradio handler (`gr.Request`, or a Starlette request); InvalidSession
+        (with a line for the page) when its cookie is missing or bad."""
+        raw = request if isinstance(request, Request) else getattr(request, "request", None)
         if raw is not None:  # the Starlette request of the call
             cookies: dict[str, str] = dict(raw.cookies)
             peer = raw.client.host if raw.client else None
