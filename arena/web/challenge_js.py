@@ -20,7 +20,7 @@ for the arena page's `<head>` (docs/challenge.md: wiring).
 Engines: `"js"`, a SHA-256 in plain JavaScript that hashes the token's first 64-byte blocks
 once (works on plain-HTTP pages too), and `"subtle"`, `crypto.subtle.digest` in batches
 (only in a secure context: HTTPS or localhost). `"auto"` (the default) takes `"js"`, which
-measured tens of times faster in Chromium (benchmarks/challenge_cost.py).
+measured about 15 times faster in Chromium (benchmarks/challenge_cost.py).
 
 The script uses no `eval` and no inline handlers, so it runs under the page's CSP when served
 from this host (`pow_script`) or inlined with the page's nonce.
