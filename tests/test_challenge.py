@@ -15,7 +15,7 @@ import pytest
 from arena.config import ArenaSettings, ConfigError
 from arena.live.connection import LiveConnection
 from arena.live.results import LiveStateUnavailable
-from arena.web.challenge import ChallengeConfigError, make_challenge
+from arena.web.challenge import ChallengeConfigError, check_challenge_settings, make_challenge
 from arena.web.challenge_pow import (
     CHALLENGE_TTL_S,
     ProofOfWork,
@@ -86,6 +86,16 @@ async def test_a_bad_config_is_refused_at_start_up(live: LiveConnection,
         make_challenge(settings(**values), live, secret=SECRET)
     assert fragment in str(refused.value)
     assert isinstance(refused.value, ConfigError)  # `arena serve` reports it and exits 2
+    with pytest.raises(ChallengeConfigError, match=fragment.replace("(", r"\(")):
+        check_challenge_settings(settings(**values))  # the same, without Redis or secret
+
+
+async def test_good_settings_pass_the_config_check() -> None:
+    for values in ({}, {"session_challenge": "none", "pow_difficulty_bits": 99},
+                   {"session_challenge": "pow", "pow_difficulty_bits": 8},
+                   {"session_challenge": "pow", "pow_difficulty_bits": 32}):
+        assert check_challenge_settings(settings(**values)) is None
+    assert check_challenge_settings(ArenaSettings()) is None
 
 
 async def test_pow_needs_a_secret(live: LiveConnection) -> None:

@@ -79,9 +79,9 @@ def solver_page(chromium, verifier: Verifier) -> Iterator[Any]:
                                         "content-security-policy": policy}))
     page.route(f"{ORIGIN}/challenge/pow.js", lambda route: route.fulfill(
         status=200, body=POW_SOLVER_JS, headers={"content-type": "text/javascript"}))
-    page.route(f"{ORIGIN}/api/session/challenge",
+    page.route(f"{ORIGIN}/api/sessions/challenge",
                lambda route: route.fulfill(status=200, json=verifier.call("issue")))
-    page.route(f"{ORIGIN}/api/session", serve_session)
+    page.route(f"{ORIGIN}/api/sessions", serve_session)
     page.goto(f"{ORIGIN}/")
     page.wait_for_function("() => window.arenaChallenge !== undefined", timeout=10_000)
     # The policy is in force: an inline script without the page's nonce did not run.
@@ -179,8 +179,8 @@ def arena_like_app(redis_url: str, prefix: str, counts: dict[str, int]) -> FastA
 
     app = FastAPI()
     app.add_api_route("/challenge/boot.js", pow_boot_script, methods=["GET"])
-    app.add_api_route("/api/session/challenge", offer, methods=["GET"])
-    app.add_api_route("/api/session", submit, methods=["POST"])
+    app.add_api_route("/api/sessions/challenge", offer, methods=["GET"])
+    app.add_api_route("/api/sessions", submit, methods=["POST"])
     with gr.Blocks() as blocks:
         gr.Markdown("arena")
     app = gr.mount_gradio_app(app, blocks, path="/", ssr_mode=False,

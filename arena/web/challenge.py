@@ -49,7 +49,8 @@ class ChallengeConfigError(ConfigError):
     """The `[arena]` challenge settings are unusable; the message says which key and why."""
 
 
-def _proof_of_work(settings: Any, redis: Any, secret: bytes | str | None) -> SessionChallenge:
+def pow_difficulty(settings: Any) -> int:
+    """`settings.pow_difficulty_bits`, checked: a whole number in the sane range."""
     bits = getattr(settings, "pow_difficulty_bits", DEFAULT_DIFFICULTY_BITS)
     if isinstance(bits, bool) or not isinstance(bits, int) or not (
             MIN_DIFFICULTY_BITS <= bits <= MAX_DIFFICULTY_BITS):
@@ -57,6 +58,11 @@ def _proof_of_work(settings: Any, redis: Any, secret: bytes | str | None) -> Ses
             f"[arena] pow_difficulty_bits = {bits!r}: must be a whole number from "
             f"{MIN_DIFFICULTY_BITS} (almost free) to {MAX_DIFFICULTY_BITS} (minutes per "
             f"session in a browser); 20 costs a browser about a second (docs/challenge.md)")
+    return bits
+
+
+def _proof_of_work(settings: Any, redis: Any, secret: bytes | str | None) -> SessionChallenge:
+    bits = pow_difficulty(settings)
     if not secret:
         raise ChallengeConfigError(
             "session_challenge = \"pow\" needs a signing secret (the session secret); "
@@ -71,6 +77,18 @@ CHALLENGE_KINDS: dict[str, Callable[[Any, Any, bytes | str | None], SessionChall
 }
 
 
+def check_challenge_settings(settings: Any) -> None:
+    """Raise `ChallengeConfigError` when the challenge settings are unusable (an unknown kind,
+    a difficulty out of range): for the config check before any process starts."""
+    kind = getattr(settings, "session_challenge", DEFAULT_KIND)
+    if kind != DEFAULT_KIND and kind not in CHALLENGE_KINDS:
+        known = ", ".join(repr(k) for k in (DEFAULT_KIND, *CHALLENGE_KINDS))
+        raise ChallengeConfigError(
+            f"[arena] session_challenge = {kind!r}: unknown; choose one of {known}")
+    if kind == "pow":
+        pow_difficulty(settings)
+
+
 def make_challenge(settings: Any, redis: Any, *,
                    secret: bytes | str | None = None) -> SessionChallenge | None:
     """The challenge `settings.session_challenge` names, or None when it is `"none"`.
@@ -81,12 +99,8 @@ def make_challenge(settings: Any, redis: Any, *,
     challenge). Raises `ChallengeConfigError` at start-up for an unknown kind, a difficulty
     out of range or a missing secret, so a bad config never reaches a rater.
     """
+    check_challenge_settings(settings)
     kind = getattr(settings, "session_challenge", DEFAULT_KIND)
     if kind == DEFAULT_KIND:
         return None
-    factory = CHALLENGE_KINDS.get(kind)
-    if factory is None:
-        known = ", ".join(repr(k) for k in (DEFAULT_KIND, *CHALLENGE_KINDS))
-        raise ChallengeConfigError(
-            f"[arena] session_challenge = {kind!r}: unknown; choose one of {known}")
-    return factory(settings, redis, secret)
+    return CHALLENGE_KINDS[kind](settings, redis, secret)

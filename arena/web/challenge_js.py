@@ -9,10 +9,11 @@
   `onProgress(hashes, expected)` is called after each slice. `last` then says where it ran
   (`"worker"` or `"page"`) and with which engine.
 - `run({issueUrl, submitUrl, onProgress})`: GET `issueUrl` (default
-  `/api/session/challenge`); if it answers a `"pow"` challenge, solve it, POST
-  ``{challenge, answer}`` to `submitUrl` (default `/api/session`) and resolve with that
-  response; otherwise (``{"kind": "none"}``: no challenge, or the session is valid already)
-  resolve with the GET's response and solve nothing.
+  `/api/sessions/challenge`); if it answers a `"pow"` challenge, solve it, POST
+  ``{challenge, answer}`` to `submitUrl` (default `/api/sessions`) and resolve with that
+  response; otherwise (any other answer, e.g. ``{"kind": "none"}`` for a browser whose
+  session is valid already, or a 404 from an arena without a challenge) resolve with the
+  GET's response and solve nothing.
 
 `POW_BOOT_JS` (served by `pow_boot_script`) is the solver plus a call of `run()` at page load,
 for the arena page's `<head>` (docs/challenge.md: wiring).
@@ -240,8 +241,8 @@ POW_SOLVER_JS = r"""
   // or this browser's session is valid already), resolves with that answer and solves none.
   async function run(options) {
     options = options || {};
-    var issueUrl = options.issueUrl || "/api/session/challenge";
-    var submitUrl = options.submitUrl || "/api/session";
+    var issueUrl = options.issueUrl || "/api/sessions/challenge";
+    var submitUrl = options.submitUrl || "/api/sessions";
     var offered = await fetch(issueUrl, {credentials: "same-origin"});
     var issued = offered.ok ? await offered.clone().json().catch(function () { return null; })
                             : null;
