@@ -342,11 +342,17 @@ def test_a_model_killed_mid_battle_fails_the_battle_and_it_cannot_be_voted(arena
 
 
 def test_a_burst_of_new_battles_is_refused_with_429_and_retry_after(arena_server):
-    """The per-minute limit counts every request that reaches it, refused ones included (a
-    mode that does not exist is refused after it), so the burst needs no model."""
+    """The per-session limit counts battles that start (a request refused for its input counts
+    nothing): each is left as soon as it streams, so the burst costs the models little."""
     rater = Rater(arena_server.url)
-    burst = [rater.start("Again.", mode="ranked") for _ in range(BATTLES_PER_MINUTE)]
-    assert [b.status for b in burst] == [400] * BATTLES_PER_MINUTE
+    invalid = [rater.start("Again.", mode="ranked") for _ in range(3)]
+    assert [b.status for b in invalid] == [400] * 3
+    started = []
+    for _ in range(BATTLES_PER_MINUTE):
+        with rater.http.stream("POST", f"{arena_server.url}/api/battles",
+                               json={"prompt": "Again."}) as response:
+            started.append(response.status_code)
+    assert started == [200] * BATTLES_PER_MINUTE
     refused = rater.http.post(f"{arena_server.url}/api/battles", json={"prompt": "One more."})
     assert refused.status_code == 429
     assert refused.json()["error"] == "rate_limited"
