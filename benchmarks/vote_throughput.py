@@ -418,6 +418,9 @@ def main() -> None:
     if trace is not None:
         args.trace.write_text("arrival_unix_s,latency_ms\n" + "".join(
             f"{arrival:.6f},{latency:.3f}\n" for arrival, latency in trace))
+    others = {code: codes.count(code) for code in sorted(set(codes)) if code != 200}
+    if others:
+        print(f"refused (HTTP status: votes): {others}")
     if not (accepted == args.battles == stored == distinct):
         sys.exit(f"LOST OR DUPLICATED VOTES: accepted {accepted}, in SQL {stored}")
 
