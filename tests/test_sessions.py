@@ -21,6 +21,7 @@ from itsdangerous import TimestampSigner
 from arena.config import ArenaSettings, ConfigError, load_arena_settings
 from arena.web.client_address import ProxyTrust, limit_key, parse_address
 from arena.web.identity import ClientIdentity, SessionCookies
+from arena.web.routes import install_error_handlers
 from arena.web.sessions import (
     SIGNER_SALT,
     InvalidSession,
@@ -166,3 +167,47 @@ def test_the_page_gets_a_signed_cookie_and_a_forged_one_is_replaced():
     assert "Secure" in proxied.headers["set-cookie"]
     spoofed = asyncio.run(visit("203.0.113.9", **{"x-forwarded-proto": "https"}))
     assert "Secure" not in spoofed.headers["set-cookie"]
+
+
+def test_with_a_challenge_a_session_costs_a_solved_puzzle(redis_url, live_prefix):
+    from arena.live import LiveState
+    from arena.web.challenge import make_challenge
+    from arena.web.challenge_pow import solve_pow
+    from arena.web.identity import SessionRoutes
+
+    settings = replace(ArenaSettings(), session_challenge="pow", pow_difficulty_bits=8)
+
+    async def scenario() -> None:
+        async with LiveState.from_url(redis_url, prefix=live_prefix) as live:
+            signer = SessionSigner(SECRET, max_age_s=3600)
+            identity = ClientIdentity(signer, ProxyTrust(),
+                                      challenge=make_challenge(settings, live, secret=SECRET))
+            app = FastAPI()
+            routes = SessionRoutes(identity)
+            app.add_api_route("/api/sessions", routes.create, methods=["POST"], status_code=201)
+            app.add_api_route("/api/sessions/challenge", routes.issue_challenge)
+            install_error_handlers(app)
+            app.add_middleware(SessionCookies, identity=identity)
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://arena") as http:
+                assert "set-cookie" not in (await http.get("/")).headers  # none minted
+                bare = await http.post("/api/sessions")
+                assert bare.status_code == 403 and bare.json()["error"] == "challenge_failed"
+                issued = (await http.get("/api/sessions/challenge")).json()
+                wrong = await http.post("/api/sessions", json={
+                    "challenge": issued, "answer": {"nonce": "0"}})
+                if solve_pow(issued)["nonce"] != "0":
+                    assert wrong.status_code == 403 and wrong.json()["detail"]
+                solved = await http.post("/api/sessions", json={
+                    "challenge": issued, "answer": solve_pow(issued)})
+                assert solved.status_code == 201
+                token = solved.json()["session"]
+                assert signer.verify(token) and "HttpOnly" in solved.headers["set-cookie"]
+                again = await http.post("/api/sessions", json={
+                    "challenge": issued, "answer": solve_pow(issued)})
+                assert again.status_code == 403  # each challenge is used once
+                # The page, now holding its cookie, is asked nothing more.
+                http.cookies.set("arena_session", token)
+                assert (await http.get("/api/sessions/challenge")).json() == {"kind": "none"}
+
+    asyncio.run(scenario())

@@ -89,6 +89,13 @@ def add_routes(app: FastAPI, runtime: ArenaRuntime) -> None:
          status_code=201)
     get("/api/sessions/challenge", sessions.issue_challenge,
         "The challenge a new session must pass, when the arena asks one")
+    if runtime.identity.challenge is not None:  # the browser's solver (docs/challenge.md)
+        from arena.web.challenge_js import pow_boot_script, pow_script
+
+        app.add_api_route("/challenge/pow.js", pow_script, methods=["GET"],
+                          include_in_schema=False)
+        app.add_api_route("/challenge/boot.js", pow_boot_script, methods=["GET"],
+                          include_in_schema=False)
     post("/api/battles", api.start_battle, "Start a battle; streams both answers (SSE)")
     post("/api/battles/{battle_id}/turns", api.follow_up, "Send a follow-up prompt (SSE)")
     post("/api/battles/{battle_id}/vote", api.vote, "Vote; returns the revealed names",

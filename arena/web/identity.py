@@ -187,11 +187,14 @@ class SessionRoutes:
                 request.scope))))
         return response
 
-    async def issue_challenge(self) -> JSONResponse:
+    async def issue_challenge(self, request: Request) -> JSONResponse:
         challenge = self.identity.challenge
         if challenge is None:
             return JSONResponse(
                 {"error": "no_challenge",
                  "detail": "this arena asks no challenge: POST /api/sessions with no body"},
                 status_code=404)
+        if self.identity.signer.session_of(request.cookies.get(SESSION_COOKIE)) is not None:
+            # A page whose cookie is valid already: nothing to solve (docs/challenge.md).
+            return JSONResponse({"kind": "none"}, headers={"Cache-Control": "no-store"})
         return JSONResponse(await challenge.issue(), headers={"Cache-Control": "no-store"})

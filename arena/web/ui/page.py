@@ -60,6 +60,9 @@ from arena.web.ui.text import ABOUT_MARKDOWN, markdown_text
 log = logging.getLogger(__name__)
 
 DEFAULT_CONCURRENCY = 16
+# The page's head when new sessions must pass a challenge: the browser's solver, served by
+# this host (arena.web.app), so the page's CSP lets it run.
+CHALLENGE_HEAD = '<script src="/challenge/boot.js"></script>'
 
 # Options for `gr.mount_gradio_app` / `launch`: no run history (it would keep calls in the
 # browser), no footer (API page, settings), no server-side rendering (needs Node), errors as
@@ -235,6 +238,11 @@ def mount_ui(
             max_streams=settings.max_concurrent_streams or VLLM_DEFAULT_MAX_NUM_SEQS)
     demo = build_ui(service, leaderboard=leaderboard, settings=settings, guard=guard,
                     identity=identity)
-    app = gr.mount_gradio_app(app, demo, path=path, **MOUNT_OPTIONS)
+    options = dict(MOUNT_OPTIONS)
+    if identity.challenge is not None:
+        # No cookie until the browser passes the challenge: the boot script solves it at page
+        # load and POSTs the answer to /api/sessions, which sets the cookie (docs/challenge.md).
+        options["head"] = CHALLENGE_HEAD
+    app = gr.mount_gradio_app(app, demo, path=path, **options)
     app.add_middleware(SessionCookies, identity=identity)
     return app
