@@ -69,6 +69,12 @@ class ArenaSettings:
     be published, `consent_terms_version` names that text in every record. `lockstep_streaming`
     releases each side's text no faster than the other's. `redis_maxmemory_mb` caps the embedded
     Redis.
+
+    Bad input (docs/security.md): request bodies over `max_request_bytes` are refused (413)
+    before they are read; a battle's `category` must be one of `categories` (empty: none is
+    accepted). The sampler's pair counts in Redis are reconciled from SQL every
+    `pair_counts_reconcile_s` seconds. A re-voting arena (`arena serve --revote`) shows only
+    battles whose rater agreed to publish the text, unless `revote_without_consent`.
     """
 
     db_url: str = DEFAULT_DB_URL
@@ -104,6 +110,10 @@ class ArenaSettings:
     votes_per_day_per_address: int = 2000
     streams_per_address: int = 8
     max_concurrent_streams: int = 0  # 0: derived from the models (arena.web.guard)
+    categories: tuple[str, ...] = ()  # the `category` values raters may send; empty: none
+    max_request_bytes: int = 1_048_576
+    pair_counts_reconcile_s: float = 300.0
+    revote_without_consent: bool = False
 
     def __repr__(self) -> str:
         """Every setting, with the secrets masked: the passwords in `db_url` and `redis_url`
@@ -149,7 +159,7 @@ def load_arena_settings(path: Path | None) -> ArenaSettings:
     for key in ("max_turns", "max_prompt_chars", "battles_per_minute", "votes_per_hour",
                 "snapshots_keep", "redis_maxmemory_mb", "session_max_age_s",
                 "battles_per_minute_per_address", "votes_per_day", "votes_per_day_per_address",
-                "streams_per_address"):
+                "streams_per_address", "max_request_bytes", "pair_counts_reconcile_s"):
         if getattr(settings, key) < 1:
             raise ConfigError(f"{path}: arena.{key}: must be at least 1")
     if settings.max_concurrent_streams < 0:
@@ -162,6 +172,10 @@ def load_arena_settings(path: Path | None) -> ArenaSettings:
             raise ConfigError(f"{path}: arena.trusted_proxies: {network!r} is not an IP "
                               "address or network (CIDR), e.g. \"10.0.0.0/8\" or "
                               "\"127.0.0.1\"") from None
+    for category in settings.categories:
+        if not category.strip() or len(category) > 128 or not category.isprintable():
+            raise ConfigError(f"{path}: arena.categories: {category[:40]!r} must be 1 to 128 "
+                              "printable characters on one line")
     if settings.db_url == DEFAULT_DB_URL and settings.data_dir != "./data":
         # Keep the vote log inside the configured data directory by default.
         settings = replace(settings, db_url=f"sqlite:///{Path(settings.data_dir) / 'arena.db'}")

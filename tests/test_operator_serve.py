@@ -43,7 +43,8 @@ def write_arena(root: Path, redis_url: str, token_file: Path | None) -> tuple[Pa
     data_dir.mkdir()
     logged = root / "logged.jsonl"
     battles = [make_battle(turn_count=1, model_a=MODELS[0], model_b=MODELS[1],
-                           prompts=[f"Logged prompt {n}"]) for n in range(3)]
+                           prompts=[f"Logged prompt {n}"], publish_consent=True,
+                           terms_version="1") for n in range(3)]
     logged.write_text("".join(json.dumps(b.to_dict()) + "\n" for b in battles), encoding="utf-8")
     config = root / "arena.toml"
     write_revote_config(config, data_dir=data_dir, db_url=f"sqlite:///{root / 'arena.db'}",

@@ -13,7 +13,7 @@ from fixtures.replay_server import ORIGINALS, SKIPPED, original_battles
 
 from arena.battles.revoting import PoolExhausted, revote_sides, text_chunks
 from arena.battles.sampling import assign_sides
-from arena.revote.pool import ReplayPool
+from arena.revote.pool import ReplayPool, ReplayPoolError
 
 
 @pytest.fixture
@@ -35,16 +35,39 @@ def test_the_pool_keeps_replayable_battles_and_counts_the_rest_by_reason(pool):
 
 
 def test_the_pool_skips_failed_generations_and_self_battles(tmp_path):
-    failed = make_battle()
+    consented = {"publish_consent": True, "terms_version": "1"}
+    failed = make_battle(**consented)
     failed.turns[0].generation_b.error = "HTTP 500"
-    same = make_battle(model_a="m", model_b="m")
+    same = make_battle(model_a="m", model_b="m", **consented)
     path = tmp_path / "log.jsonl"
     path.write_text("".join(json.dumps(b.to_dict()) + "\n"
-                            for b in (failed, same, make_battle())), encoding="utf-8")
+                            for b in (failed, same, make_battle(**consented))), encoding="utf-8")
     loaded = ReplayPool.load(path)
     assert len(loaded) == 1
     assert loaded.skipped == Counter({"a generation failed or never finished": 1,
                                       "both sides are the same model": 1})
+
+
+def test_only_battles_whose_rater_agreed_to_publish_are_shown_unless_the_operator_says(
+        tmp_path):
+    """Re-voting shows strangers other raters' text: never asked and declined are left out,
+    and counted, unless the operator loads the pool with require_consent=False."""
+    agreed = make_battle(publish_consent=True, terms_version="1")
+    declined = make_battle(publish_consent=False, terms_version="1")
+    never_asked = make_battle()
+    path = tmp_path / "log.jsonl"
+    path.write_text("".join(json.dumps(b.to_dict()) + "\n"
+                            for b in (agreed, declined, never_asked)), encoding="utf-8")
+    loaded = ReplayPool.load(path)
+    assert list(loaded.battles) == [agreed.battle_id]
+    assert loaded.skipped == Counter({"its rater did not agree to publish the text": 2})
+    everything = ReplayPool.load(path, require_consent=False)
+    assert set(everything.battles) == {agreed.battle_id, declined.battle_id,
+                                       never_asked.battle_id}
+    unconsented = tmp_path / "unconsented.jsonl"
+    unconsented.write_text(json.dumps(never_asked.to_dict()) + "\n", encoding="utf-8")
+    with pytest.raises(ReplayPoolError, match="did not agree to publish"):
+        ReplayPool.load(unconsented)
 
 
 def test_choose_takes_the_fewest_replay_votes_among_battles_not_shown(pool):

@@ -38,7 +38,8 @@ def write_arena(root: Path, redis_url: str) -> tuple[Path, Path, str]:
     data_dir = root / "data"
     data_dir.mkdir()
     logged = root / "logged.jsonl"
-    battles = [make_battle(turn_count=1, model_a=a, model_b=b)
+    battles = [make_battle(turn_count=1, model_a=a, model_b=b, publish_consent=True,
+                           terms_version="1")
                for a, b in [(MODELS[0], MODELS[1]), (MODELS[1], MODELS[2]), (MODELS[2], MODELS[0])]]
     logged.write_text("".join(json.dumps(b.to_dict()) + "\n" for b in battles), encoding="utf-8")
     db_url = f"sqlite:///{root / 'arena.db'}"

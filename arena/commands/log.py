@@ -213,7 +213,7 @@ def _withheld_ids(pools: list[Path]) -> set[str]:
     withheld: set[str] = set()
     for path in pools:
         try:
-            withheld |= set(ReplayPool.load(path).battles)
+            withheld |= set(ReplayPool.load(path, require_consent=False).battles)
         except ReplayPoolError as bad:
             raise _fail(f"error: --withhold: {bad}") from None
     return withheld

@@ -72,7 +72,8 @@ def serve(
     settings, serving = _load_config(config, db=db, host=host, port=port, redis_url=redis_url)
     pool = None
     if revote is not None:
-        pool = _load_revote_pool(revote, announce=worker_index == 0)
+        pool = _load_revote_pool(revote, announce=worker_index == 0,
+                                 require_consent=not settings.revote_without_consent)
         no_models = True
     with contextlib.ExitStack() as stack:
         url = settings.redis_url or _start_redis(stack, settings)
@@ -130,6 +131,7 @@ def _load_config(
     from dataclasses import replace
 
     from arena.config import ConfigError, load_arena_settings
+    from arena.web.challenge import check_challenge_settings
     from arena.web.operator import load_operator_token
     from arena.web.sessions import load_session_secret
     from serving.config import ModelConfigError, load_models_config
@@ -141,6 +143,7 @@ def _load_config(
         # any process starts (the kept session secret is created here, before the workers).
         load_operator_token(settings)
         load_session_secret(settings)
+        check_challenge_settings(settings)
     except (ConfigError, ModelConfigError) as bad:
         typer.echo(f"error: {bad}", err=True)
         raise typer.Exit(2) from None
@@ -154,12 +157,12 @@ def _load_config(
     return settings, serving
 
 
-def _load_revote_pool(path: Path, *, announce: bool) -> ReplayPool:
+def _load_revote_pool(path: Path, *, announce: bool, require_consent: bool) -> ReplayPool:
     """The logged battles to re-vote; exit 2 with the reason when the file is unusable."""
     from arena.revote.pool import ReplayPool, ReplayPoolError
 
     try:
-        pool = ReplayPool.load(path)
+        pool = ReplayPool.load(path, require_consent=require_consent)
     except ReplayPoolError as bad:
         typer.echo(f"error: {bad}", err=True)
         raise typer.Exit(2) from None

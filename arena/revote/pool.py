@@ -40,6 +40,7 @@ from arena.record import BattleRecord, InvalidRecord
 from arena.store import BattleLog
 
 REPLAYABLE_STATUSES = ("voted", "abandoned")
+NO_CONSENT = "its rater did not agree to publish the text"
 _UNREACHABLE = (RedisConnectionError, RedisTimeoutError, ReadOnlyError, OSError)
 
 
@@ -56,10 +57,14 @@ class ReplayPool:
     skipped: Counter[str] = field(default_factory=Counter)
 
     @classmethod
-    def load(cls, path: Path) -> ReplayPool:
+    def load(cls, path: Path, *, require_consent: bool = True) -> ReplayPool:
         """Read a JSONL export; keep what can be re-voted, count the rest by reason.
 
-        Raises ReplayPoolError when the file is missing or holds no replayable battle.
+        A re-voting arena shows strangers other raters' prompts and answers, so by default only
+        battles whose rater agreed to publish the text (`publish_consent`) are kept;
+        `require_consent=False` (`[arena] revote_without_consent`) is for logs that are public
+        already or raters bound by the operator's terms. Raises ReplayPoolError when the file
+        is missing or holds no replayable battle.
         """
         path = Path(path)
         if not path.is_file():
@@ -74,6 +79,9 @@ class ReplayPool:
                 record, reason = _parse(line)
                 if record is not None and reason is None and record.battle_id in battles:
                     reason = "duplicate battle_id"
+                if (record is not None and reason is None and require_consent
+                        and record.publish_consent is not True):
+                    reason = NO_CONSENT
                 if reason is not None:
                     skipped[reason] += 1
                     continue

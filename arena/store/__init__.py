@@ -9,7 +9,7 @@ for battle in log.iter_battles(status="voted"):
 
 from arena.record import InvalidRecord
 from arena.store.errors import DuplicateBattle, SchemaError, SchemaTooNew
-from arena.store.log import BattleLog
+from arena.store.log import BattleLog, RecordRefused
 from arena.store.tables import STORE_SCHEMA_VERSION
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "BattleLog",
     "DuplicateBattle",
     "InvalidRecord",
+    "RecordRefused",
     "SchemaError",
     "SchemaTooNew",
 ]

@@ -22,6 +22,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from arena.web.body_limit import BodyLimit
 from arena.web.identity import SessionRoutes
 from arena.web.operator import OperatorGate, OperatorRoutes, install_operator_handler
 from arena.web.routes import BattleRoutes, VoteReveal, install_error_handlers
@@ -74,7 +75,9 @@ def build_app(runtime: ArenaRuntime, *, with_ui: bool = True) -> FastAPI:
         app = mount_ui(app, runtime.service, leaderboard=runtime.leaderboard,
                        settings=runtime.settings, guard=runtime.guard,
                        identity=runtime.identity)
-    # Last, around everything (Gradio's routes included): the CSP and the other headers.
+    # Around everything (Gradio's routes included): bodies over the limit are refused before
+    # they are read, and every answer, a 413 too, gets the CSP and the other headers.
+    app.add_middleware(BodyLimit, max_bytes=runtime.settings.max_request_bytes)
     install_security_headers(app)
     return app
 

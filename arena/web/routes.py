@@ -18,6 +18,7 @@ the details at `/api/operator/health`, `arena.web.operator`).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -30,9 +31,12 @@ from pydantic import BaseModel, Field, StrictBool
 from arena.battles import BattleService
 from arena.errors import ArenaError, BadInput
 from arena.record import Consent
+from arena.store import RecordRefused
 from arena.web.guard import BattleGuard
 from arena.web.identity import ClientIdentity
 from arena.web.sse import stream_response
+
+log = logging.getLogger(__name__)
 
 
 class StartBattle(BaseModel):
@@ -170,6 +174,17 @@ def install_error_handlers(app: FastAPI) -> None:
             {"error": error.code, "detail": error.message},
             status_code=error.status,
             headers=headers,
+        )
+
+    @app.exception_handler(RecordRefused)
+    async def record_refused(_: Request, error: RecordRefused) -> JSONResponse:
+        # The database's reason is for the operator's log, not for the rater.
+        log.warning("%s", error)
+        return JSONResponse(
+            {"error": "not_recordable",
+             "detail": "the vote log refused this battle's record, so the vote did not count; "
+                       "start a new round"},
+            status_code=422,
         )
 
     @app.exception_handler(RequestValidationError)

@@ -195,20 +195,11 @@ class ArenaRuntime:
             return self.job.last_board
         return cached.table if cached is not None else self.job.last_board
 
-    async def rebuild_pair_counts(self) -> None:
-        """Refill the sampler's per-pair vote counts from SQL when Redis lost them."""
-        if await self.live.pair_counts_built():
-            return
-
-        counts = await asyncio.to_thread(self.log.pair_counts, mode="anonymous", status="voted")
-        await self.live.rebuild_pair_counts(counts)  # (a, b) and (b, a) add up there
-
     async def start(self) -> None:
         if self.run_jobs:
-            try:
-                await self.rebuild_pair_counts()
-            except LiveStateUnavailable:
-                log.warning("pair counts not rebuilt: live state unavailable")
+            # At once (Redis may have been flushed), then every pair_counts_reconcile_s: a
+            # Redis blip after a vote's SQL commit must not leave a pair under-counted for good.
+            self._tasks.append(asyncio.create_task(self._reconcile_pair_counts()))
         if self.revote_pool is None:  # a re-vote arena never contacts the models
             self._tasks.append(asyncio.create_task(self._watch_health()))
         self._tasks.append(asyncio.create_task(self._sweep()))
@@ -241,6 +232,16 @@ class ArenaRuntime:
             except LiveStateUnavailable:
                 log.warning("health flags not updated: live state unavailable")
             await asyncio.sleep(HEALTH_INTERVAL_S)
+
+    async def _reconcile_pair_counts(self) -> None:
+        while True:
+            try:
+                await self.service.reconcile_pair_counts()
+            except LiveStateUnavailable:
+                log.warning("pair counts not reconciled: live state unavailable")
+            except Exception:  # retried next round
+                log.exception("reconciling pair counts failed")
+            await asyncio.sleep(self.settings.pair_counts_reconcile_s)
 
     async def _sweep(self) -> None:
         while True:
