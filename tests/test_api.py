@@ -329,7 +329,9 @@ def test_a_model_killed_mid_battle_fails_the_battle_and_it_cannot_be_voted(arena
         models = httpx.get(f"{arena_server.url}/api/models", timeout=10).json()
         assert models == {"models": [{"name": "tiny-a"}, {"name": "tiny-b"}]}
         alone = rater.start("Anyone there?")
-        assert alone.status == 503 and "healthy" in alone.body["detail"]
+        # ...and the refusal names no model either (which one is down narrows the pair).
+        assert alone.status == 503 and "fewer than two models" in alone.body["detail"]
+        assert "tiny" not in alone.body["detail"]
     finally:
         if killed:
             arena_server.restart_model("tiny-b")

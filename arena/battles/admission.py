@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 VOTE_WINDOW_S = 3600  # the vote limit counts votes per hour
+LIVE_STATE_DOWN = ("the arena's live-state store (Redis) is unavailable, so no new battle "
+                   "can start; try again in a minute")
 
 
 async def unless_redis_down(awaitable: Awaitable[T]) -> T:
@@ -31,10 +33,9 @@ async def unless_redis_down(awaitable: Awaitable[T]) -> T:
     try:
         return await awaitable
     except LiveStateUnavailable as down:
-        raise Unavailable(
-            f"the arena's live-state store (Redis) is unreachable, so no new battle can "
-            f"start; try again shortly ({down})"
-        ) from None
+        # The detail (the address, "full", the error) is for the operator's log only.
+        log.warning("live state unavailable for a new battle: %s", down)
+        raise Unavailable(LIVE_STATE_DOWN) from None
 
 
 def vote_limit_refusal(decision: RateLimitDecision) -> RateLimited:
@@ -71,10 +72,7 @@ class Admission:
         try:
             decision = await self.live.allow_battle(owner, limit)
         except LiveStateUnavailable:
-            raise Unavailable(
-                "the arena's live-state store (Redis) is unreachable, so no new battle can "
-                "start; try again shortly"
-            ) from None
+            raise Unavailable(LIVE_STATE_DOWN) from None
         if not decision.allowed:
             raise RateLimited(
                 f"too many new battles: the limit is {limit} per minute; "

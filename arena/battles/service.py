@@ -74,6 +74,10 @@ from arena.store.group_writer import GroupWriter, RecordWriter
 
 log = logging.getLogger(__name__)
 
+# The same words whichever models are down: which ones is per-model health (operators only).
+NO_HEALTHY_PAIR = ("no battle can start right now: fewer than two models are available; "
+                   "try again in a minute")
+
 # How long closing the service waits for the records of battles being abandoned (a client
 # left mid-stream) before it closes the writer, in seconds.
 ABANDON_WAIT_S = 5.0
@@ -209,14 +213,13 @@ class BattleService:
 
     async def _sample_pair(self) -> tuple[str, str, tuple[str, float | None, int | None]]:
         """(left, right, (policy, probability of the pair, side seed)) among healthy models."""
-        down = await unless_redis_down(self.live.down_models())
+        down = set(await unless_redis_down(self.live.down_models()))
         counts = await unless_redis_down(self.live.pair_counts(max_age_s=1.0))
         try:
-            choice = self.sampler.sample(
-                list(self.contenders), counts, self.rng, excluded=set(down)
-            )
+            choice = self.sampler.sample(list(self.contenders), counts, self.rng, excluded=down)
         except NotEnoughModels as short:
-            raise Unavailable(str(short)) from None
+            log.warning("no battle can start: %s", short)  # which models: operators only
+            raise Unavailable(NO_HEALTHY_PAIR, retry_after_s=60.0) from None
         side_seed = new_side_seed()
         left, right = assign_sides(choice.pair, side_seed)
         return left, right, (choice.policy, choice.probability, side_seed)
