@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fixtures.browser import ArenaPage
+from fixtures.browser import TURN_TIMEOUT_MS, ArenaPage
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from arena.record import BattleRecord
@@ -158,8 +158,9 @@ def test_follow_up_prompts_continue_the_same_battle(
     page.ask("First question: what is rain?")
     page.wait_until_votable()
     page.ask("Second question: and snow?")
-    page.page.wait_for_function(
-        "() => document.querySelectorAll('#chat-a .message-content').length === 4")
+    page.page.wait_for_function(  # a model turn: the turn timeout, not the default 30 s
+        "() => document.querySelectorAll('#chat-a .message-content').length === 4",
+        timeout=TURN_TIMEOUT_MS)
     page.wait_until_votable()
     page.vote("model_b")
     (record,) = new.wait()
