@@ -69,7 +69,8 @@ def wait_text(seconds: float) -> str:
         return f"{seconds} s"
     if seconds < 7200:
         return f"{(seconds + 59) // 60} min"
-    return f"{seconds // 3600} h {(seconds % 3600 + 59) // 60} min"
+    minutes = (seconds + 59) // 60  # rounded up first: 86399 s is 24 h 0 min, not 23 h 60 min
+    return f"{minutes // 60} h {minutes % 60} min"
 
 
 # What each counter's refusal says: its limit and window in words.
