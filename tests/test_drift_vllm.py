@@ -21,6 +21,7 @@ from pathlib import Path
 from random import Random
 
 import pytest
+from fixtures.vllm import TEST_KEY_ENV, VLLM_KEYED
 
 from arena.record import BattleRecord, Turn
 from serving.client import complete_chat
@@ -85,10 +86,15 @@ def real_log(vllm_servers, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+# The session's tiny servers require their API key (named, never inline: tests/fixtures/vllm.py).
+KEY_TOML = f'api_key_env = "{TEST_KEY_ENV}"\n' if VLLM_KEYED else ""
+
+
 def write_config(path: Path, entries: dict[str, tuple[str, str]]) -> Path:
     """name -> (base_url, served_model_name)."""
     path.write_text("".join(
-        f'[[models]]\nname = "{name}"\nbase_url = "{url}"\nserved_model_name = "{served}"\n\n'
+        f'[[models]]\nname = "{name}"\nbase_url = "{url}"\nserved_model_name = "{served}"\n'
+        f'{KEY_TOML}\n'
         for name, (url, served) in entries.items()), encoding="utf-8")
     return path
 
