@@ -124,8 +124,8 @@ def test_the_page_solves_the_challenge_at_load_and_its_votes_count(pow_arena, ch
         page.wait_for_function("() => !document.querySelector('#vote-b').disabled",
                                timeout=30_000)
         page.click("#vote-b")
-        page.wait_for_function(  # the names are revealed once the vote is in SQL
-            "() => document.querySelector('#model-name-a').innerText.trim().length > 0",
+        page.wait_for_function(  # said once the vote is in SQL
+            "() => document.querySelector('#arena-status').innerText.includes('vote is saved')",
             timeout=30_000)
         voted = [b for b in pow_arena.log.iter_battles(status="voted")
                  if b.battle_id not in before]
