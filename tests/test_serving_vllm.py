@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import re
 import subprocess
@@ -113,7 +114,7 @@ async def test_the_two_tiny_models_write_different_text(vllm_servers):
 
 async def test_unknown_served_model_ends_with_the_http_error(vllm_servers):
     endpoint = vllm_servers.endpoint("tiny-a")
-    wrong = type(endpoint)(endpoint.name, endpoint.base_url, "no-such-model")
+    wrong = dataclasses.replace(endpoint, model="no-such-model")  # keeps its API key
     record = await complete_chat(wrong, MESSAGES, params(seed=1))
     assert record.error.startswith("HTTP 404") and "no-such-model" in record.error
 
