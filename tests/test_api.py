@@ -302,15 +302,18 @@ def test_a_model_killed_mid_battle_fails_the_battle_and_it_cannot_be_voted(arena
     payload = {"prompt": "Tell a long story.", "mode": "named", "models": ["tiny-b", "tiny-a"]}
     killed = False
     try:
+        # Frozen first, so its side cannot finish before the kill however loaded the machine
+        # (a fast tiny model used to finish both sides before the client read the first event).
+        arena_server.freeze_model("tiny-b")
+        killed = True  # from here the finally restarts it
         with rater.http.stream("POST", url, json=payload) as response:
             events = []
             for line in response.iter_lines():
                 if not line.startswith("data: "):
                     continue
                 events.append(json.loads(line[6:]))
-                if not killed and events[-1]["kind"] == "battle":
-                    arena_server.kill_model("tiny-b")
-                    killed = True
+                if events[-1]["kind"] == "battle":
+                    arena_server.kill_model("tiny-b")  # mid-battle: its request is in flight
         kinds = [e["kind"] for e in events if e["kind"] != "delta"]
         assert "failed" in kinds and "ready" not in kinds
         errors = [e for e in events if e["kind"] == "error"]
