@@ -6,6 +6,8 @@ do; nothing was written); 2 the command line is wrong (Typer's usage errors).
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -179,8 +181,6 @@ def _check_public_options(out: Path, fmt: str, since: str | None, mode: str | No
 
 def _write_public(db: str | None, config: Path | None, out: Path, withhold: list[Path]) -> None:
     """`arena export --public`: the release (and its manifest) the leaderboard job writes."""
-    from sqlalchemy.exc import SQLAlchemyError
-
     from arena.config import ConfigError, load_arena_settings
     from arena.transfer.public import export_public, load_release_key
 
@@ -190,15 +190,8 @@ def _write_public(db: str | None, config: Path | None, out: Path, withhold: list
     except (ConfigError, ValueError, OSError) as bad:
         raise _fail(f"error: {bad}") from None
     withheld = _withheld_ids(withhold)
-    log = _open_log(db, config)
-    try:
+    with _exporting_from(db, config, out) as log:
         release = export_public(log, out, key=key, withheld=withheld)
-    except OSError as bad:
-        raise _fail(f"error: cannot write {out}: {bad.strerror or bad}") from None
-    except SQLAlchemyError as bad:
-        raise _fail(f"error: reading the vote log failed: {_first_line(bad)}") from None
-    finally:
-        log.close()
     left = ", ".join(f"{reason.replace('_', ' ')} {count}"
                      for reason, count in release.manifest()["left_out"].items())
     noun = "battle" if release.rows == 1 else "battles"
@@ -224,13 +217,21 @@ def _write_export(
 ) -> int:
     """Export the battles `selection` picks (since, mode, status; progress): how many were
     written, or exit 1 with the reason."""
-    from sqlalchemy.exc import SQLAlchemyError
-
     from arena.transfer.export import export_battles
+
+    with _exporting_from(db, config, out) as log:
+        return export_battles(log, fmt, out, **selection)
+
+
+@contextlib.contextmanager
+def _exporting_from(db: str | None, config: Path | None, out: Path) -> Iterator[Any]:
+    """The open vote log (a BattleLog) for an export to `out`; a failed write or read exits 1
+    with the reason, and the log is closed either way."""
+    from sqlalchemy.exc import SQLAlchemyError
 
     log = _open_log(db, config)
     try:
-        return export_battles(log, fmt, out, **selection)
+        yield log
     except OSError as bad:
         raise _fail(f"error: cannot write {out}: {bad.strerror or bad}") from None
     except SQLAlchemyError as bad:
