@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 from factories import make_battle
-from fixtures.arena_server import SESSION_HEADER
+from fixtures.arena_server import SESSION_HEADER, stop_arena_serve
 from fixtures.replay_server import MODELS, wait_until_healthy, write_revote_config
 
 from arena.live.embedded import EmbeddedRedis, free_port
@@ -61,11 +61,7 @@ def pow_arena(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PowArena]:
         wait_until_healthy(url, process, log_path)
         yield PowArena(url, BattleLog(f"sqlite:///{root / 'arena.db'}"))
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_arena_serve(process, None)
         redis.stop()
 
 

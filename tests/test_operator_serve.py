@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 from factories import make_battle
-from fixtures.arena_server import SESSION_HEADER, new_session
+from fixtures.arena_server import SESSION_HEADER, new_session, stop_arena_serve
 from fixtures.replay_server import MODELS, wait_until_healthy, write_revote_config
 
 from arena.live.embedded import EmbeddedRedis, free_port
@@ -78,11 +78,7 @@ def arena(root: Path, *, token_env: str | None = None,
         wait_until_healthy(url, process, log_path)
         yield Served(url, log_path)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_arena_serve(process, None)
         redis.stop()
 
 
