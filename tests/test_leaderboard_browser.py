@@ -8,16 +8,15 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import gradio as gr
-import httpx
 import pytest
 import uvicorn
 from factories import make_battle
 from fastapi import FastAPI
+from fixtures.battle_service import wait_until_serving
 from fixtures.browser import ArenaPage
 
 from arena.jobs.leaderboard import rate_snapshot
@@ -61,16 +60,7 @@ def tab_url(board: dict) -> Iterator[str]:
     thread = threading.Thread(target=asyncio.run, args=(server.serve(),), daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert thread.is_alive(), "the tab's server stopped while starting"
-        assert time.monotonic() < deadline, "the tab's server did not answer within 60 s"
-        time.sleep(0.1)  # allowed sleep: poll interval while the server starts, with a deadline
+    wait_until_serving(url, thread, "the tab's server")
     try:
         yield url
     finally:
