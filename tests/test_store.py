@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError
 
 from arena.record import InvalidRecord
 from arena.store import STORE_SCHEMA_VERSION, BattleLog, DuplicateBattle, SchemaTooNew
+from arena.store.engine import make_engine
 from arena.store.errors import SchemaError
 
 
@@ -33,6 +34,26 @@ def test_new_sqlite_database_is_created_with_its_directory(tmp_path: Path):
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         stored = raw.execute("SELECT value FROM arena_meta WHERE key='schema_version'").fetchone()
         assert stored == (str(STORE_SCHEMA_VERSION),)
+
+
+def test_opening_waits_while_another_process_writes_to_an_old_journal_file(tmp_path: Path):
+    """Switching a rollback-journal file to WAL while another connection holds its write lock
+    makes SQLite answer "locked" at once, without its busy handler: opening retries instead."""
+    path = tmp_path / "old.db"
+    writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    writer.execute("CREATE TABLE t (x)")
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("INSERT INTO t VALUES (1)")
+    release = threading.Timer(0.5, lambda: writer.execute("ROLLBACK"))
+    release.start()
+    try:
+        engine = make_engine(f"sqlite:///{path}")
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        engine.dispose()
+    finally:
+        release.join()
+        writer.close()
 
 
 def test_in_memory_database_works_for_single_threaded_use():
