@@ -75,6 +75,13 @@ class ArenaSettings:
     accepted). The sampler's pair counts in Redis are reconciled from SQL every
     `pair_counts_reconcile_s` seconds. A re-voting arena (`arena serve --revote`) shows only
     battles whose rater agreed to publish the text, unless `revote_without_consent`.
+
+    Categories and lifecycle (docs/categories.md): every battle is labelled when recorded
+    (`arena.labels`); `label_model` names a `[[models]]` entry that also labels the hard-prompt
+    criteria (empty: heuristics only). A model is marked provisional on the board until it has
+    `provisional_votes` votes; a category board with fewer than `category_min_votes` votes says
+    so instead of ranking. `sampling_correction` weights each battle of the live board by the
+    inverse of its logged pair probability.
     """
 
     db_url: str = DEFAULT_DB_URL
@@ -114,6 +121,10 @@ class ArenaSettings:
     max_request_bytes: int = 1_048_576
     pair_counts_reconcile_s: float = 300.0
     revote_without_consent: bool = False
+    label_model: str = ""
+    provisional_votes: int = 300
+    category_min_votes: int = 50
+    sampling_correction: bool = False
 
     def __repr__(self) -> str:
         """Every setting, with the secrets masked: the passwords in `db_url` and `redis_url`
@@ -159,7 +170,8 @@ def load_arena_settings(path: Path | None) -> ArenaSettings:
     for key in ("max_turns", "max_prompt_chars", "battles_per_minute", "votes_per_hour",
                 "snapshots_keep", "redis_maxmemory_mb", "session_max_age_s",
                 "battles_per_minute_per_address", "votes_per_day", "votes_per_day_per_address",
-                "streams_per_address", "max_request_bytes", "pair_counts_reconcile_s"):
+                "streams_per_address", "max_request_bytes", "pair_counts_reconcile_s",
+                "provisional_votes", "category_min_votes"):
         if getattr(settings, key) < 1:
             raise ConfigError(f"{path}: arena.{key}: must be at least 1")
     if settings.max_concurrent_streams < 0:
