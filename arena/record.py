@@ -6,7 +6,10 @@ the `serving.records.GenerationRecord` with endpoint, served model id, every sam
 sent, seed, timings, token counts, finish reason and error. Plus the left/right assignment, how
 the pair was chosen and with what probability, the salted rater hash, the vote, flags, and the
 schema and app versions, and the rater's answer to the publication terms
-(`publish_consent`, `terms_version`; both None when the rater was never asked).
+(`publish_consent`, `terms_version`; both None when the rater was never asked), the automatic
+labels of the prompts (`labels`, `language`, `labeller_version`; see arena.labels and
+docs/categories.md) and each side's model lifecycle state when the battle started
+(`model_state_a`, `model_state_b`; None in records from before states existed).
 
 `winner` uses FastChat's words. `model_a` is always the model shown on the left.
 """
@@ -29,6 +32,8 @@ MODES = ("anonymous", "named", "replay")
 # voted: the rater voted; abandoned: ended without a vote (new round, tab closed, expired);
 # error: a side failed, so the battle cannot be voted.
 STATUSES = ("voted", "abandoned", "error")
+# A model's lifecycle state ([[models]] state in the serving config; docs/categories.md).
+MODEL_STATES = ("preview", "active", "retired")
 
 
 @functools.cache
@@ -132,6 +137,10 @@ class BattleRecord:
     replay_of: str | None = None
     publish_consent: bool | None = None
     terms_version: str | None = None
+    labels: list[str] = field(default_factory=list)
+    labeller_version: str | None = None
+    model_state_a: str | None = None
+    model_state_b: str | None = None
     schema_version: int = SCHEMA_VERSION
     app_version: str = field(default_factory=app_version)
 
@@ -165,6 +174,25 @@ class BattleRecord:
         if self.pair_probability is not None and not 0.0 <= self.pair_probability <= 1.0:
             raise InvalidRecord(f"pair_probability {self.pair_probability} is not in [0, 1]")
         self._validate_consent()
+        self._validate_labels()
+
+    def _validate_labels(self) -> None:
+        if not isinstance(self.labels, list) or not all(
+            isinstance(label, str) and label for label in self.labels
+        ):
+            raise InvalidRecord("labels must be a list of non-empty strings")
+        if self.labels != sorted(set(self.labels)):
+            raise InvalidRecord("labels must be sorted and free of repeats")
+        if self.labeller_version is not None and (
+            not isinstance(self.labeller_version, str) or not self.labeller_version
+        ):
+            raise InvalidRecord("labeller_version must be a non-empty string or null")
+        for side in ("model_state_a", "model_state_b"):
+            state = getattr(self, side)
+            if state is not None and state not in MODEL_STATES:
+                raise InvalidRecord(
+                    f"{side} {state!r} is not one of {', '.join(MODEL_STATES)} (or null)"
+                )
 
     def _validate_consent(self) -> None:
         if self.publish_consent is not None and not isinstance(self.publish_consent, bool):
@@ -220,6 +248,10 @@ class BattleRecord:
             "replay_of": self.replay_of,
             "publish_consent": self.publish_consent,
             "terms_version": self.terms_version,
+            "labels": list(self.labels),
+            "labeller_version": self.labeller_version,
+            "model_state_a": self.model_state_a,
+            "model_state_b": self.model_state_b,
         }
 
     @classmethod
@@ -252,6 +284,10 @@ class BattleRecord:
                 replay_of=data.get("replay_of"),
                 publish_consent=data.get("publish_consent"),
                 terms_version=data.get("terms_version"),
+                labels=data["labels"] if data.get("labels") is not None else [],
+                labeller_version=data.get("labeller_version"),
+                model_state_a=data.get("model_state_a"),
+                model_state_b=data.get("model_state_b"),
                 schema_version=int(data.get("schema_version", SCHEMA_VERSION)),
                 app_version=data.get("app_version", app_version()),
             )

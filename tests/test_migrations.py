@@ -1,10 +1,11 @@
 """The vote log's Alembic migrations, on SQLite and a real PostgreSQL.
 
-The old database is the one in tests/data/vote-log-v1.*: ten battles written by the arena of
-the commit before Alembic (tests/data/make_vote_log_v1.py says how), loaded from its dump. It
-must upgrade in place keeping every row and value, then log new battles with their consent; two
-processes opening it at once migrate it once; a database from a newer arena is refused and
-left as it was.
+The old databases are the ones in tests/data: vote-log-v1.* (ten battles written by the arena
+of the commit before Alembic; make_vote_log_v1.py says how) and vote-log-v2.* (those ten plus
+two with the rater's consent, written at store schema version 2; make_vote_log_v2.py), each
+loaded from its dump. Each must upgrade in place keeping every row and value, then log new
+battles with their consent, labels and model states; two processes opening one at once migrate
+it once; a database from a newer arena is refused and left as it was.
 """
 
 from __future__ import annotations
@@ -38,20 +39,44 @@ V1_TABLES = {  # table -> its primary key, the order its rows are compared in
     "turn": "battle_id, position",
     "generation": "battle_id, position, side",
 }
-NEW_BATTLE_COLUMNS = ("publish_consent", "terms_version")
+# The battle columns each store schema version added (version 1 had the others).
+ADDED_COLUMNS = {
+    2: ("publish_consent", "terms_version"),
+    3: ("labels", "labeller_version", "model_state_a", "model_state_b"),
+}
+# What an old row holds in each added column after the upgrade (SQLite returns JSON as text).
+UPGRADED_VALUE = {"publish_consent": None, "terms_version": None, "labels": "[]",
+                  "labeller_version": None, "model_state_a": None, "model_state_b": None}
+MIGRATION_TITLES = {
+    "0002": "Running upgrade 0001 -> 0002, Store schema version 2: the rater's answer to the "
+            "publication terms, per battle.",
+    "0003": "Running upgrade 0002 -> 0003, Store schema version 3: automatic labels and the "
+            "models' lifecycle states, per battle.",
+}  # fmt: skip
+OLD_VERSIONS = (1, 2)
+BATTLES = {1: 10, 2: 12}
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def v1_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A database of store schema version 1 with the ten battles of tests/data, per backend."""
-    if request.param == "sqlite":
-        path = tmp_path / "v1.db"
+@pytest.fixture(params=[
+    pytest.param((version, backend), id=f"v{version}-{backend}",
+                 marks=[pytest.mark.postgres] if backend == "postgres" else [])
+    for version in OLD_VERSIONS for backend in ("sqlite", "postgres")
+])  # fmt: skip
+def old_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database of store schema version 1 or 2 with the battles of tests/data, per backend."""
+    version, backend = request.param
+    if backend == "sqlite":
+        path = tmp_path / f"v{version}.db"
         with sqlite3.connect(path) as raw:
-            raw.executescript((DATA / "vote-log-v1.sqlite.sql").read_text())
+            raw.executescript((DATA / f"vote-log-v{version}.sqlite.sql").read_text())
         return f"sqlite:///{path}"
     url = request.getfixturevalue("postgres_url")
-    load_postgres_dump(url, (DATA / "vote-log-v1.postgresql.sql").read_text())
+    load_postgres_dump(url, (DATA / f"vote-log-v{version}.postgresql.sql").read_text())
     return url
+
+
+def stored_version(url: str) -> int:
+    return int(raw_rows(url)["arena_meta"][0]["value"])
 
 
 def load_postgres_dump(url: str, sql: str) -> None:
@@ -85,52 +110,73 @@ def stored_revision(url: str) -> str | None:
         engine.dispose()
 
 
-def expected_v1_records() -> list[BattleRecord]:
-    lines = (DATA / "vote-log-v1.jsonl").read_text().splitlines()
+def expected_records(version: int) -> list[BattleRecord]:
+    lines = (DATA / f"vote-log-v{version}.jsonl").read_text().splitlines()
     return [BattleRecord.from_dict(json.loads(line)) for line in lines]
 
 
-# ------------------------------------------------------------------------- upgrade in place
-def test_a_v1_database_upgrades_in_place_keeping_every_row_and_value(v1_url: str):
-    before = raw_rows(v1_url)
-    assert before["arena_meta"] == [{"key": "schema_version", "value": "1"}]
-    assert len(before["battle"]) == 10 and stored_revision(v1_url) is None
+def added_since(version: int) -> tuple[str, ...]:
+    return tuple(c for v, columns in ADDED_COLUMNS.items() if v > version for c in columns)
 
-    with BattleLog(v1_url) as log:
-        assert log.schema_version == STORE_SCHEMA_VERSION == 2
+
+def plain(value: Any) -> Any:
+    """A JSON column's value as Python: PostgreSQL's driver decodes it, SQLite returns text."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
+# ------------------------------------------------------------------------- upgrade in place
+def test_an_old_database_upgrades_in_place_keeping_every_row_and_value(old_url: str):
+    before = raw_rows(old_url)
+    version = stored_version(old_url)
+    assert len(before["battle"]) == BATTLES[version]
+    assert stored_revision(old_url) == (None if version == 1 else "0002")
+
+    with BattleLog(old_url) as log:
+        assert log.schema_version == STORE_SCHEMA_VERSION == 3
         records = list(log.iter_battles())
 
-    after = raw_rows(v1_url)
-    assert after["arena_meta"] == [{"key": "schema_version", "value": "2"}]
-    assert stored_revision(v1_url) == head_revision() == "0002"
+    after = raw_rows(old_url)
+    assert after["arena_meta"] == [{"key": "schema_version", "value": "3"}]
+    assert stored_revision(old_url) == head_revision() == "0003"
     for table in ("vote", "turn", "generation"):
         assert after[table] == before[table], table
-    assert [row["publish_consent"] for row in after["battle"]] == [None] * 10
-    assert [row["terms_version"] for row in after["battle"]] == [None] * 10
-    old_columns = [{k: v for k, v in row.items() if k not in NEW_BATTLE_COLUMNS}
-                   for row in after["battle"]]
+    added = added_since(version)
+    for column in added:
+        expected = plain(UPGRADED_VALUE[column])
+        assert [plain(row[column]) for row in after["battle"]] == [expected] * len(records)
+    old_columns = [{k: v for k, v in row.items() if k not in added} for row in after["battle"]]
     assert old_columns == before["battle"]
-    expected = {r.battle_id: r.to_dict() for r in expected_v1_records()}
-    assert {r.battle_id: r.to_dict() for r in records} == expected
+    expected_dicts = {r.battle_id: r.to_dict() for r in expected_records(version)}
+    assert {r.battle_id: r.to_dict() for r in records} == expected_dicts
+    assert all(r.labels == [] and r.labeller_version is None for r in records)
+    assert all(r.model_state_a is None and r.model_state_b is None for r in records)
 
 
-def test_after_the_upgrade_new_battles_record_the_raters_answer(v1_url: str):
-    agreed = replace(make_battle(), battle_id="v2-agreed", publish_consent=True,
-                     terms_version="2026-01")
-    declined = replace(make_battle(), battle_id="v2-declined", publish_consent=False,
-                       terms_version="2026-01")
-    with BattleLog(v1_url) as log:
+def test_after_the_upgrade_new_battles_record_consent_labels_and_model_states(old_url: str):
+    agreed = replace(make_battle(), battle_id="v3-agreed", publish_consent=True,
+                     terms_version="2026-01", labels=["code", "lang:en"],
+                     labeller_version="test-1", language="en",
+                     model_state_a="preview", model_state_b="active")
+    declined = replace(make_battle(), battle_id="v3-declined", publish_consent=False,
+                       terms_version="2026-01", model_state_a="retired")
+    count = BATTLES[stored_version(old_url)]
+    with BattleLog(old_url) as log:
         log.record_battles([agreed, declined])
-    with BattleLog(v1_url) as log:  # reopened: nothing left to migrate, nothing lost
-        assert log.get_battle("v2-agreed") == agreed
-        assert log.get_battle("v2-declined") == declined
+    with BattleLog(old_url) as log:  # reopened: nothing left to migrate, nothing lost
+        assert log.get_battle("v3-agreed") == agreed
+        assert log.get_battle("v3-declined") == declined
         old = log.get_battle("v1-battle-01")
         assert old is not None and (old.publish_consent, old.terms_version) == (None, None)
-        assert log.count_battles() == 12
-    stored = {row["battle_id"]: row for row in raw_rows(v1_url)["battle"]}
-    assert (stored["v2-agreed"]["publish_consent"], stored["v2-agreed"]["terms_version"]) == (
+        assert (old.labels, old.labeller_version, old.model_state_a) == ([], None, None)
+        assert log.count_battles() == count + 2
+    stored = {row["battle_id"]: row for row in raw_rows(old_url)["battle"]}
+    assert (stored["v3-agreed"]["publish_consent"], stored["v3-agreed"]["terms_version"]) == (
         True, "2026-01")  # fmt: skip
-    assert stored["v2-declined"]["publish_consent"] in (False, 0)
+    assert plain(stored["v3-agreed"]["labels"]) == ["code", "lang:en"]
+    assert (stored["v3-agreed"]["model_state_a"], stored["v3-agreed"]["model_state_b"]) == (
+        "preview", "active")  # fmt: skip
+    assert stored["v3-declined"]["publish_consent"] in (False, 0)
+    assert plain(stored["v3-declined"]["labels"]) == []
 
 
 def schema_of(url: str) -> dict[str, Any]:
@@ -158,20 +204,22 @@ def schema_of(url: str) -> dict[str, Any]:
 
 
 def test_an_upgraded_database_has_the_schema_of_a_fresh_one_and_of_the_tables(
-    v1_url: str, tmp_path: Path, request: pytest.FixtureRequest
+    old_url: str, tmp_path: Path, request: pytest.FixtureRequest
 ):
-    fresh_url = (request.getfixturevalue("postgres_url") if v1_url.startswith("postgresql")
+    fresh_url = (request.getfixturevalue("postgres_url") if old_url.startswith("postgresql")
                  else f"sqlite:///{tmp_path / 'fresh.db'}")
-    BattleLog(v1_url).close()
+    BattleLog(old_url).close()
     BattleLog(fresh_url).close()
-    assert schema_of(v1_url) == schema_of(fresh_url)
-    assert set(schema_of(v1_url)["battle"]["columns"]) >= {
-        ("publish_consent", "BOOLEAN", True), ("terms_version", "TEXT", True)}
+    assert schema_of(old_url) == schema_of(fresh_url)
+    assert set(schema_of(old_url)["battle"]["columns"]) >= {
+        ("publish_consent", "BOOLEAN", True), ("terms_version", "TEXT", True),
+        ("labels", "JSON", False), ("labeller_version", "TEXT", True),
+        ("model_state_a", "TEXT", True), ("model_state_b", "TEXT", True)}
     # The models in arena/store/tables.py describe exactly what the migrations built.
     models = MetaData()
     for table in TABLES:
         table.to_metadata(models)
-    engine = create_engine(v1_url)
+    engine = create_engine(old_url)
     try:
         with engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"compare_type": True})
@@ -200,10 +248,11 @@ def open_log(url: str, barrier: Any, results: Any) -> None:
         results.put((log.schema_version, upgrades, log.count_battles()))
 
 
-def test_two_processes_opening_an_old_database_at_once_migrate_it_once(v1_url: str):
+def test_two_processes_opening_an_old_database_at_once_migrate_it_once(old_url: str):
+    old_version = stored_version(old_url)
     spawn = multiprocessing.get_context("spawn")
     barrier, results = spawn.Barrier(2), spawn.Queue()
-    processes = [spawn.Process(target=open_log, args=(v1_url, barrier, results))
+    processes = [spawn.Process(target=open_log, args=(old_url, barrier, results))
                  for _ in range(2)]
     for process in processes:
         process.start()
@@ -211,39 +260,38 @@ def test_two_processes_opening_an_old_database_at_once_migrate_it_once(v1_url: s
         process.join(timeout=120)
         assert process.exitcode == 0
     seen = [results.get(timeout=5) for _ in processes]
-    assert sorted(version for version, _, _ in seen) == [2, 2]
-    assert [count for _, _, count in seen] == [10, 10]
+    assert sorted(version for version, _, _ in seen) == [3, 3]
+    assert [count for _, _, count in seen] == [BATTLES[old_version]] * 2
     ran = [message for _, upgrades, _ in seen for message in upgrades]
-    assert ran == ["Running upgrade 0001 -> 0002, Store schema version 2: the rater's answer "
-                   "to the publication terms, per battle."]
-    assert stored_revision(v1_url) == "0002"
+    assert ran == [MIGRATION_TITLES[r] for r in ("0002", "0003") if int(r) > old_version]
+    assert stored_revision(old_url) == "0003"
 
 
 # ---------------------------------------------------------------------------- the future
 @pytest.mark.parametrize(
     ("meta_version", "revision", "message"),
     [
-        ("3", "0002", "has battle-log schema version 3, but this arena knows only versions "
-                      "up to 2. Upgrade arena"),
-        ("2", "0003", r"has battle-log schema version 2 \(migration 0003\), but this arena "
-                      "knows only versions up to 2"),
+        ("4", "0003", "has battle-log schema version 4, but this arena knows only versions "
+                      "up to 3. Upgrade arena"),
+        ("3", "0004", r"has battle-log schema version 3 \(migration 0004\), but this arena "
+                      "knows only versions up to 3"),
     ],
 )  # fmt: skip
 def test_a_database_from_a_newer_arena_is_refused_and_left_unchanged(
-    v1_url: str, meta_version: str, revision: str, message: str
+    old_url: str, meta_version: str, revision: str, message: str
 ):
-    BattleLog(v1_url).close()
-    engine = create_engine(v1_url)
+    BattleLog(old_url).close()
+    engine = create_engine(old_url)
     with engine.begin() as connection:
         connection.execute(text("UPDATE arena_meta SET value = :v"), {"v": meta_version})
         connection.execute(text("UPDATE alembic_version SET version_num = :r"), {"r": revision})
     engine.dispose()
-    before = (raw_rows(v1_url), schema_of(v1_url))
+    before = (raw_rows(old_url), schema_of(old_url))
     with pytest.raises(SchemaTooNew, match=message) as refused:
-        BattleLog(v1_url)
+        BattleLog(old_url)
     assert "it was not changed" in str(refused.value)
-    assert (raw_rows(v1_url), schema_of(v1_url)) == before
-    assert stored_revision(v1_url) == revision
+    assert (raw_rows(old_url), schema_of(old_url)) == before
+    assert stored_revision(old_url) == revision
 
 
 def test_a_numbered_database_without_its_migration_record_is_refused(tmp_path: Path):

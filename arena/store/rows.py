@@ -19,6 +19,7 @@ BATTLE_FIELDS = (
     "system_prompt_b", "conversation_a", "conversation_b", "started_at", "ended_at",
     "rater_hash", "pair_policy", "pair_probability", "side_seed", "flags", "language",
     "category", "replay_of", "schema_version", "app_version", "publish_consent", "terms_version",
+    "labels", "labeller_version", "model_state_a", "model_state_b",
 )  # fmt: skip
 GENERATION_FIELDS = (
     "endpoint", "served_model", "messages", "params", "seed", "output", "started_at",
@@ -41,6 +42,7 @@ class BattleRows:
 def record_to_rows(record: BattleRecord) -> BattleRows:
     battle = {name: getattr(record, name) for name in BATTLE_FIELDS}
     battle["flags"] = list(record.flags)
+    battle["labels"] = list(record.labels)
     vote = None
     if record.winner is not None:
         vote = {"battle_id": record.battle_id, "winner": record.winner, "voted_at": record.voted_at}

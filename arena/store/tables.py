@@ -2,7 +2,8 @@
 
     arena_meta   key/value facts about the database itself (the schema version)
     battle       one row per battle: who, when, how the pair was chosen, mode, status, flags,
-                 the rater's answer to the publication terms
+                 the rater's answer to the publication terms, the automatic labels and the
+                 models' lifecycle states
     vote         at most one row per battle: the winner and when it was given
     turn         one row per user prompt of a battle (position = order in the record)
     generation   one row per turn and side ("a" = left, "b" = right): the full
@@ -31,6 +32,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    text,
 )
 from sqlmodel import Field, SQLModel
 
@@ -39,7 +41,7 @@ from arena.store.types import UtcDateTime
 # Version of the table layout (not of the JSONL record format, arena.record.SCHEMA_VERSION).
 # Bump it together with a new revision in arena/store/migrations/versions whenever the tables
 # change (docs/vote-log.md, "Migrations"); the revision writes it into arena_meta.
-STORE_SCHEMA_VERSION = 2
+STORE_SCHEMA_VERSION = 3
 
 
 class MetaRow(SQLModel, table=True):
@@ -81,6 +83,14 @@ class BattleRow(SQLModel, table=True):
     # Store schema version 2 (migration r0002): null = the rater was never asked.
     publish_consent: bool | None = Field(default=None, sa_column=Column(Boolean))
     terms_version: str | None = Field(default=None, sa_column=Column(Text))
+    # Store schema version 3 (migration r0003): automatic labels (arena.labels; [] and null
+    # = never labelled) and each side's model lifecycle state (null = before states existed).
+    labels: list[Any] = Field(
+        sa_column=Column(JSON, nullable=False, server_default=text("'[]'"))
+    )
+    labeller_version: str | None = Field(default=None, sa_column=Column(Text))
+    model_state_a: str | None = Field(default=None, sa_column=Column(Text))
+    model_state_b: str | None = Field(default=None, sa_column=Column(Text))
 
 
 class VoteRow(SQLModel, table=True):
