@@ -22,6 +22,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from arena.web.board_api import LeaderboardRoutes
 from arena.web.body_limit import BodyLimit
 from arena.web.identity import SessionRoutes
 from arena.web.operator import OperatorGate, OperatorRoutes, install_operator_handler
@@ -84,7 +85,7 @@ def build_app(runtime: ArenaRuntime, *, with_ui: bool = True) -> FastAPI:
 
 def add_routes(app: FastAPI, runtime: ArenaRuntime) -> None:
     """Every REST route of the arena: path, method, handler and the summary its docs show."""
-    api = BattleRoutes(runtime.service, runtime.leaderboard, runtime.health,
+    api = BattleRoutes(runtime.service, runtime.health,
                        guard=runtime.guard, identity=runtime.identity)
     sessions = SessionRoutes(runtime.identity)
     get, post = _adder(app, "GET"), _adder(app, "POST")
@@ -105,7 +106,8 @@ def add_routes(app: FastAPI, runtime: ArenaRuntime) -> None:
          response_model=VoteReveal)
     post("/api/battles/{battle_id}/end", api.end, "Leave a battle without voting")
     get("/api/models", api.models, "Public names of the configured models")
-    get("/api/leaderboard", api.get_leaderboard, "The latest cached leaderboard")
+    get("/api/leaderboard", LeaderboardRoutes(runtime.leaderboard).get_leaderboard,
+        "The latest cached leaderboard, overall or of one category")
     get("/healthz", api.healthz, "Ok or not: {\"ok\": true} (200) or false (503)")
     if runtime.revote_pool is not None:
         from arena.revote.routes import RevoteRoutes

@@ -6,10 +6,13 @@ session from `POST /api/sessions`); limits: `arena.web.guard`; streaming answers
 `arena.web.sse`.
 
 Status codes: 400 empty or invalid input, 401 no session or a bad one, 403 not your battle
-(or a failed session challenge), 404 unknown battle, 409 already voted / not finished /
-failed, 413 prompt too long, 429 rate-limited (with Retry-After), 503 no healthy models, Redis
+(or a failed session challenge), 404 unknown battle or leaderboard category, 409 already
+voted / not finished / failed, 413 prompt too long, 422 a text field the arena refuses (too
+long, control characters), 429 rate-limited (with Retry-After), 503 no healthy models, Redis
 down or the arena at capacity (with Retry-After). Every error body is
 `{"error": code, "detail": message}`.
+
+The leaderboard's handler: `arena.web.board_api`.
 
 Everything here is public, so nothing here may narrow a pair before the vote: `/api/models`
 lists names without their health, `/healthz` says only whether the arena is ok (operators get
@@ -88,20 +91,18 @@ class VoteReveal(BaseModel):
 
 # The handlers carry no docstrings: FastAPI would publish them as the routes' descriptions.
 class BattleRoutes:
-    """The handlers of the `/api` routes and `/healthz` over one service, its limits
+    """The handlers of the battle `/api` routes and `/healthz` over one service, its limits
     (`guard`) and the callers' identities."""
 
     def __init__(
         self,
         service: BattleService,
-        leaderboard: Callable[[], Awaitable[dict[str, Any] | None]],
         health: Callable[[], Awaitable[dict[str, Any]]],
         *,
         guard: BattleGuard,
         identity: ClientIdentity,
     ):
         self.service = service
-        self.leaderboard = leaderboard
         self.health = health
         self.guard = guard
         self.identity = identity
@@ -145,15 +146,6 @@ class BattleRoutes:
     async def models(self) -> dict[str, Any]:
         # Names only: which models are up would tell a rater which pairs can be drawn.
         return {"models": [{"name": name} for name in self.service.contenders]}
-
-    async def get_leaderboard(self) -> JSONResponse:
-        board = await self.leaderboard()
-        if board is None:
-            return JSONResponse(
-                {"computed_at": None, "votes": 0, "rows": [],
-                 "detail": "no leaderboard has been computed yet"}
-            )
-        return JSONResponse(board)
 
     async def healthz(self) -> JSONResponse:
         # Ok or not, nothing more: addresses and driver errors are for operators only.
