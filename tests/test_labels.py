@@ -1,0 +1,134 @@
+"""The heuristic labeller (arena.labels): its accuracy on the labelled set in
+tests/data/labels/prompts.jsonl, and the rules of the labels it writes.
+
+The set: 64 battles' prompts written for this test, in 22 languages (Latin, Cyrillic, Greek,
+Arabic, Hebrew, Devanagari, Thai, Chinese, Japanese and Korean scripts), code in ten
+programming languages (fenced, pasted and asked for), math (arithmetic, equations, LaTeX,
+proofs, word problems), chit-chat, multi-turn, long and hard prompts, and traps (a date, "dress
+code"). Each line holds the full label set a careful human gives the prompts. The floors sit
+a little under the accuracy measured when the labeller was written (docs/categories.md), so a
+change that makes a label worse fails here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from factories import make_battle
+
+from arena.labels import CRITERIA, LABELLER_VERSION, LONG_QUERY_TOKENS, label_prompts, label_record
+from arena.labels.language import detect_language
+from arena.labels.text import token_estimate
+from arena.record import InvalidRecord
+
+SET = Path(__file__).resolve().parent / "data" / "labels" / "prompts.jsonl"
+ITEMS = [json.loads(line) for line in SET.read_text(encoding="utf-8").splitlines()]
+# Accuracy floors: share of the set's battles on which the label's presence is right.
+FLOORS = {
+    "language": 0.95,
+    "code": 0.95,
+    "math": 0.93,
+    "multi_turn": 1.0,
+    "long_query": 1.0,
+    "hard_prompt": 0.93,
+    **{f"hard:{name}": 0.9 for name in CRITERIA},
+}
+
+
+def accuracy(name: str) -> float:
+    right = 0
+    for item in ITEMS:
+        found = label_prompts(item["prompts"])
+        if name == "language":
+            expected = next(label[5:] for label in item["labels"] if label.startswith("lang:"))
+            right += found.language == expected
+        else:
+            right += (name in found.labels) == (name in item["labels"])
+    return right / len(ITEMS)
+
+
+@pytest.mark.parametrize("name", list(FLOORS))
+def test_each_label_is_right_on_the_labelled_set_at_least_as_often_as_its_floor(name: str):
+    measured = accuracy(name)
+    assert measured >= FLOORS[name], f"{name}: accuracy {measured:.3f} < {FLOORS[name]}"
+
+
+def test_the_labelled_set_covers_what_the_docs_promise():
+    labels = [set(item["labels"]) for item in ITEMS]
+    languages = {label for found in labels for label in found if label.startswith("lang:")}
+    assert len(languages) >= 20
+    assert {"lang:zh", "lang:ja", "lang:ko", "lang:ru", "lang:ar", "lang:hi"} <= languages
+    for name in ("code", "math", "multi_turn", "long_query", "hard_prompt"):
+        assert sum(name in found for found in labels) >= 2, name
+    chit_chat = [found for found in labels if all(x.startswith("lang:") for x in found)]
+    assert len(chit_chat) >= 15
+
+
+# ------------------------------------------------------------------------------ the rules
+def test_label_record_sets_sorted_unique_labels_language_and_version_and_nothing_else():
+    record = make_battle(prompts=["Écris une fonction Python qui trie une liste.",
+                                  "Et maintenant en Rust, s'il te plaît."], category="coding")
+    labelled = label_record(record)
+    assert labelled is not record and record.labels == [] and record.labeller_version is None
+    assert labelled.labels == sorted(set(labelled.labels))
+    assert {"code", "lang:fr", "multi_turn"} <= set(labelled.labels)
+    assert (labelled.language, labelled.labeller_version) == ("fr", LABELLER_VERSION)
+    assert replace(labelled, labels=[], language=record.language, labeller_version=None) == record
+    labelled.validate()
+    assert label_record(labelled) == labelled  # labelling again changes nothing
+
+
+def test_only_the_raters_prompts_are_labelled_not_the_answers_or_system_prompts():
+    record = make_battle(prompts=["Tell me about your favourite season."],
+                         outputs=["```python\nprint('summer')\n```  $\\int x dx$"],
+                         system_prompt_a="Always answer with code and equations.")
+    assert "lang:en" in label_record(record).labels
+    assert not {"code", "math"} & set(label_record(record).labels)
+
+
+def test_a_battle_without_prompts_gets_no_labels_but_is_marked_labelled():
+    record = make_battle(turn_count=0, status="abandoned", end_reason="tab_closed")
+    labelled = label_record(record)
+    assert (labelled.labels, labelled.language) == ([], None)
+    assert labelled.labeller_version == LABELLER_VERSION
+
+
+def test_a_record_without_turns_is_labelled_from_its_user_messages():
+    record = make_battle(prompts=["Wie spät ist es in Tokio, wenn es in Berlin 9 Uhr ist?"])
+    bare = replace(record, turns=[])
+    assert label_record(bare).language == "de"
+
+
+@pytest.mark.parametrize("text", ["hi", "42", "```python\nprint(1)\n```", "https://x.org/abc"])
+def test_too_few_letters_to_tell_give_no_language(text: str):
+    assert detect_language(text) is None
+
+
+def test_long_query_starts_at_the_stated_threshold():
+    assert token_estimate("one two, three!") == 5  # three words, two marks
+    assert token_estimate("你好世界") == 4
+    just_under = ["word " * (LONG_QUERY_TOKENS - 1)]
+    assert "long_query" not in label_prompts(just_under).labels
+    assert "long_query" in label_prompts([*just_under, "again"]).labels
+
+
+def test_hard_prompt_needs_six_of_the_seven_criteria():
+    for item in ITEMS:
+        labels = label_prompts(item["prompts"]).labels
+        met = sum(label.startswith("hard:") for label in labels)
+        assert ("hard_prompt" in labels) == (met >= 6), item["id"]
+
+
+def test_records_refuse_unsorted_or_repeated_labels_and_unknown_model_states():
+    record = make_battle()
+    with pytest.raises(InvalidRecord, match="sorted and free of repeats"):
+        replace(record, labels=["math", "code"]).validate()
+    with pytest.raises(InvalidRecord, match="sorted and free of repeats"):
+        replace(record, labels=["code", "code"]).validate()
+    with pytest.raises(InvalidRecord, match="list of non-empty strings"):
+        replace(record, labels="code").validate()  # type: ignore[arg-type]
+    with pytest.raises(InvalidRecord, match="model_state_b 'gone' is not one of preview"):
+        replace(record, model_state_b="gone").validate()
