@@ -9,7 +9,8 @@ Each `[[models]]` entry has a public `name` and exactly one of
   `max_model_len`, `gpu_memory_utilization`, `tensor_parallel_size`, `extra_args`, `env`):
   a server `serving.launcher` starts for us.
 
-plus `system_prompt`, `weight` (relative sampling weight for the pair sampler),
+plus `system_prompt`, `weight` (relative sampling weight for the pair sampler), `state`
+(`preview`, `active` (the default) or `retired`: its lifecycle, docs/serving.md#model-lifecycle),
 `identity_words` (words that reveal who the model is, for leak detection) and a `[models.sampling]`
 sub-table that overrides the top-level `[sampling]` defaults for this model.
 
@@ -43,8 +44,11 @@ from serving.config_reader import (
 )
 from serving.settings import (
     DEFAULT_HOST,
+    DEFAULT_MODEL_STATE,
     DEFAULT_STARTUP_TIMEOUT_S,
     DEFAULT_VLLM_PYTHON,
+    MODEL_STATES,
+    SAMPLED_STATES,
     SEED_LIMIT,
     SEED_POLICIES,
     ModelSpec,
@@ -55,8 +59,11 @@ from serving.settings import (
 
 __all__ = [
     "DEFAULT_HOST",
+    "DEFAULT_MODEL_STATE",
     "DEFAULT_STARTUP_TIMEOUT_S",
     "DEFAULT_VLLM_PYTHON",
+    "MODEL_STATES",
+    "SAMPLED_STATES",
     "SEED_LIMIT",
     "SEED_POLICIES",
     "ModelConfigError",

@@ -14,7 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from serving.credentials import redact_url, split_credentials
-from serving.settings import SEED_POLICIES, ModelSpec, SamplingSettings, ServingSettings
+from serving.settings import (
+    MODEL_STATES,
+    SEED_POLICIES,
+    ModelSpec,
+    SamplingSettings,
+    ServingSettings,
+)
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
 _NAME = re.compile(r"^[A-Za-z0-9][\w.\-]*$")
@@ -255,6 +261,12 @@ def _optional_values(reader: ConfigReader, table: dict, where: str) -> dict[str,
     for key in ("served_model_name", "host", "dtype", "system_prompt"):
         if key in table:
             values[key] = reader.typed(table, key, (str,), where)
+    if "state" in table:
+        state = reader.typed(table, "state", (str,), where)
+        if state not in MODEL_STATES:
+            raise reader.fail(f"{where}.state", f"must be one of {', '.join(MODEL_STATES)} "
+                              f"(retired: never sampled again), got {state!r}")
+        values["state"] = state
     for key in ("max_model_len", "tensor_parallel_size"):
         if key in table:
             values[key] = reader.typed(table, key, (int,), where)

@@ -21,6 +21,12 @@ SEED_POLICIES = ("random", "fixed")
 DEFAULT_VLLM_PYTHON = ".venv-vllm/bin/python"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_STARTUP_TIMEOUT_S = 600.0
+# A model's lifecycle: `preview` (new; sampled, marked on the board), `active`, `retired` (kept
+# on the board, never sampled again). The arena publishes them to its live state, so a reload
+# changes them without a restart (docs/serving.md#model-lifecycle).
+MODEL_STATES = ("preview", "active", "retired")
+DEFAULT_MODEL_STATE = "active"
+SAMPLED_STATES = frozenset({"preview", "active"})
 
 
 @dataclass(frozen=True)
@@ -101,6 +107,7 @@ class ModelSpec:
     weight: float = 1.0
     identity_words: tuple[str, ...] = ()
     sampling: dict[str, Any] = field(default_factory=dict)
+    state: str = DEFAULT_MODEL_STATE  # one of MODEL_STATES
 
     def __post_init__(self) -> None:
         # A `user:pass@` in base_url moves to url_credentials, so the URL, which is shown,
@@ -169,6 +176,10 @@ class ServingConfig:
     @property
     def names(self) -> list[str]:
         return [spec.name for spec in self.models]
+
+    def states(self) -> dict[str, str]:
+        """Each model's lifecycle state (`MODEL_STATES`), by public name, in config order."""
+        return {spec.name: spec.state for spec in self.models}
 
     def sampling_for(self, name: str) -> SamplingSettings:
         """The `[sampling]` defaults with this model's `[models.sampling]` overrides applied."""

@@ -28,9 +28,11 @@ every unordered pair, then draws one. Four policies:
     infinite score; the limit of the rule is then: draw uniformly among the unvoted pairs until
     every pair has at least one vote.
 
-Models in outage are passed as ``excluded`` and removed before any probability is computed, so
-``PairChoice.probability`` is the probability of the chosen pair among the pairs that could
-actually be drawn. Fewer than two healthy models raise `NotEnoughModels`.
+Models in outage are passed as ``excluded`` and retired models (`arena.battles.lifecycle`) as
+``retired``; both are removed before any probability is computed, so ``PairChoice.probability``
+is the probability of the chosen pair among the pairs that could actually be drawn (the weights,
+counts and variances of the others are unchanged; the scores are renormalised over the pairs
+left). Fewer than two models left raise `NotEnoughModels`.
 
 `assign_sides` is the left/right coin: seeded, so the battle log's ``side_seed`` reproduces it.
 Everything here is pure Python and costs O(m²) per draw (m = number of models).
@@ -210,12 +212,15 @@ class PairSampler:
         *,
         excluded: Iterable[str] = (),
         variances: Mapping[Pair | tuple[str, str], float] | None = None,
+        retired: Iterable[str] = (),
     ) -> dict[Pair, float]:
-        """P(pair) for every unordered pair of healthy models; the values sum to 1.
+        """P(pair) for every unordered pair of healthy, not retired models; the values sum
+        to 1.
 
-        Raises `NotEnoughModels` when fewer than two models remain after ``excluded``.
+        Raises `NotEnoughModels` when fewer than two models remain after ``excluded`` and
+        ``retired``.
         """
-        pairs, scores = self._pairs_and_scores(models, counts, excluded, variances)
+        pairs, scores = self._pairs_and_scores(models, counts, excluded, variances, retired)
         total = math.fsum(scores)
         return {frozenset(pair): score / total for pair, score in zip(pairs, scores, strict=True)}
 
@@ -227,9 +232,10 @@ class PairSampler:
         *,
         excluded: Iterable[str] = (),
         variances: Mapping[Pair | tuple[str, str], float] | None = None,
+        retired: Iterable[str] = (),
     ) -> PairChoice:
         """Draw one unordered pair with one ``rng.random()`` call (inverse CDF)."""
-        pairs, scores = self._pairs_and_scores(models, counts, excluded, variances)
+        pairs, scores = self._pairs_and_scores(models, counts, excluded, variances, retired)
         cumulative = list(itertools.accumulate(scores))
         total = cumulative[-1]
         index = min(bisect.bisect_right(cumulative, float(rng.random()) * total), len(pairs) - 1)
@@ -245,15 +251,19 @@ class PairSampler:
         counts: Mapping[Pair | tuple[str, str], int] | None,
         excluded: Iterable[str],
         variances: Mapping[Pair | tuple[str, str], float] | None,
+        retired: Iterable[str] = (),
     ) -> tuple[list[tuple[str, str]], list[float]]:
-        """Sorted-name pairs of healthy models and their unnormalised scores (sum > 0)."""
-        down = set(excluded)
-        healthy = sorted({m for m in models if m not in down})
+        """Sorted-name pairs of healthy, not retired models and their unnormalised scores
+        (sum > 0)."""
+        down, gone = set(excluded), set(retired)
+        healthy = sorted({m for m in models if m not in down and m not in gone})
         if len(healthy) < 2:
             raise NotEnoughModels(
-                f"need at least two healthy models to start a battle; healthy: "
-                f"{healthy or 'none'}, in outage: {sorted(down & set(models)) or 'none'}. "
-                "Start or fix a model server, or wait until one comes back."
+                f"need at least two healthy models that are not retired to start a battle; "
+                f"healthy: {healthy or 'none'}, in outage: "
+                f"{sorted(down & set(models)) or 'none'}, retired: "
+                f"{sorted(gone & set(models)) or 'none'}. Start or fix a model server, wait "
+                "until one comes back, or give a retired model another state and reload."
             )
         pairs = list(itertools.combinations(healthy, 2))
         scores = self._scores(pairs, counts, variances, healthy)

@@ -3,8 +3,10 @@
 Every front end (the Gradio UI, the REST API, the tests) goes through `BattleService`, so the
 rules live here once:
 
-- A battle starts with a prompt. The pair sampler picks two healthy models and logs the
-  probability of the chosen pair; a seeded coin (seed logged) puts one on the left (`model_a`).
+- A battle starts with a prompt. The pair sampler picks two healthy models that are not
+  retired and logs the probability of the chosen pair; a seeded coin (seed logged) puts one on
+  the left (`model_a`). The models' lifecycle states are read when the battle starts and kept
+  with it to the record (lifecycle.py); a named battle with a retired model is refused.
 - Both sides stream at the same time. Follow-up prompts go to the same two models, each with its
   own history, until the vote; `max_turns` and `max_prompt_chars` bound a battle.
 - The vote (`model_a`, `model_b`, `tie`, `tie (bothbad)`) is accepted once, only from the session
@@ -21,7 +23,8 @@ rules live here once:
 
 The parts: the battle's state and record (state.py), input checks (checks.py), where running
 battles are kept (running.py), rate limits and vote claims (admission.py), streaming a turn
-(streaming.py), battles over logged battles for re-voting (revoting.py).
+(streaming.py), battles over logged battles for re-voting (revoting.py), the pair of a new
+battle (pairing.py) and the models' lifecycle states (lifecycle.py).
 """
 
 from __future__ import annotations
@@ -44,10 +47,12 @@ from arena.battles.checks import (
     check_winner,
 )
 from arena.battles.interface import BattleEvent, Contender, GenerateFn, Reveal
+from arena.battles.lifecycle import ModelStates, check_not_retired, retired_names
 from arena.battles.pair_counts import reconcile_pair_counts
+from arena.battles.pairing import draw_pair
 from arena.battles.revoting import PoolExhausted, RevoteSource, revote_state, stream_logged_turns
 from arena.battles.running import RunningBattles
-from arena.battles.sampling import NotEnoughModels, Pair, PairSampler, assign_sides, new_side_seed
+from arena.battles.sampling import Pair, PairSampler, new_side_seed
 from arena.battles.state import (
     ALREADY_VOTED,
     GENERATING,
@@ -73,10 +78,6 @@ from arena.store import BattleLog, DuplicateBattle
 from arena.store.group_writer import GroupWriter, RecordWriter
 
 log = logging.getLogger(__name__)
-
-# The same words whichever models are down: which ones is per-model health (operators only).
-NO_HEALTHY_PAIR = ("no battle can start right now: fewer than two models are available; "
-                   "try again in a minute")
 
 # How long closing the service waits for the records of battles being abandoned (a client
 # left mid-stream) before it closes the writer, in seconds.
@@ -131,6 +132,8 @@ class BattleService:
         # time); it commits the records that queued up during a commit together (group
         # commit), each caller still awaiting its own. By default a thread of this process;
         # `arena serve` passes a writer child process (arena.store.log_process).
+        # Lifecycle states (preview, active, retired), shared by the workers through Redis.
+        self.states = ModelStates(live, self.contenders)
         self.battles = RunningBattles(live, writer or GroupWriter(log), settings, log)
         self.admission = Admission(live, settings, self.battles)
         self.turns = TurnStreamer(generate, self.contenders, self.battles)
@@ -175,17 +178,21 @@ class BattleService:
         category = check_category(category, self.categories)
         named = check_named(models, self.contenders) if check_mode(mode) == "named" else None
         consent = check_consent(check_consent_text(consent), self.settings)
+        states = await unless_redis_down(self.states.current())
+        if named is not None:
+            check_not_retired(named, states)
         owner = self.rater(session_id)
         await self.admission.admit_new_battle(owner)
         if named is None:
-            left, right, pair = await self._sample_pair()
+            left, right, pair = await draw_pair(self.live, self.sampler, self.contenders,
+                                                self.rng, retired_names(states))
         else:
             left, right = named
             pair = ("named", None, None)
         battle_id = new_battle_id()
         sides = ((left, self.contenders[left]), (right, self.contenders[right]))
         state = new_battle_state(battle_id, owner, mode, sides, pair=pair, category=category,
-                                 consent=consent)
+                                 consent=consent, states=(states[left], states[right]))
         await self.battles.save(state)
         return battle_id, self.turns.stream(state, prompt, announce=True)
 
@@ -210,19 +217,6 @@ class BattleService:
         state["status"] = GENERATING
         await self.battles.save(state)
         return self.turns.stream(state, prompt, announce=False)
-
-    async def _sample_pair(self) -> tuple[str, str, tuple[str, float | None, int | None]]:
-        """(left, right, (policy, probability of the pair, side seed)) among healthy models."""
-        down = set(await unless_redis_down(self.live.down_models()))
-        counts = await unless_redis_down(self.live.pair_counts(max_age_s=1.0))
-        try:
-            choice = self.sampler.sample(list(self.contenders), counts, self.rng, excluded=down)
-        except NotEnoughModels as short:
-            log.warning("no battle can start: %s", short)  # which models: operators only
-            raise Unavailable(NO_HEALTHY_PAIR, retry_after_s=60.0) from None
-        side_seed = new_side_seed()
-        left, right = assign_sides(choice.pair, side_seed)
-        return left, right, (choice.policy, choice.probability, side_seed)
 
     # ------------------------------------------------------------------------------------ vote
     async def vote(self, battle_id: str, session_id: str, winner: str, *,
@@ -332,6 +326,10 @@ class BattleService:
             ) from None
         battle_id = new_battle_id()
         state = revote_state(battle_id, owner, original, new_side_seed())
+        # The states in force now (None for a model this arena's config does not name).
+        states = await unless_redis_down(self.states.current())
+        state.update(model_state_a=states.get(state["model_a"]),
+                     model_state_b=states.get(state["model_b"]))
         await self.battles.save(state)
         return battle_id, stream_logged_turns(state, self.battles)
 

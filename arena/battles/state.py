@@ -54,11 +54,12 @@ def new_battle_state(
     pair: tuple[str, float | None, int | None],
     category: str | None,
     consent: Consent | None = None,
+    states: tuple[str | None, str | None] = (None, None),
 ) -> dict[str, Any]:
     """The state of a battle about to stream its first turn. `sides` is (name, contender) on
     the left and on the right; `pair` is (policy, probability of the chosen pair, side seed)
     as the record logs them; `consent` the rater's answer to the publication terms (None:
-    not asked)."""
+    not asked); `states` the lifecycle state of the left and right model now."""
     (left, left_contender), (right, right_contender) = sides
     policy, probability, side_seed = pair
     return {
@@ -82,6 +83,8 @@ def new_battle_state(
         "terms_version": consent.terms_version if consent else None,
         "started_at": utcnow().isoformat(),
         "touched": time.time(),
+        "model_state_a": states[0],
+        "model_state_b": states[1],
     }
 
 
@@ -137,6 +140,9 @@ def battle_record(
         # .get: states saved by an arena before consent existed (a rolling upgrade) have none.
         publish_consent=state.get("publish_consent"),
         terms_version=state.get("terms_version"),
+        # The lifecycle states when the battle started (.get: none in states saved before).
+        model_state_a=state.get("model_state_a"),
+        model_state_b=state.get("model_state_b"),
     )
 
 

@@ -1,18 +1,29 @@
-"""`arena models up|status|down|make-tiny`: start, inspect and stop the model servers.
+"""`arena models up|status|down|reload|make-tiny`: start, inspect and stop the model servers,
+and change their lifecycle states in a running arena.
 
 Each server `up` starts requires a random API key of its own, kept readable by its owner only
 in DATA_DIR/run/NAME.key (`serving.api_keys`); `status` and a later `arena serve --no-models`
 read it from there. DATA_DIR defaults to the config's `[arena] data_dir`, the directory `arena
 serve` looks in.
+
+`reload` re-reads the config and publishes each model's lifecycle `state` (preview, active,
+retired) to the running arena's live state (Redis), where every worker reads it when a battle
+starts: no restart, and battles in flight finish. It finds the arena's Redis as `arena serve`
+does (`--redis-url`, ARENA_REDIS_URL, `[arena] redis_url`), and for the embedded Redis in
+DATA_DIR/run/live-state.url, where `arena serve` keeps its URL (password included) readable by
+its owner only while it runs.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Mapping
 from pathlib import Path
 
 import typer
 
 DEFAULT_DATA_DIR = Path("data")
+LIVE_URL_FILE = "live-state.url"
 
 models_app = typer.Typer(
     help="Start, inspect and stop the vLLM servers of the models in a config file.",
@@ -51,12 +62,13 @@ def _data_dir(data_dir: Path | None, config: Path | None) -> Path:
         raise typer.Exit(2) from None
 
 
-def _print_table(rows) -> None:
-    """name, URL, status, startup seconds; details (errors, log tails) below the table."""
-    header = ("NAME", "URL", "STATUS", "STARTUP_S", "PID")
+def _print_table(rows, states: Mapping[str, str] | None = None) -> None:
+    """name, URL, status, startup seconds (and the lifecycle state from the config, when
+    `states` is given); details (errors, log tails) below the table."""
+    header = ("NAME", "URL", "STATUS", "STARTUP_S", "PID") + (("STATE",) if states else ())
     cells = [header] + [
         (r.name, r.url, r.status, "-" if r.startup_s is None else f"{r.startup_s:.1f}",
-         "-" if r.pid is None else str(r.pid))
+         "-" if r.pid is None else str(r.pid)) + ((states.get(r.name, "-"),) if states else ())
         for r in rows
     ]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
@@ -119,11 +131,113 @@ def up(
 
 @models_app.command("status")
 def status(config: Path = ConfigOption, data_dir: Path | None = DataDirOption) -> None:
-    """Show every model: launched ones from their PID record and probe, remote ones by probe."""
+    """Show every model: launched ones from their PID record and probe, remote ones by probe;
+    STATE is its lifecycle state in the config (preview, active, retired)."""
     from serving.launcher import model_statuses
 
     cfg = _load(config)
-    _print_table(model_statuses(cfg.models, _data_dir(data_dir, config)))
+    _print_table(model_statuses(cfg.models, _data_dir(data_dir, config)), cfg.states())
+
+
+def live_url_path(data_dir: Path) -> Path:
+    """Where `arena serve` keeps the URL of its embedded Redis while it runs."""
+    return data_dir / "run" / LIVE_URL_FILE
+
+
+async def _swap_states(redis_url: str, states: Mapping[str, str], prefix: str | None
+                       ) -> dict[str, str]:
+    from arena.live import LiveState
+    from arena.live.connection import DEFAULT_PREFIX
+
+    async with LiveState.from_url(redis_url, prefix=prefix or DEFAULT_PREFIX) as live:
+        before = await live.model_states()
+        await live.set_model_states(states)
+    return before
+
+
+def publish_config_states(config: Path, redis_url: str, *, prefix: str | None = None
+                          ) -> tuple[dict[str, str], dict[str, str]]:
+    """Re-read `config` and publish its models' lifecycle states to the live state at
+    `redis_url` (under the arena's key `prefix`; None: the default one): (the states
+    published before, the states now). Raises ModelConfigError (nothing published) or
+    LiveStateUnavailable."""
+    from serving.config import load_models_config
+
+    states = load_models_config(config).states()
+    return asyncio.run(_swap_states(redis_url, states, prefix)), states
+
+
+def describe_states(before: Mapping[str, str], after: Mapping[str, str]) -> list[str]:
+    """One line per model: its state, and what it was when that changed; then what a reload
+    cannot do (add or remove models) and a warning when fewer than two may battle."""
+    lines = [f"{name}: {before[name]} -> {state}" if before.get(name, state) != state
+             else f"{name}: {state}" for name, state in after.items()]
+    if before and set(before) != set(after):
+        lines.append("note: models added to or removed from the config take part only after "
+                     "`arena serve` restarts; a reload changes states")
+    if sum(state != "retired" for state in after.values()) < 2:
+        lines.append("warning: fewer than two models are not retired, so no anonymous battle "
+                     "can start")
+    return lines
+
+
+def _reload_url(config: Path, redis_url: str | None, data_dir: Path | None) -> str:
+    """The running arena's Redis: the option (or ARENA_REDIS_URL), the config's redis_url,
+    else the embedded one's URL that `arena serve` keeps under the data directory."""
+    from arena.config import ConfigError, load_arena_settings
+
+    if redis_url:
+        return redis_url
+    try:
+        settings = load_arena_settings(config)
+    except ConfigError as bad:
+        typer.echo(f"error: {bad}", err=True)
+        raise typer.Exit(2) from None
+    if settings.redis_url:
+        return settings.redis_url
+    kept = live_url_path(data_dir or Path(settings.data_dir))
+    try:
+        return kept.read_text(encoding="utf-8").strip()
+    except OSError:
+        typer.echo(f"error: no running arena found: {kept} does not exist (`arena serve` "
+                   "writes it while it runs with the embedded Redis). Start the arena, give "
+                   "--data-dir, or --redis-url for an external Redis.", err=True)
+        raise typer.Exit(1) from None
+
+
+@models_app.command("reload")
+def reload(
+    config: Path = ConfigOption,
+    redis_url: str | None = typer.Option(
+        None, "--redis-url", envvar="ARENA_REDIS_URL",
+        help="The running arena's Redis (default: the config's redis_url, else the embedded "
+        "one's URL kept under the data directory). One with a password belongs in the "
+        "environment variable."),
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """Publish the models' lifecycle states (state = preview | active | retired) from the
+    config to the running arena, without a restart.
+
+    Every worker reads them when a battle starts: retired models are no longer sampled, and
+    battles already running finish with the states they started with. SIGHUP to `arena serve`
+    does the same. Exit 2: the config is wrong (nothing changed); 1: the arena's Redis cannot
+    be reached.
+    """
+    from arena.live import LiveStateUnavailable
+    from serving.config import ModelConfigError
+
+    url = _reload_url(config, redis_url, data_dir)
+    try:
+        before, after = publish_config_states(config, url)
+    except ModelConfigError as bad:
+        typer.echo(f"error: {bad}", err=True)
+        raise typer.Exit(2) from None
+    except LiveStateUnavailable as down:
+        typer.echo(f"error: states not published: {down}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo("model states published:")
+    for line in describe_states(before, after):
+        typer.echo(f"  {line}")
 
 
 @models_app.command("down")

@@ -4,7 +4,10 @@ Worker 0 runs in this process and owns the background jobs (leaderboard). Worker
 child processes on consecutive ports, sharing Redis and SQL, so a battle started on one can be
 voted on another; put a sticky load balancer in front of them (see docs/deployment.md).
 Ctrl-C or SIGTERM stops everything this command started; children die with it
-(PR_SET_PDEATHSIG).
+(PR_SET_PDEATHSIG). SIGHUP re-reads the config and publishes the models' lifecycle states
+(preview, active, retired) to Redis, where every worker reads them when a battle starts: no
+restart, and battles in flight finish (the same as `arena models reload`). Worker 0 publishes
+the config's states at start.
 
 Secrets never go on a command line, where every local user can read them (/proc/<pid>/cmdline):
 the workers get the database and Redis URLs in their environment (ARENA_DB_URL,
@@ -29,6 +32,7 @@ import typer
 if TYPE_CHECKING:
     from arena.config import ArenaSettings
     from arena.revote.pool import ReplayPool
+    from arena.web.runtime import ArenaRuntime
     from serving.config import ServingConfig
 
 
@@ -77,6 +81,8 @@ def serve(
         no_models = True
     with contextlib.ExitStack() as stack:
         url = settings.redis_url or _start_redis(stack, settings)
+        if worker_index == 0:
+            _publish_states(serving, url)
         if not no_models and worker_index == 0:
             _start_models(stack, serving, settings)
         serving = _with_model_keys(serving, settings)
@@ -185,7 +191,66 @@ def _start_redis(stack: contextlib.ExitStack, settings: ArenaSettings) -> str:
         raise typer.Exit(1) from None
     typer.echo(f"redis: embedded redis-server at {redis.address} (password required; "
                f"maxmemory {redis.maxmemory_mb} MiB, noeviction)")
+    _keep_live_url(stack, Path(settings.data_dir), redis.url)
     return redis.url
+
+
+def _keep_live_url(stack: contextlib.ExitStack, data_dir: Path, url: str) -> None:
+    """Keep the embedded Redis's URL (a secret) where `arena models reload` finds it,
+    readable by its owner only, until the arena stops."""
+    from arena.commands.models import live_url_path
+    from serving.api_keys import write_api_key
+
+    path = live_url_path(data_dir)
+    write_api_key(path, url)
+    stack.callback(path.unlink, missing_ok=True)
+
+
+def _publish_states(serving: ServingConfig, redis_url: str) -> None:
+    """Publish the config's lifecycle states for every worker; exit 1 when Redis cannot be
+    reached (no battle could start anyway)."""
+    import asyncio
+
+    from arena.commands.models import describe_states
+    from arena.live import LiveState, LiveStateUnavailable
+
+    async def publish() -> None:
+        async with LiveState.from_url(redis_url) as live:
+            await live.set_model_states(serving.states())
+
+    try:
+        asyncio.run(publish())
+    except LiveStateUnavailable as down:
+        typer.echo(f"error: could not publish the model states: {down}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"models: states {', '.join(describe_states({}, serving.states()))}")
+
+
+def _reload_on_sighup(config: Path, redis_url: str, runtime: ArenaRuntime) -> None:
+    """SIGHUP: re-read the config and publish its lifecycle states (in a thread, off the
+    event loop); a wrong config or unreachable Redis is logged and changes nothing."""
+    import threading
+
+    from arena.commands.models import describe_states, publish_config_states
+    from arena.live import LiveStateUnavailable
+    from serving.config import ModelConfigError
+
+    log = logging.getLogger("arena.reload")
+
+    def reload() -> None:
+        try:
+            before, after = publish_config_states(config, redis_url)
+        except (ModelConfigError, LiveStateUnavailable) as failed:
+            log.error("reload (SIGHUP): model states unchanged: %s", failed)
+            return
+        runtime.service.states.remember(after)
+        log.warning("reload (SIGHUP): model states published: %s",
+                    "; ".join(describe_states(before, after)))
+
+    def on_hangup(_signum: int, _frame: object) -> None:
+        threading.Thread(target=reload, name="arena-reload", daemon=True).start()
+
+    signal.signal(signal.SIGHUP, on_hangup)
 
 
 def _start_models(
@@ -254,6 +319,12 @@ def _run_worker(settings: ArenaSettings, serving: ServingConfig, config: Path, r
         settings=settings, serving=serving, redis_url=redis_url, run_jobs=run_jobs,
         config_path=config, revote_pool=revote_pool,
     )
+    # Stand-ins for the states in Redis, should it be flushed (arena.battles.lifecycle).
+    runtime.service.states.remember(serving.states())
+    if run_jobs:
+        _reload_on_sighup(config, redis_url, runtime)
+    else:  # worker 0 publishes for all; a hang-up of the group must not stop a worker
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
     app = build_app(runtime, with_ui=with_ui)
     typer.echo(f"arena: serving on http://{settings.host}:{settings.port}")
     # proxy_headers off: uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1; the

@@ -19,6 +19,10 @@ key                            what, and how it comes back after a flush
                                set them again.
 ``leaderboard``                Cached leaderboard JSON with its time and number of votes; the
                                background job recomputes it.
+``model_states``               Hash of each model's lifecycle state (name → preview, active or
+                               retired), published from the config by `arena serve` and by a
+                               reload; after a flush every worker writes back the states it
+                               last saw (`restore_model_states`).
 =============================  ================================================================
 
 Every call that cannot reach Redis raises `LiveStateUnavailable` (see connection.py). The Lua
@@ -254,6 +258,29 @@ class LiveState(LiveConnection):
         """Models in outage: name → reason."""
         raw = await self.client.hgetall(self.key("down"))
         return {name: json.loads(flag)["reason"] for name, flag in raw.items()}
+
+    # ------------------------------------------------------------------------ model lifecycle
+    @raises_unavailable
+    async def model_states(self) -> dict[str, str]:
+        """Each model's lifecycle state as last published (name → state); {} when none was."""
+        return dict(await self.client.hgetall(self.key("model_states")))
+
+    @raises_unavailable
+    async def set_model_states(self, states: Mapping[str, str]) -> None:
+        """Replace all published states at once (MULTI: no reader sees half of them)."""
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.delete(self.key("model_states"))
+            if states:
+                pipe.hset(self.key("model_states"), mapping=dict(states))
+            await pipe.execute()
+
+    @raises_unavailable
+    async def restore_model_states(self, states: Mapping[str, str]) -> None:
+        """Write back states a flush lost, never over published ones (HSETNX: a reload wins)."""
+        async with self.client.pipeline(transaction=False) as pipe:
+            for name, state in states.items():
+                pipe.hsetnx(self.key("model_states"), name, state)
+            await pipe.execute()
 
     # --------------------------------------------------------------------------- leaderboard
     @raises_unavailable
