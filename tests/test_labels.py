@@ -92,7 +92,7 @@ def test_only_the_raters_prompts_are_labelled_not_the_answers_or_system_prompts(
 def test_a_battle_without_prompts_gets_no_labels_but_is_marked_labelled():
     record = make_battle(turn_count=0, status="abandoned", end_reason="tab_closed")
     labelled = label_record(record)
-    assert (labelled.labels, labelled.language) == ([], None)
+    assert (labelled.labels, labelled.language) == ([], record.language)
     assert labelled.labeller_version == LABELLER_VERSION
 
 

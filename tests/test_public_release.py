@@ -29,8 +29,10 @@ KEY = b"0123456789abcdef" * 4
 # that checks the day gives its own.
 NOON = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
 FIELDS = ["public_id", "day", "mode", "model_a", "model_b", "winner", "category", "language",
+          "labels", "labeller_version", "model_state_a", "model_state_b", "pair_probability",
           "tokens_a", "tokens_b", "headers_a", "headers_b", "lists_a", "lists_b",
-          "bold_a", "bold_b", "terms_version", "conversation_a", "conversation_b"]
+          "bold_a", "bold_b", "timings_a", "timings_b", "terms_version", "conversation_a",
+          "conversation_b"]
 
 
 def consented(battle: BattleRecord, answer: bool | None = True, terms: str = "2") -> BattleRecord:

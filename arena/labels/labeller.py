@@ -71,7 +71,11 @@ def label_prompts(prompts: Sequence[str]) -> Labels:
 
 def label_record(record: BattleRecord) -> BattleRecord:
     """A copy of `record` with `labels`, `language` and `labeller_version` set by this
-    labeller (the rater's category, if any, is kept: it is a separate field)."""
-    found = label_prompts(prompts_of(record))
-    return dataclasses.replace(record, labels=found.labels, language=found.language,
+    labeller (the rater's category, if any, is kept: it is a separate field). A record
+    without prompt text (an import that kept no conversation) keeps the language it came
+    with: there is nothing to read it from."""
+    prompts = prompts_of(record)
+    found = label_prompts(prompts)
+    language = found.language if any(p.strip() for p in prompts) else record.language
+    return dataclasses.replace(record, labels=found.labels, language=language,
                                labeller_version=LABELLER_VERSION)

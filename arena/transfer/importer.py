@@ -4,6 +4,13 @@ Formats are told apart by the first character: "[" is a JSON list (FastChat's cl
 file), "{" is JSON Lines. Each record is then read as ours when it has a `battle_id`, and as
 a FastChat clean_battle record otherwise (so FastChat records in JSONL work too).
 
+FastChat records are labelled as they are read (arena.labels.label_record: labels with the
+`lang:<ISO 639-1>` label, labeller_version); `language` keeps FastChat's own value ("English")
+when the record has one, so that a clean_battle file survives an import and export unchanged,
+and is the detected ISO code otherwise. Our own records are stored exactly as exported (the
+JSONL round trip is lossless); those from before labels, or from an older labeller, are
+(re)labelled by `arena label`.
+
 Two passes over the file, both streaming:
 1. validate every record; the first bad one stops the import with "FILE:line N: reason"
    (JSONL, lines count from 1) or "FILE:index N: reason" (JSON list, from 0), before anything
@@ -19,10 +26,11 @@ from __future__ import annotations
 import codecs
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
+from arena.labels import label_record
 from arena.record import BattleRecord, InvalidRecord
 from arena.store import BattleLog
 from arena.store.checks import check_storable
@@ -66,6 +74,8 @@ def parse_record(data: Any) -> BattleRecord:
         raise InvalidRecord(f"expected a JSON object, got {type(data).__name__}")
     if looks_like_clean_battle(data):
         record = from_clean_battle(data)
+        labelled = label_record(record)
+        record = replace(labelled, language=record.language or labelled.language)
     elif "battle_id" in data:
         unknown = set(data) - set(BattleRecord.__dataclass_fields__)
         if unknown:

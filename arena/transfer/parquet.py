@@ -16,6 +16,8 @@ Columns (nullable unless said):
     schema_version (int32), app_version
     publish_consent (bool), terms_version   the rater's answer to the publication terms and
                  the version of the terms answered; null when the rater was never asked
+    labels       list<string>, the automatic labels (empty when never labelled)
+    labeller_version, model_state_a, model_state_b   (docs/categories.md)
 """
 
 from __future__ import annotations
@@ -66,6 +68,10 @@ PARQUET_SCHEMA = pa.schema(
         ("app_version", pa.string()),
         ("publish_consent", pa.bool_()),
         ("terms_version", pa.string()),
+        ("labels", pa.list_(pa.string())),
+        ("labeller_version", pa.string()),
+        ("model_state_a", pa.string()),
+        ("model_state_b", pa.string()),
     ]
 )
 
@@ -113,6 +119,10 @@ def flat_row(record: BattleRecord) -> dict[str, Any]:
         "app_version": record.app_version,
         "publish_consent": record.publish_consent,
         "terms_version": record.terms_version,
+        "labels": list(record.labels),
+        "labeller_version": record.labeller_version,
+        "model_state_a": record.model_state_a,
+        "model_state_b": record.model_state_b,
     }
 
 

@@ -6,8 +6,14 @@ battle was fought or which battles one rater fought. Every field is listed, with
 in docs/release.md; in short:
 
     public_id, day, mode, model_a, model_b, winner, category, language,
+    labels, labeller_version, model_state_a, model_state_b, pair_probability,
     tokens_a, tokens_b, headers_a, headers_b, lists_a, lists_b, bold_a, bold_b,
-    terms_version, conversation_a, conversation_b
+    timings_a, timings_b, terms_version, conversation_a, conversation_b
+
+`timings_a/_b` hold, per turn, the side's generation timings as seconds since that
+generation started (`started_at` 0.0, `first_token_at`, `finished_at`, rounded to the
+millisecond) with its `completion_tokens`: enough for time to first token and tokens per
+second (ratings.timings), never a time of day.
 
 Which battles (`left_out_reason`): voted battles the default leaderboard rates (mode not
 `named`, no flags), except those still in a re-voting pool (`withheld`: an original battle id
@@ -35,7 +41,7 @@ import secrets
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +59,8 @@ PUBLIC_ID_HEX = 32  # 128 bits of the HMAC
 # Why a voted battle is left out, in the order the rules are applied (a battle counts under
 # the first that applies). The first two are the default leaderboard's own rules.
 LEFT_OUT_REASONS = ("named", "flagged", "in_revote_pool")
+# The manifest's name for battles no labeller has seen (labeller_version null).
+UNLABELLED = "unlabelled"
 
 
 def load_release_key(data_dir: Path) -> bytes:
@@ -141,12 +149,41 @@ def public_row(record: BattleRecord, key: bytes, scrubber: TextScrubber) -> dict
         "winner": record.winner,
         "category": record.category,
         "language": record.language,
+        "labels": list(record.labels),
+        "labeller_version": record.labeller_version,
+        "model_state_a": record.model_state_a,
+        "model_state_b": record.model_state_b,
+        "pair_probability": record.pair_probability,
         **style_features(record),
+        "timings_a": side_timings(record, "a"),
+        "timings_b": side_timings(record, "b"),
         "terms_version": getattr(record, "terms_version", None) if text else None,
         "conversation_a": _public_conversation(record.conversation_a, scrubber) if text else None,
         "conversation_b": _public_conversation(record.conversation_b, scrubber) if text else None,
     }
     return row
+
+
+def side_timings(record: BattleRecord, side: str) -> list[dict[str, Any]]:
+    """Per turn, one side's generation times in seconds since that generation started (None
+    where the log lacks a time) and its completion tokens: durations, never times of day."""
+    timings = []
+    for turn in record.turns:
+        generation = getattr(turn, f"generation_{side}")
+        start = generation.started_at
+        timings.append({
+            "started_at": 0.0 if start is not None else None,
+            "first_token_at": _seconds_since(start, generation.first_token_at),
+            "finished_at": _seconds_since(start, generation.finished_at),
+            "completion_tokens": generation.completion_tokens,
+        })  # fmt: skip
+    return timings
+
+
+def _seconds_since(start: datetime | None, moment: datetime | None) -> float | None:
+    if start is None or moment is None:
+        return None
+    return round((moment - start).total_seconds(), 3)
 
 
 def _public_conversation(messages: list[dict[str, str]], scrubber: TextScrubber
@@ -168,6 +205,8 @@ class PublicRelease:
     left_out: Counter[str] = field(default_factory=Counter)
     terms_versions: set[str] = field(default_factory=set)
     days: set[str] = field(default_factory=set)
+    label_counts: Counter[str] = field(default_factory=Counter)
+    labeller_versions: Counter[str] = field(default_factory=Counter)
 
     def manifest(self) -> dict[str, Any]:
         """The manifest's content (documented in docs/release.md)."""
@@ -182,6 +221,8 @@ class PublicRelease:
             "first_day": min(self.days, default=None),
             "last_day": max(self.days, default=None),
             "terms_versions": sorted(self.terms_versions),
+            "labels": dict(sorted(self.label_counts.items())),
+            "labeller_versions": dict(sorted(self.labeller_versions.items())),
             "scrubber": scrubber_info(),
         }
 
@@ -213,6 +254,8 @@ def write_release(records: Iterable[BattleRecord], out: Path, *, key: bytes,
                     release.terms_versions.add(str(row["terms_version"]))
             release.rows += 1
             release.days.add(row["day"])
+            release.label_counts.update(record.labels)
+            release.labeller_versions[record.labeller_version or UNLABELLED] += 1
             line = json.dumps(row, ensure_ascii=False, separators=(",", ":"))
             lines.add((row["day"], row["public_id"]), line)
         replace_atomically(out, lines.sorted())
