@@ -30,7 +30,11 @@ class BattleCounts:
     outcome : ndarray of int8
         0 = a won, 1 = b won, 2 = tie.
     count : ndarray of float64
-        How many battles share (a, b, outcome).
+        How many battles share (a, b, outcome) (and `weight`, when weighted).
+    weight : ndarray of float64 or None
+        Weighted counts (`ratings.weights`: inverse pair probabilities): the weight each
+        battle of the row carries in a fit; rows are then distinct (a, b, outcome, weight)
+        and `count` stays the number of battles. None: every battle weighs 1.
     """
 
     models: list[str]
@@ -38,6 +42,23 @@ class BattleCounts:
     b: np.ndarray
     outcome: np.ndarray
     count: np.ndarray
+    weight: np.ndarray | None = None
+
+    @property
+    def mass(self) -> np.ndarray:
+        """Total weight per row: sum over its battles of w (the count when unweighted)."""
+        return self.count if self.weight is None else self.count * self.weight
+
+    @property
+    def mass_squared(self) -> np.ndarray:
+        """Sum over the row's battles of w^2 (the sandwich meat's weight)."""
+        return self.count if self.weight is None else self.count * self.weight ** 2
+
+    def keep_rows(self, keep: np.ndarray) -> BattleCounts:
+        """The rows where the boolean mask `keep` holds."""
+        return BattleCounts(self.models, self.a[keep], self.b[keep], self.outcome[keep],
+                            self.count[keep],
+                            None if self.weight is None else self.weight[keep])
 
     @property
     def n_models(self) -> int:
@@ -56,7 +77,7 @@ class BattleCounts:
         outcome = self.outcome.copy()
         outcome[swap & (self.outcome == A_WINS)] = B_WINS
         outcome[swap & (self.outcome == B_WINS)] = A_WINS
-        return _collapse(self.models, a, b, outcome, self.count)
+        return _collapse(self.models, a, b, outcome, self.count, self.weight)
 
     def subset(self, model_indices: np.ndarray) -> BattleCounts:
         """Counts restricted to battles between the given models, re-indexed."""
@@ -67,6 +88,7 @@ class BattleCounts:
         return BattleCounts(
             [self.models[i] for i in model_indices],
             remap[self.a[rows]], remap[self.b[rows]], self.outcome[rows], self.count[rows],
+            None if self.weight is None else self.weight[rows],
         )
 
     def per_model(self) -> pd.DataFrame:
@@ -105,9 +127,18 @@ class BattleCounts:
         return sorted(groups, key=lambda g: (-len(g), g[0]))
 
 
-def _collapse(models, a, b, outcome, count) -> BattleCounts:
+def _collapse(models, a, b, outcome, count, weight=None) -> BattleCounts:
     n = len(models)
     key = (a.astype(np.int64) * n + b) * 3 + outcome
+    if weight is not None:
+        # Rows stay apart by weight: a bootstrap resamples battles, each with its own weight.
+        table = pd.DataFrame({"key": key, "w": weight, "c": count})
+        grouped = table.groupby(["key", "w"], sort=True)["c"].sum().reset_index()
+        cells = grouped["key"].to_numpy()
+        return BattleCounts(
+            list(models), cells // 3 // n, cells // 3 % n, (cells % 3).astype(np.int8),
+            grouped["c"].to_numpy(dtype=np.float64), grouped["w"].to_numpy(dtype=np.float64),
+        )
     if n * n * 3 <= 20_000_000:
         totals = np.bincount(key, weights=count, minlength=n * n * 3)
         cells = np.flatnonzero(totals)
@@ -132,10 +163,12 @@ def factorize_names(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return codes.astype(np.int64), np.asarray(uniques, dtype=object)
 
 
-def count_battles(battles: pd.DataFrame, models: list[str] | None = None) -> BattleCounts:
+def count_battles(battles: pd.DataFrame, models: list[str] | None = None,
+                  weights: np.ndarray | None = None) -> BattleCounts:
     """Aggregate a selected battles frame (with `model_a`, `model_b`, `outcome`) into counts.
 
     `models` fixes the model list (and order); by default it is the sorted set of names seen.
+    `weights` (one per battle) gives weighted counts (`BattleCounts.weight`).
     """
     codes_a, names_a = factorize_names(battles["model_a"])
     codes_b, names_b = factorize_names(battles["model_b"])
@@ -150,4 +183,5 @@ def count_battles(battles: pd.DataFrame, models: list[str] | None = None) -> Bat
     if (a < 0).any() or (b < 0).any():
         raise ValueError("a battle names a model outside the given model list")
     outcome = battles["outcome"].to_numpy().astype(np.int64)
-    return _collapse(models, a, b, outcome, np.ones(len(a)))
+    weight = None if weights is None else np.asarray(weights, dtype=np.float64)
+    return _collapse(models, a, b, outcome, np.ones(len(a)), weight)

@@ -149,9 +149,7 @@ def apply_tie_rule(counts: BattleCounts, ties: str) -> BattleCounts:
     Davidson's explicit tie model is `ratings.davidson`; "davidson" is refused here.
     """
     if ties == "drop":
-        keep = counts.outcome != TIE
-        return BattleCounts(counts.models, counts.a[keep], counts.b[keep],
-                            counts.outcome[keep], counts.count[keep])
+        return counts.keep_rows(counts.outcome != TIE)
     if ties != "half":
         raise ValueError(f"ties must be 'half' or 'drop' for Bradley–Terry, not {ties!r}; "
                          "ratings.davidson fits Davidson's tie model")
@@ -188,13 +186,17 @@ def fit_bt(
     n = counts.n_models
     cells = pair_cells(counts)
     y = cell_targets(cells.outcome)
-    total, score = cells.per_pair(cells.count), cells.per_pair(cells.count * y)
+    # Weighted counts (`ratings.weights`): the estimating equation sum_b w_b x_b (y_b - p_b)
+    # = prior theta; the bread uses sum w, the meat sum w^2 (each battle's score is w_b times
+    # the unweighted one).
+    mass = cells.mass
+    total, score = cells.per_pair(mass), cells.per_pair(mass * y)
     pi, pj = cells.first, cells.second
     theta, iterations = newton_pairs(pi, pj, total, score, n, prior, tol=tol)
     p = expit(theta[pi] - theta[pj])
     hessian = laplacian(pi, pj, total * p * (1 - p), n) + prior * np.eye(n)
     cell_p = p[cells.pair_of_cell]
-    meat = laplacian(pi, pj, cells.per_pair(cells.count * (y - cell_p) ** 2), n)
+    meat = laplacian(pi, pj, cells.per_pair(cells.mass_squared * (y - cell_p) ** 2), n)
     return BTFit(
         models=list(counts.models), theta=theta, hessian=hessian, meat=meat,
         iterations=iterations,
@@ -255,9 +257,11 @@ def _chord_operators(cells: PairCells, fit: BTFit) -> _ChordOperators:
     n, n_pairs, n_cells = cells.n_models, cells.n_pairs, len(cells.pair_of_cell)
     pi, pj, rows = cells.first, cells.second, np.arange(n_cells)
     y = cell_targets(cells.outcome)
-    to_total = csr_matrix((np.ones(n_cells), (cells.pair_of_cell, rows)),
-                          shape=(n_pairs, n_cells))
-    to_score = csr_matrix((y, (cells.pair_of_cell, rows)), shape=(n_pairs, n_cells))
+    # A resampled battle carries its weight (1 unless weighted), so a round's pair totals are
+    # the drawn counts times the weights.
+    weight = np.ones(n_cells) if cells.weight is None else cells.weight
+    to_total = csr_matrix((weight, (cells.pair_of_cell, rows)), shape=(n_pairs, n_cells))
+    to_score = csr_matrix((y * weight, (cells.pair_of_cell, rows)), shape=(n_pairs, n_cells))
     design_t = csr_matrix(
         (np.r_[np.ones(n_pairs), -np.ones(n_pairs)],
          (np.r_[pi, pj], np.r_[np.arange(n_pairs), np.arange(n_pairs)])), shape=(n, n_pairs)

@@ -95,6 +95,9 @@ def _fisher_scoring(pi, pj, W, L, T, n, prior, start, tol=1e-10, max_iter=200):
 def fit_davidson(counts: BattleCounts, prior: float, tol: float = 1e-10) -> BTFit:
     """Fit Davidson's model; returns a BTFit whose `tie_parameter` is nu and whose
     `tie_covariance` is the sandwich covariance of (theta, log nu)."""
+    if counts.weight is not None:
+        raise ValueError("Davidson's tie model is fitted unweighted; sampling correction "
+                         "needs ties='half' or 'drop'")
     n = counts.n_models
     cells = pair_cells(counts)
     pi, pj = cells.first, cells.second

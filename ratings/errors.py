@@ -9,6 +9,16 @@ class BattleDataError(ValueError):
     missing columns). The message names the offending rows."""
 
 
+class NoBattlesLeft(BattleDataError):
+    """Every row was dropped by the selection rules. `rows_read` and `dropped` (per reason)
+    say how; a board with a vote minimum reports this as too few votes instead."""
+
+    def __init__(self, message: str, rows_read: int, dropped: dict[str, int]):
+        self.rows_read = rows_read
+        self.dropped = dropped
+        super().__init__(message)
+
+
 class DisconnectedGraphError(BattleDataError):
     """The comparison graph falls apart into components whose relative ratings the data cannot
     determine. `components` lists the model names of each component, largest first."""

@@ -14,7 +14,10 @@ The normalised frame always has `model_a`, `model_b`, `winner` and `source_row` 
 number for line-based files, the 0-based index otherwise; `frame.attrs["row_kind"]` says which),
 and, when the input carries them, `judge` (rater id), `tstamp` (seconds since the Unix epoch),
 `mode`, `status`, `flags` (comma-joined string, empty when none), `conversation_a/_b`,
-`tokens_a/_b` and every other column unchanged (our exports' `battle_id`, `replay_of`,
+`tokens_a/_b`, a set-valued `category` (labels ∪ the rater's category, `ratings.categories`;
+the rater's own in `rater_category`), per-generation timings `ttft_s_a/_b` and
+`tokens_per_s_a/_b` (tuples, one value per turn, `ratings.timings`) and every other column
+unchanged (our exports' `battle_id`, `replay_of`,
 `side_seed` and `pair_policy` included, which the judge comparison in `ratings.agreement`
 needs; FastChat's `question_id` is also copied to `battle_id`). Nothing is validated or
 dropped here; that is `ratings.prepare.select_battles`' job, so the manifest can count every
@@ -31,7 +34,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ratings.categories import with_category_sets
 from ratings.errors import BattleDataError
+from ratings.timings import side_timings
 
 REQUIRED_COLUMNS = ("model_a", "model_b", "winner")
 FORMATS = ("parquet", "jsonl", "json", "csv")
@@ -111,7 +116,7 @@ def normalise_frame(frame: pd.DataFrame) -> pd.DataFrame:
         frame["tstamp"] = _epoch_seconds(frame["tstamp"])
     if "flags" in frame.columns:
         frame["flags"] = frame["flags"].map(_join_flags).astype(object)
-    return frame
+    return with_category_sets(frame)
 
 
 def _join_flags(value: Any) -> str:
@@ -227,6 +232,10 @@ def _read_jsonl(path: Path) -> pd.DataFrame:
                 record["tokens_a"] = _tokens(turns, "a")
                 record["tokens_b"] = _tokens(turns, "b")
                 record.setdefault("turn", len(turns))
+            for side in ("a", "b"):
+                timings = side_timings(turns, record.pop(f"timings_{side}", None), side)
+                if timings is not None:
+                    record[f"ttft_s_{side}"], record[f"tokens_per_s_{side}"] = timings
             if "judge" not in record and "rater_hash" in record:
                 record["judge"] = record["rater_hash"]
             if "tstamp" not in record:

@@ -26,14 +26,15 @@ import pandas as pd
 
 from ratings.aggregate import BattleCounts, count_battles, factorize_names
 from ratings.bt import BTFit, bootstrap_bt, fit_bt
+from ratings.columns import READER_COLUMNS, add_reader_columns
 from ratings.contextual import ContextualRows, bootstrap_contextual, fit_contextual_bt
 from ratings.davidson import bootstrap_davidson, fit_davidson
 from ratings.elo import online_elo
-from ratings.errors import BattleDataError, DisconnectedGraphError
+from ratings.errors import BattleDataError, DisconnectedGraphError, NoBattlesLeft
 from ratings.io import normalise_frame
 from ratings.options import RatingOptions
 from ratings.pairs import cell_targets
-from ratings.prepare import A_WINS, TIE, select_battles
+from ratings.prepare import A_WINS, TIE, Selection, select_battles
 from ratings.resample import single_threaded_blas
 from ratings.robustness import BoardRobustness, board_robustness
 from ratings.scale import (
@@ -45,8 +46,10 @@ from ratings.scale import (
 )
 from ratings.screening import screen_raters, screen_votes
 from ratings.style import style_counts, style_design
+from ratings.weights import NO_PROBABILITY, inverse_probability_weights, weight_summary
 
-TABLE_COLUMNS = ["rank", "rank_ub", "model", "rating", "lower", "upper", "battles", "win_rate"]
+TABLE_COLUMNS = ["rank", "rank_ub", "model", "rating", "lower", "upper", "battles", "win_rate",
+                 *READER_COLUMNS]
 
 
 @dataclass
@@ -56,9 +59,13 @@ class Leaderboard:
     `table` columns: rank (by rating, 1 = best), rank_ub (1 + number of models whose lower
     bound exceeds this model's upper bound), model, rating, lower, upper (Elo points; NaN with
     ci="none"), battles, win_rate ((wins + ties / 2) / battles); with style control also
-    style_rating, style_lower, style_upper, style_rank; with allow_disconnected, component.
-    `robustness` (with `options.robustness`): the fewest votes whose removal would change #1
-    and each adjacent pair of the largest component (`ratings.robustness`).
+    style_rating, style_lower, style_upper, style_rank; with allow_disconnected, component;
+    the reader's columns of `ratings.columns` (votes, tie and both-bad shares, speed,
+    provisional, state). `robustness` (with `options.robustness`): the fewest votes whose
+    removal would change #1 and each adjacent pair of the largest component
+    (`ratings.robustness`). `too_few`: fewer than `options.min_votes` votes were left, so
+    nothing was fitted and the table is empty. `sampling` (with `sampling_correction`): the
+    weights' effective sample size and range (`ratings.weights.weight_summary`).
     """
 
     table: pd.DataFrame
@@ -74,6 +81,8 @@ class Leaderboard:
     counts: BattleCounts | None = None
     predicted: pd.DataFrame | None = None
     robustness: BoardRobustness | None = None
+    too_few: bool = False
+    sampling: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: the table as records plus every diagnostic computed."""
@@ -98,6 +107,9 @@ class Leaderboard:
             # Only when asked for: a board recorded before robustness existed re-runs to the
             # same bytes.
             **({"robustness": self.robustness.to_dict()} if self.robustness else {}),
+            **({"too_few": self.too_few, "min_votes": self.options.min_votes}
+               if self.options.min_votes else {}),
+            **({"sampling_correction": self.sampling} if self.sampling else {}),
         }
 
 
@@ -124,20 +136,33 @@ def compute_leaderboard(
         All settings; keyword `overrides` replace single fields (e.g. `ci="bootstrap"`).
     """
     options = replace(options or RatingOptions(), **overrides)
-    selection = screen_votes(select_battles(normalise_frame(battles), options), options)
+    try:
+        selection = screen_votes(select_battles(normalise_frame(battles), options), options)
+    except NoBattlesLeft as nothing:
+        if not options.min_votes:
+            raise
+        return Leaderboard(table=pd.DataFrame(columns=TABLE_COLUMNS), options=options,
+                           rows_read=nothing.rows_read, rows_used=0,
+                           dropped=dict(nothing.dropped), too_few=True)
     selection, raters = screen_raters(selection, options)
     used = selection.battles
-    counts = count_battles(used)
+    if selection.rows_used < options.min_votes:
+        return _too_few(selection, options, raters)
+    weights = inverse_probability_weights(used) if options.sampling_correction else None
+    counts = count_battles(used, weights=weights)
     groups = counts.components()
     components = [[counts.models[i] for i in c] for c in groups]
     if len(components) > 1 and not options.allow_disconnected:
         raise DisconnectedGraphError(components)
     table, tie_parameter, theta = _rate_components(counts, groups, used, options)
     board = Leaderboard(
-        table=table, options=options, rows_read=selection.rows_read,
-        rows_used=selection.rows_used, dropped=dict(selection.dropped),
-        tie_parameter=tie_parameter, raters=raters, components=components, counts=counts,
+        table=add_reader_columns(table, selection, options), options=options,
+        rows_read=selection.rows_read, rows_used=selection.rows_used,
+        dropped=dict(selection.dropped), tie_parameter=tie_parameter, raters=raters,
+        components=components, counts=counts,
     )
+    if weights is not None:
+        board.sampling = weight_summary(weights, selection.dropped.get(NO_PROBABILITY, 0))
     if options.method == "bt":
         p = 1 / (1 + np.exp(-(theta[:, None] - theta[None, :])))
         board.predicted = pd.DataFrame(p, index=counts.models, columns=counts.models)
@@ -151,6 +176,14 @@ def compute_leaderboard(
         board.robustness = board_robustness(counts.subset(groups[0]), options.ties,
                                             options.prior, options.robustness_exact_limit)
     return board
+
+
+def _too_few(selection: Selection, options: RatingOptions, raters: pd.DataFrame | None
+             ) -> Leaderboard:
+    """The board of a selection with fewer than `min_votes` votes: counted, not ranked."""
+    return Leaderboard(table=pd.DataFrame(columns=TABLE_COLUMNS), options=options,
+                       rows_read=selection.rows_read, rows_used=selection.rows_used,
+                       dropped=dict(selection.dropped), raters=raters, too_few=True)
 
 
 def _rate_components(counts: BattleCounts, groups: list[np.ndarray], used: pd.DataFrame,

@@ -25,8 +25,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ratings.categories import is_set_valued, lacks, members, rank_change
 from ratings.errors import BattleDataError
-from ratings.io import read_battles
+from ratings.io import normalise_frame, read_battles
 from ratings.leaderboard import Leaderboard, compute_leaderboard
 from ratings.options import RatingOptions
 from ratings.report import write_output
@@ -41,6 +42,9 @@ class ManifestError(ValueError):
 
 @dataclass
 class RatingRun:
+    """A rated file: its boards (one, or one per `by` group) and, with `by`, the `overall`
+    board the groups' `rank_change` is counted against."""
+
     input_path: Path
     input_sha256: str
     input_format: str | None
@@ -48,6 +52,7 @@ class RatingRun:
     by: str | None
     boards: dict[str | None, Leaderboard]
     rows_read: int
+    overall: Leaderboard | None = None
 
 
 def file_sha256(path: Path) -> str:
@@ -64,22 +69,17 @@ def manifest_path(output: Path) -> Path:
 
 def rate_frame(frame: pd.DataFrame, options: RatingOptions, by: str | None
                ) -> dict[str | None, Leaderboard]:
-    """One leaderboard, or one per value of column `by` (values compared as strings)."""
+    """One leaderboard, or one per value of column `by` (values compared as strings; on a
+    set-valued column such as `category`, one per label, each holding the battles whose set
+    holds it)."""
     if by is None:
         return {None: compute_leaderboard(frame, options)}
+    frame = normalise_frame(frame)
     if by not in frame.columns:
         raise BattleDataError(f"--by {by}: no column {by!r}; columns are "
                               f"{', '.join(map(str, frame.columns))}")
     boards: dict[str | None, Leaderboard] = {}
-    scope = np.ones(len(frame), dtype=bool)
-    for column, value in options.where:
-        if column in frame.columns:
-            scope &= (frame[column].astype(str) == value).to_numpy()
-    values = sorted(frame.loc[scope, by].dropna().astype(str).unique())
-    if not values:
-        raise BattleDataError(f"--by {by}: no rows have a value in column {by!r} "
-                              "(after the --where filters)")
-    for value in values:
+    for value in group_values(frame, options, by):
         scoped = RatingOptions.from_dict(
             {**options.to_dict(), "where": [*map(list, options.where), [by, value]]})
         try:
@@ -89,14 +89,55 @@ def rate_frame(frame: pd.DataFrame, options: RatingOptions, by: str | None
     return boards
 
 
+def group_values(frame: pd.DataFrame, options: RatingOptions, by: str) -> list[str]:
+    """The groups of `--by`: the values (labels, for a set-valued column) of the rows the
+    `--where` filters keep, sorted."""
+    scope = np.ones(len(frame), dtype=bool)
+    for column, value in options.where:
+        if column in frame.columns:
+            target = frame[column]
+            scope &= ~lacks(target, value) if is_set_valued(target) else (
+                target.astype(str) == value).to_numpy()
+    column = frame.loc[scope, by]
+    values = members(column) if is_set_valued(frame[by]) else sorted(
+        column.dropna().astype(str).unique())
+    if not values:
+        raise BattleDataError(f"--by {by}: no rows have a value in column {by!r} "
+                              "(after the --where filters)")
+    return values
+
+
+def with_rank_change(boards: dict[str | None, Leaderboard], overall: Leaderboard) -> None:
+    """Give every ranked group board a `rank_change` column against `overall`
+    (`ratings.categories.rank_change`; positive = better in the group)."""
+    for board in boards.values():
+        if board.too_few or overall.too_few or board.table.empty:
+            continue
+        change = rank_change(board.table, overall.table)
+        at = list(board.table.columns).index("rank_ub") + 1
+        board.table.insert(at, "rank_change", change.astype(np.int64)
+                           if np.isfinite(change).all() else change)
+
+
 def rate_file(path: str | Path, options: RatingOptions | None = None, by: str | None = None,
               input_format: str | None = None) -> RatingRun:
     """Read `path`, compute the leaderboard(s), remember what the manifest needs."""
     path = Path(path)
     options = options or RatingOptions()
     frame = read_battles(path, input_format)
+    return rate_read_frame(path, frame, options, by, input_format)
+
+
+def rate_read_frame(path: Path, frame: pd.DataFrame, options: RatingOptions, by: str | None,
+                    input_format: str | None = None) -> RatingRun:
+    """`rate_file` on a frame already read from `path` (the job rates one release twice)."""
     boards = rate_frame(frame, options, by)
-    return RatingRun(path, file_sha256(path), input_format, options, by, boards, len(frame))
+    overall = None
+    if by is not None:
+        overall = compute_leaderboard(frame, options)
+        with_rank_change(boards, overall)
+    return RatingRun(path, file_sha256(path), input_format, options, by, boards, len(frame),
+                     overall)
 
 
 def package_versions() -> dict[str, str]:
@@ -116,14 +157,15 @@ def write_run(run: RatingRun, output: Path, *, portable: bool = False) -> Path:
     folder (no absolute path of this machine), so the folder can be published, downloaded
     and re-run anywhere; `rerun_manifest` reads relative paths against the manifest's folder.
     """
-    write_output(run.boards, run.by, output)
+    write_output(run.boards, run.by, output, run.overall)
     input_path, output_path = str(run.input_path.resolve()), str(output.resolve())
     if portable:
         folder = output.resolve().parent
         input_path = os.path.relpath(run.input_path.resolve(), folder)
         output_path = output.name
     groups = {
-        str(key): {"rows_used": b.rows_used, "dropped": b.dropped}
+        str(key): {"rows_used": b.rows_used, "dropped": b.dropped,
+                   **({"too_few": b.too_few} if run.options.min_votes else {})}
         for key, b in run.boards.items()
     }
     first = next(iter(run.boards.values()))

@@ -23,6 +23,9 @@ DEFAULT_PRIOR = 1e-3
 # Removal vectors the robustness search may refit to prove a swap cost minimal (see
 # `ratings.robustness`); above it the verified greedy answer stands, marked as an upper bound.
 ROBUSTNESS_EXACT_LIMIT = 20_000
+# A model is marked provisional on the board until it has this many votes.
+DEFAULT_PROVISIONAL_VOTES = 300
+MODEL_STATES = ("preview", "active", "retired")
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,14 @@ class RatingOptions:
     fewest votes whose removal would change #1 and each adjacent pair
     (`ratings.robustness`), proven minimal while at most `robustness_exact_limit` removals
     need refitting.
+
+    Categories and readable boards: `min_votes` reports a board with fewer votes as too few
+    instead of ranking it (with `--by`, each group's board and the overall one);
+    `provisional_votes` marks a model with fewer votes `provisional`; `model_states` gives
+    each model's lifecycle state ("preview", "active", "retired") for the `state` column.
+    `sampling_correction` weights every battle by 1 / pair_probability (normalised to mean 1)
+    in the Bradley–Terry fit and its intervals (`ratings.weights`); battles without a valid
+    pair probability are dropped (counted as "no_pair_probability").
     """
 
     method: str = "bt"
@@ -69,6 +80,10 @@ class RatingOptions:
     dedupe_prompts: bool = False
     robustness: bool = False
     robustness_exact_limit: int = ROBUSTNESS_EXACT_LIMIT
+    min_votes: int = 0
+    provisional_votes: int = DEFAULT_PROVISIONAL_VOTES
+    model_states: tuple[tuple[str, str], ...] = ()
+    sampling_correction: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -98,6 +113,17 @@ class RatingOptions:
                                      and self.prior > 0),
              "robustness refits the Bradley–Terry board: it needs method='bt', ties='half' "
              "or 'drop' (not 'davidson') and prior > 0"),
+            (_whole(self.min_votes) and self.min_votes >= 0,
+             "min_votes must be a whole number >= 0"),
+            (_whole(self.provisional_votes) and self.provisional_votes >= 0,
+             "provisional_votes must be a whole number >= 0"),
+            (all(state in MODEL_STATES for _, state in self.model_states),
+             f"model states must be among {MODEL_STATES}"),
+            (not self.sampling_correction or (
+                self.method == "bt" and self.ties in ("half", "drop") and not self.style
+                and not self.position_bias and not self.robustness),
+             "sampling correction weights the plain Bradley–Terry fit: it needs method='bt', "
+             "ties='half' or 'drop', and no style control, position bias or robustness"),
         ]
         for ok, message in checks:
             if not ok:
@@ -117,6 +143,7 @@ class RatingOptions:
         data["anchor"] = list(self.anchor) if self.anchor else None
         data["where"] = [list(w) for w in self.where]
         data["style_features"] = list(self.style_features)
+        data["model_states"] = [list(pair) for pair in self.model_states]
         return data
 
     @classmethod
@@ -132,6 +159,8 @@ class RatingOptions:
             data["where"] = tuple((str(c), str(v)) for c, v in data["where"])
         if "style_features" in data:
             data["style_features"] = tuple(data["style_features"])
+        if "model_states" in data:
+            data["model_states"] = tuple((str(m), str(s)) for m, s in data["model_states"])
         return cls(**data)
 
 

@@ -108,6 +108,8 @@ class PairCells:
         Each cell's outcome (`ratings.prepare` codes) from `first`'s side.
     count : ndarray of float64
         Battles per cell.
+    weight : ndarray of float64 or None
+        Weight of each battle of the cell (`BattleCounts.weight`); None: 1.
     """
 
     n_models: int
@@ -116,6 +118,17 @@ class PairCells:
     pair_of_cell: np.ndarray
     outcome: np.ndarray
     count: np.ndarray
+    weight: np.ndarray | None = None
+
+    @property
+    def mass(self) -> np.ndarray:
+        """Total weight per cell (the count when unweighted)."""
+        return self.count if self.weight is None else self.count * self.weight
+
+    @property
+    def mass_squared(self) -> np.ndarray:
+        """Sum of squared weights per cell (the count when unweighted)."""
+        return self.count if self.weight is None else self.count * self.weight ** 2
 
     @property
     def n_pairs(self) -> int:
@@ -130,4 +143,5 @@ def pair_cells(counts: BattleCounts) -> PairCells:
     """Canonicalise `counts` and group its cells by unordered pair."""
     canon = counts.canonical()
     first, second, pair_of_cell = pair_index(canon.a, canon.b, canon.n_models)
-    return PairCells(canon.n_models, first, second, pair_of_cell, canon.outcome, canon.count)
+    return PairCells(canon.n_models, first, second, pair_of_cell, canon.outcome, canon.count,
+                     canon.weight)

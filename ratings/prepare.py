@@ -4,7 +4,10 @@ Order of the rules (each drop is counted under its reason, for the manifest):
 1. `status` other than "voted" (when a status column exists): not a battle.
 2. `mode == "named"` unless `include_named`: names were visible, so the vote is not blind.
 3. non-empty `flags` (e.g. identity_leak) unless `include_flagged_battles`.
-4. `where` filters (`COLUMN=VALUE`, compared as strings).
+4. `where` filters (`COLUMN=VALUE`, compared as strings; on a set-valued column such as
+   `category`, the row's set must hold VALUE).
+4b. with `sampling_correction`, battles without a usable `pair_probability`
+   ("no_pair_probability", `ratings.weights`).
 5. Validation: unknown winner values and self-battles are errors naming the rows (never
    silently mapped to ties); so is an empty remainder.
 6. `tie (bothbad)` dropped when `bothbad="drop"`, else a tie; ties dropped when `ties="drop"`.
@@ -17,8 +20,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ratings.errors import BattleDataError, name_rows
+from ratings.categories import is_set_valued, lacks
+from ratings.errors import BattleDataError, NoBattlesLeft, name_rows
 from ratings.options import RatingOptions
+from ratings.weights import NO_PROBABILITY, PROBABILITY_COLUMN, usable_probability
 
 WINNERS = ("model_a", "model_b", "tie", "tie (bothbad)")
 # Outcome codes used by every fit: from the point of view of model_a (the left side).
@@ -27,11 +32,17 @@ A_WINS, B_WINS, TIE = 0, 1, 2
 
 @dataclass
 class Selection:
-    """The battles kept and how many rows each rule dropped."""
+    """The battles kept and how many rows each rule dropped.
+
+    `votes` (model, votes, ties, bothbad): per model, the votes that reached the tie rules
+    (rule 6), i.e. before ties or both-bad votes are dropped; what the board's `votes`,
+    `tie_share` and `bothbad_share` columns count.
+    """
 
     battles: pd.DataFrame
     rows_read: int
     dropped: dict[str, int] = field(default_factory=dict)
+    votes: pd.DataFrame | None = None
 
     @property
     def rows_used(self) -> int:
@@ -92,13 +103,36 @@ def select_battles(frame: pd.DataFrame, options: RatingOptions | None = None) ->
     keep, dropped = _filter_rows(frame, options)
     kept = frame.loc[keep]
     if len(kept) == 0:
-        raise BattleDataError(
+        raise NoBattlesLeft(
             f"no battles left after filtering {rows_read} rows (dropped: "
-            f"{', '.join(f'{k}={v}' for k, v in dropped.items() if v)})"
+            f"{', '.join(f'{k}={v}' for k, v in dropped.items() if v)})", rows_read, dropped
         )
-    battles = _apply_tie_rules(kept, _validated_winner_codes(kept), options, dropped)
+    code = _validated_winner_codes(kept)
+    votes = _votes_per_model(kept, code)
+    try:
+        battles = _apply_tie_rules(kept, code, options, dropped)
+    except NoBattlesLeft as nothing:
+        nothing.rows_read = rows_read
+        raise
     battles.attrs = dict(frame.attrs)
-    return Selection(battles=battles, rows_read=rows_read, dropped=dropped)
+    return Selection(battles=battles, rows_read=rows_read, dropped=dropped, votes=votes)
+
+
+def _votes_per_model(kept: pd.DataFrame, code: np.ndarray) -> pd.DataFrame:
+    """Votes, ties and both-bad votes per model among the kept rows (`code`: index in
+    WINNERS). Counted per distinct name (factorised), never per row in Python."""
+    parts = []
+    for side in ("model_a", "model_b"):
+        codes, names = pd.factorize(kept[side])
+        n = len(names)
+        parts.append(pd.DataFrame({
+            "model": np.asarray(names, dtype=object).astype(str),
+            "votes": np.bincount(codes, minlength=n),
+            "ties": np.bincount(codes, weights=code == 2, minlength=n),
+            "bothbad": np.bincount(codes, weights=code == 3, minlength=n),
+        }))
+    table = pd.concat(parts, ignore_index=True).groupby("model", sort=True).sum()
+    return table.astype(np.int64).reset_index()
 
 
 def _filter_rows(frame: pd.DataFrame, options: RatingOptions
@@ -129,7 +163,16 @@ def _filter_rows(frame: pd.DataFrame, options: RatingOptions
                 f"--where {column}={value}: no column {column!r}; columns are "
                 f"{', '.join(map(str, frame.columns))}"
             )
-        drop(f"where:{column}={value}", _differs(frame[column], value))
+        target = frame[column]
+        drop(f"where:{column}={value}",
+             lacks(target, value) if is_set_valued(target) else _differs(target, value))
+    if options.sampling_correction:
+        if PROBABILITY_COLUMN not in frame.columns:
+            raise BattleDataError(
+                "sampling correction weights each battle by 1 / pair_probability, and the "
+                "input has no pair_probability column (FastChat dumps and plain CSV files "
+                "lack it): rate it without --correct-sampling")
+        drop(NO_PROBABILITY, ~usable_probability(frame))
     return keep, dropped
 
 
@@ -173,5 +216,5 @@ def _apply_tie_rules(kept: pd.DataFrame, code: np.ndarray, options: RatingOption
     battles = kept.loc[keep].assign(outcome=outcome[keep])
     if len(battles) == 0:
         counted = ", ".join(f"{k}={v}" for k, v in dropped.items() if v)
-        raise BattleDataError(f"no battles left after dropping ties ({counted})")
+        raise NoBattlesLeft(f"no battles left after dropping ties ({counted})", 0, dropped)
     return battles

@@ -28,13 +28,28 @@ def combined_table(boards: dict[str | None, Leaderboard], by: str | None) -> pd.
 
 
 def _fmt(value, digits: int = 1) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else ""  # provisional: a mark, not a word on every row
     if isinstance(value, (float, np.floating)):
         return "" if np.isnan(value) else f"{value:.{digits}f}"
     return str(value)
 
 
+# Columns a log may not have at all (no timings, no states): left out of the text and
+# Markdown tables when empty in every row, kept in CSV and JSON.
+OPTIONAL_COLUMNS = ("median_ttft_s", "tokens_per_s", "state")
+
+
+def _shown(table: pd.DataFrame) -> pd.DataFrame:
+    empty = [c for c in OPTIONAL_COLUMNS if c in table.columns and table[c].isna().all()]
+    return table.drop(columns=empty)
+
+
 def _rows(table: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
-    digits = {"win_rate": 3}
+    table = _shown(table)
+    digits = {"win_rate": 3, "tie_share": 3, "bothbad_share": 3, "median_ttft_s": 2}
     header = list(table.columns)
     body = [[_fmt(v, digits.get(c, 1)) for c, v in zip(header, row, strict=True)]
             for row in table.itertuples(index=False)]
@@ -45,7 +60,8 @@ def text_table(table: pd.DataFrame) -> str:
     """Fixed-width text for the terminal."""
     header, body = _rows(table)
     widths = [max(len(h), *(len(r[i]) for r in body)) for i, h in enumerate(header)]
-    numeric = [pd.api.types.is_numeric_dtype(table[c]) for c in header]
+    numeric = [pd.api.types.is_numeric_dtype(table[c]) and table[c].dtype != bool
+               for c in header]
     def line(cells: list[str]) -> str:
         return "  ".join(c.rjust(w) if num else c.ljust(w)
                          for c, w, num in zip(cells, widths, numeric, strict=True)).rstrip()
@@ -57,6 +73,21 @@ def markdown_table(table: pd.DataFrame) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(r) + " |" for r in body]
     return "\n".join(lines)
+
+
+def too_few_text(board: Leaderboard) -> str:
+    """The line a board with fewer than `min_votes` votes shows instead of a table."""
+    return (f"Too few votes to rank: {board.rows_used} (fewer than --min-votes "
+            f"{board.options.min_votes}).")
+
+
+def sampling_text(board: Leaderboard) -> str:
+    """The sampling correction's cost: effective sample size and the weights' range."""
+    s = board.sampling or {}
+    return (f"Sampling correction: each battle weighted by 1 / pair_probability (mean 1); "
+            f"effective sample size {s['effective_sample_size']:.0f} of {s['battles']} battles "
+            f"({s['efficiency']:.0%}), weights {s['weight_min']:.3g} to {s['weight_max']:.3g}; "
+            f"{s['no_pair_probability']} battles without a pair probability dropped.")
 
 
 def diagnostics_text(board: Leaderboard, markdown: bool = False) -> str:
@@ -93,6 +124,8 @@ def diagnostics_text(board: Leaderboard, markdown: bool = False) -> str:
         out.append("Disconnected comparison graph: each component is rated on its own scale ("
                    + "; ".join(f"{i}: {len(c)} models" for i, c in
                                enumerate(board.components, start=1)) + ").")
+    if board.sampling:
+        out.append(sampling_text(board))
     if board.robustness is not None:
         out.append(robustness_text(board, markdown))
     return "\n\n".join(out)
@@ -118,18 +151,35 @@ def robustness_text(board: Leaderboard, markdown: bool = False) -> str:
     return "\n".join(lines)
 
 
-def render_text(boards: dict[str | None, Leaderboard], by: str | None) -> str:
+def _titled(boards: dict[str | None, Leaderboard], by: str | None,
+            overall: Leaderboard | None) -> list[tuple[str | None, Leaderboard]]:
+    """(title, board) in print order: the overall board first when there is one."""
+    titled: list[tuple[str | None, Leaderboard]] = []
+    if overall is not None:
+        titled.append(("overall", overall))
+    titled += [(None if by is None else f"{by} = {key}", board)
+               for key, board in boards.items()]
+    return titled
+
+
+def render_text(boards: dict[str | None, Leaderboard], by: str | None,
+                overall: Leaderboard | None = None) -> str:
     parts = []
-    for key, board in boards.items():
-        if by is not None:
-            parts.append(f"== {by} = {key} ==")
-        parts.append(text_table(board.table))
+    for title, board in _titled(boards, by, overall):
+        if title is not None:
+            parts.append(f"== {title} ==")
+        if board.too_few:
+            parts.append(too_few_text(board))
+        else:
+            parts.append(text_table(board.table))
         parts.append(diagnostics_text(board))
     return "\n\n".join(parts)
 
 
-def write_output(boards: dict[str | None, Leaderboard], by: str | None, path: Path) -> None:
-    """Write the leaderboard(s) to `path` (.csv, .json or .md)."""
+def write_output(boards: dict[str | None, Leaderboard], by: str | None, path: Path,
+                 overall: Leaderboard | None = None) -> None:
+    """Write the leaderboard(s) to `path` (.csv, .json or .md). With `by`, the CSV holds the
+    groups' rows (a too-few group has none); JSON and Markdown also the `overall` board."""
     suffix = path.suffix.lower()
     if suffix not in OUTPUT_SUFFIXES:
         raise ValueError(f"--out {path}: use a .csv, .json or .md file name")
@@ -137,14 +187,15 @@ def write_output(boards: dict[str | None, Leaderboard], by: str | None, path: Pa
     if suffix == ".csv":
         combined_table(boards, by).to_csv(path, index=False, lineterminator="\n")
     elif suffix == ".json":
-        data = ({"by": by, "groups": {str(k): b.to_dict() for k, b in boards.items()}}
+        data = ({"by": by, "groups": {str(k): b.to_dict() for k, b in boards.items()},
+                 **({"overall": overall.to_dict()} if overall is not None else {})}
                 if by is not None else boards[None].to_dict())
         path.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n", encoding="utf-8")
     else:
         parts = ["# Leaderboard"]
-        for key, board in boards.items():
-            if by is not None:
-                parts.append(f"## {by} = {key}")
-            parts.append(markdown_table(board.table))
+        for title, board in _titled(boards, by, overall):
+            if title is not None:
+                parts.append(f"## {title}")
+            parts.append(too_few_text(board) if board.too_few else markdown_table(board.table))
             parts.append(diagnostics_text(board, markdown=True))
         path.write_text("\n\n".join(parts) + "\n", encoding="utf-8")

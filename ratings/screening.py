@@ -34,7 +34,7 @@ def screen_votes(selection: Selection, options: RatingOptions) -> Selection:
     if options.max_votes_per_rater_per_day is not None:
         battles, dropped[RATER_DAILY_CAP] = cap_votes_per_rater_per_day(
             battles, options.max_votes_per_rater_per_day)
-    return Selection(battles, selection.rows_read, dropped)
+    return Selection(battles, selection.rows_read, dropped, selection.votes)
 
 
 def screen_raters(selection: Selection, options: RatingOptions
@@ -50,7 +50,7 @@ def screen_raters(selection: Selection, options: RatingOptions
         hit = selection.battles["judge"].astype(str).isin(flagged).to_numpy()
         selection.dropped["flagged_rater"] = int(hit.sum())
         selection = Selection(selection.battles.loc[~hit], selection.rows_read,
-                              selection.dropped)
+                              selection.dropped, selection.votes)
         if selection.rows_used == 0:
             raise BattleDataError("every battle came from a flagged rater")
     return selection, raters

@@ -80,8 +80,10 @@ def test_by_writes_one_board_per_group_and_markdown(llmfao_csv, tmp_path):
                    "--allow-disconnected")
     assert result.returncode == 0, result.stderr
     text = out.read_text()
-    # Only the group the filter keeps, holding exactly that prompt's battles.
-    assert [line for line in text.splitlines() if line.startswith("## ")] == ["## prompt = 2"]
+    # The overall board (rank changes are counted against it), then only the group the
+    # filter keeps, holding exactly that prompt's battles.
+    assert [line for line in text.splitlines() if line.startswith("## ")] == [
+        "## overall", "## prompt = 2"]
     in_group = int((pd.read_csv(llmfao_csv)["prompt"] == 2).sum())
     assert in_group == 701
     assert (f"Battles: {in_group} used of 8931 rows read; dropped: where:prompt=2 "

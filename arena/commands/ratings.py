@@ -32,7 +32,9 @@ RATINGS_HELP = """Compute a leaderboard (rating, CI, rank bounds) from a vote lo
 Prints the table; with --out also writes it and FILE.manifest.json (input SHA-256,
 rows used and dropped per reason, vote filters and the votes they removed, every
 option, versions). --robustness adds how many removed votes would change #1 and
-each adjacent pair. --from-manifest
+each adjacent pair. --by category rates one board per label (and the overall
+board, with each model's rank change); --correct-sampling weights battles by
+1 / pair_probability. --from-manifest
 re-runs a manifest and says whether the table came out byte-identical.
 --compare-replay REPLAY compares the judges of INPUT (original votes) and REPLAY
 (re-votes, mode replay); with --out FILE.json it writes the comparison there."""
@@ -44,6 +46,12 @@ ROBUSTNESS_HELP = ("Report the fewest votes whose removal would change #1 and ea
                    "pair (Bradley–Terry refits; ties half or drop).")
 EXACT_LIMIT_HELP = ("Most removals refitted to prove a robustness number minimal; above it "
                     "the number found by search is given as an upper bound.")
+MIN_VOTES_HELP = ("A board (each --by group, and the overall one) with fewer votes says "
+                  "so instead of ranking.")
+PROVISIONAL_HELP = "Models with fewer votes are marked provisional."
+CORRECT_SAMPLING_HELP = (
+    "Weight each battle by 1 / pair_probability (mean 1) in the Bradley–Terry fit and its "
+    "intervals, undoing uneven pair sampling; battles without one are dropped.")
 COMPARE_REPLAY_HELP = (
     "Judge comparison: REPLAY export of an `arena serve --replay` log (may be INPUT itself "
     "when one file holds both): agreement of original and replay votes on the same battles, "
@@ -102,6 +110,10 @@ def ratings(
     dedupe_prompts: bool = typer.Option(False, help=DEDUPE_HELP),
     robustness: bool = typer.Option(False, help=ROBUSTNESS_HELP),
     robustness_exact_limit: int = typer.Option(20_000, metavar="N", help=EXACT_LIMIT_HELP),
+    min_votes: int = typer.Option(0, metavar="N", help=MIN_VOTES_HELP),
+    provisional_votes: int = typer.Option(300, metavar="N", help=PROVISIONAL_HELP),
+    sampling_correction: bool = typer.Option(False, "--correct-sampling",
+                                             help=CORRECT_SAMPLING_HELP),
     plot: Path = typer.Option(None, help="Write PNG figures into this directory."),
     from_manifest: Path = typer.Option(
         None, help="Re-run a FILE.manifest.json (checks the input's SHA-256 first)."),
@@ -140,6 +152,7 @@ def rate(
             return
         input = _input_file(input, db, config, out)
         anchor_pair = _parse_anchor(anchor)
+        options["model_states"] = _config_states(config)
         rating_options = _rating_options(options, anchor_pair, where, style_features)
         if compare_replay is not None:
             _compare_judges(input, compare_replay, rating_options, input_format, out)
@@ -162,7 +175,7 @@ def _rerun_manifest(manifest: Path, input: Path | None, out: Path | None) -> Non
     from ratings.report import render_text
 
     result = rerun_manifest(manifest, input_path=input, output=out)
-    typer.echo(render_text(result.run.boards, result.run.by))
+    typer.echo(render_text(result.run.boards, result.run.by, result.run.overall))
     verdict = "identical to" if result.identical else "DIFFERENT from"
     typer.echo(f"\nwrote {result.output} ({verdict} the recorded output, SHA-256 "
                f"{result.actual_sha256[:16]}...) and {result.manifest}")
@@ -185,6 +198,27 @@ def _input_file(input: Path | None, db: str | None, config: Path | None,
     if out is not None and out.suffix.lower() not in OUTPUT_SUFFIXES:
         raise typer.BadParameter(f"--out {out}: use a .csv, .json or .md file name")
     return input
+
+
+def _config_states(config: Path | None) -> tuple[tuple[str, str], ...]:
+    """(model, state) of every [[models]] entry of the arena config (the board's `state`
+    column); none without --config or [[models]]. Models that cannot be read are an error."""
+    if config is None:
+        return ()
+    from arena.config import ConfigError, read_toml
+    from serving.config import ModelConfigError, load_models_config
+
+    try:
+        if "models" not in read_toml(config):
+            return ()
+    except ConfigError as bad:
+        raise typer.BadParameter(str(bad)) from None
+    try:
+        models = load_models_config(config).models
+    except ModelConfigError as bad:
+        raise typer.BadParameter(f"--config {config}: {bad}") from None
+    return tuple(sorted((spec.name, getattr(spec, "state", None) or "active")
+                        for spec in models))
 
 
 def _parse_anchor(anchor: str | None) -> tuple[str, float] | None:
@@ -214,7 +248,7 @@ def _write_outputs(run: RatingRun, by: str | None, out: Path | None, plot: Path 
     from ratings.manifest import write_run
     from ratings.report import render_text
 
-    typer.echo(render_text(run.boards, by))
+    typer.echo(render_text(run.boards, by, run.overall))
     if out is not None:
         manifest = write_run(run, out)
         typer.echo(f"\nwrote {out} and {manifest}")

@@ -1,0 +1,86 @@
+"""Serving speed from the logged generations: time to first token and tokens per second.
+
+Per generation (one side of one turn), from the times the arena logs
+(`serving.records.GenerationRecord`):
+
+    ttft_s       = first_token_at - started_at                         (seconds)
+    tokens_per_s = completion_tokens / (finished_at - first_token_at)  (decode speed)
+
+A generation lacking a time, or with no time between the first token and the end, gives no
+value. The board reports each model's median over its generations (`per_model_speed`).
+Timings are read from our export's `turns` (`generation_a/_b`) or from `timings_a/_b` lists
+of the same per-generation keys; a time is an ISO 8601 string or epoch seconds.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+SPEED_COLUMNS = ("median_ttft_s", "tokens_per_s")
+
+
+def _seconds(value: Any) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value).timestamp()
+        except ValueError:
+            return None
+    return None
+
+
+def generation_speed(generation: dict[str, Any]) -> tuple[float, float]:
+    """(ttft_s, tokens_per_s) of one generation; NaN where the log lacks what is needed."""
+    started = _seconds(generation.get("started_at"))
+    first = _seconds(generation.get("first_token_at"))
+    finished = _seconds(generation.get("finished_at"))
+    tokens = generation.get("completion_tokens")
+    ttft = first - started if started is not None and first is not None else np.nan
+    speed = np.nan
+    if first is not None and finished is not None and finished > first \
+            and isinstance(tokens, (int, float)) and tokens > 0:
+        speed = float(tokens) / (finished - first)
+    return float(ttft), float(speed)
+
+
+def side_timings(turns: list[dict] | None, timings: list[dict] | None, side: str
+                 ) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+    """One side's (ttft_s per turn, tokens_per_s per turn), or None without any timing."""
+    if timings is None and turns:
+        timings = [turn.get(f"generation_{side}") or {} for turn in turns]
+    if not timings:
+        return None
+    speeds = [generation_speed(g) for g in timings if isinstance(g, dict)]
+    if not speeds:
+        return None
+    return tuple(t for t, _ in speeds), tuple(s for _, s in speeds)
+
+
+def per_model_speed(battles: pd.DataFrame, models: list[str]) -> pd.DataFrame:
+    """Median ttft_s and tokens_per_s per model over its generations in `battles` (the
+    `ttft_s_a/_b`, `tokens_per_s_a/_b` tuple columns); NaN for a model without any."""
+    out = pd.DataFrame(index=pd.Index(models, name="model"),
+                       columns=list(SPEED_COLUMNS), dtype=float)
+    parts = {column: [] for column in SPEED_COLUMNS}
+    for side in ("a", "b"):
+        for source, column in ((f"ttft_s_{side}", "median_ttft_s"),
+                               (f"tokens_per_s_{side}", "tokens_per_s")):
+            if source not in battles.columns:
+                continue
+            values = battles[source].tolist()
+            lengths = [len(v) if isinstance(v, tuple) else 0 for v in values]
+            flat = [x for v in values if isinstance(v, tuple) for x in v]
+            names = np.repeat(battles[f"model_{side}"].astype(str).to_numpy(), lengths)
+            parts[column].append(pd.DataFrame({"model": names, "value": flat}))
+    for column, frames in parts.items():
+        if not frames:
+            continue
+        data = pd.concat(frames, ignore_index=True).dropna()
+        medians = data.groupby("model")["value"].median()
+        out[column] = medians.reindex(out.index).to_numpy(dtype=float)
+    return out
