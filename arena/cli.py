@@ -32,6 +32,7 @@ COMMAND_MODULES: list[str] = [
     "arena.commands.ratings",
     "arena.commands.serve",
     "arena.commands.drift",
+    "arena.commands.label",
 ]
 
 for _module_name in COMMAND_MODULES:

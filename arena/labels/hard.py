@@ -93,6 +93,7 @@ class PromptFacts:
     tokens: int
     code: bool
     math: bool
+    advanced_math: bool = False  # beyond arithmetic (arena.labels.mathematics.math_kind)
 
 
 def criteria_met(facts: PromptFacts) -> set[str]:
@@ -105,7 +106,7 @@ def criteria_met(facts: PromptFacts) -> set[str]:
         "specificity": facts.tokens >= SPECIFIC_TOKENS
         and (technical or bool(CONSTRAINT.search(text))),
         "domain_knowledge": (facts.code and facts.tokens >= SPECIFIC_TOKENS)
-        or (facts.math and facts.tokens >= SPECIFIC_TOKENS)
+        or (facts.advanced_math and facts.tokens >= SPECIFIC_TOKENS)
         or domain_hits >= DOMAIN_TERMS,
         "complexity": facts.tokens >= COMPLEX_TOKENS and parts >= REQUEST_PARTS,
         "problem_solving": technical or bool(SOLVE.search(text)),

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 from arena.labels.hard import HARD_MIN, PromptFacts, criteria_met
 from arena.labels.language import detect_language
-from arena.labels.mathematics import is_math
+from arena.labels.mathematics import math_kind
 from arena.labels.programming import is_code
 from arena.labels.text import prompts_of, token_estimate
 from arena.record import BattleRecord
@@ -49,8 +49,9 @@ def label_prompts(prompts: Sequence[str]) -> Labels:
     if not text.strip():
         return Labels(labels=[], language=None)
     language = detect_language(text)
+    kind = math_kind(text)
     facts = PromptFacts(text=text, tokens=token_estimate(text), code=is_code(text),
-                        math=is_math(text))
+                        math=kind is not None, advanced_math=kind == "advanced")
     labels: set[str] = set()
     if language is not None:
         labels.add(f"lang:{language}")

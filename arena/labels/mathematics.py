@@ -49,15 +49,20 @@ MATH_WORDS = re.compile(
 CJK_MATH = re.compile(r"方程|积分|積分|导数|導數|概率|极值|極值|证明|数学|數學|微分|確率|求解")
 
 
+def math_kind(text: str) -> str | None:
+    """"advanced" (LaTeX, a mathematical word, or an expression with a variable),
+    "arithmetic" (numbers and operators only) or None (no math) for `text`."""
+    prose = without_code_lines(without_code(text))
+    if LATEX.search(prose) or MATH_WORDS.search(prose) or CJK_MATH.search(prose):
+        return "advanced"
+    plain = NOT_ARITHMETIC.sub(" ", prose)
+    expressions = [m.group(0) for m in EXPRESSION.finditer(plain)
+                   if re.search(r"[\d=]", m.group(0))]
+    if any(re.search(r"[a-zA-Z]", expression) for expression in expressions):
+        return "advanced"
+    return "arithmetic" if expressions else None
+
+
 def is_math(text: str) -> bool:
     """True when `text` (one prompt or several joined) asks a mathematical question."""
-    prose = without_code_lines(without_code(text))
-    if LATEX.search(prose):
-        return True
-    plain = NOT_ARITHMETIC.sub(" ", prose)
-    expressions = (m.group(0) for m in EXPRESSION.finditer(plain))
-    return bool(
-        any(re.search(r"[\d=]", expression) for expression in expressions)
-        or MATH_WORDS.search(prose)
-        or CJK_MATH.search(prose)
-    )
+    return math_kind(text) is not None
