@@ -52,6 +52,7 @@ from arena.web.guard import VLLM_DEFAULT_MAX_NUM_SEQS, BattleGuard
 from arena.web.identity import ClientIdentity, SessionCookies
 from arena.web.sessions import SessionSigner
 from arena.web.ui.battle import BattlePanel
+from arena.web.ui.board_plots import LEADERBOARD_CSS
 from arena.web.ui.leaderboard import build_leaderboard_tab
 from arena.web.ui.panel import PRIVATE_EVENT, Views, VotePanel
 from arena.web.ui.revote import RevotePanel
@@ -66,7 +67,7 @@ CHALLENGE_HEAD = '<script src="/challenge/boot.js"></script>'
 
 # Options for `gr.mount_gradio_app` / `launch`: no run history (it would keep calls in the
 # browser), no footer (API page, settings), no server-side rendering (needs Node), errors as
-# generic text.
+# generic text; the page's CSS (with the leaderboard plots' hover rules).
 MOUNT_OPTIONS: dict[str, Any] = {
     "ssr_mode": False,
     "run_history": False,
@@ -80,7 +81,7 @@ MOUNT_OPTIONS: dict[str, Any] = {
 footer { display: none !important; }
 /* The chat's own Clear button would only blank this page's copy of a live battle. */
 .arena-chat button[aria-label="Clear"] { display: none !important; }
-""",
+""" + LEADERBOARD_CSS,
 }
 
 
