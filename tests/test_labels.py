@@ -1,13 +1,15 @@
-"""The heuristic labeller (arena.labels): its accuracy on the labelled set in
-tests/data/labels/prompts.jsonl, and the rules of the labels it writes.
+"""The heuristic labeller (arena.labels): its accuracy on the labelled sets in
+tests/data/labels/, and the rules of the labels it writes.
 
-The set: 64 battles' prompts written for this test, in 22 languages (Latin, Cyrillic, Greek,
-Arabic, Hebrew, Devanagari, Thai, Chinese, Japanese and Korean scripts), code in ten
-programming languages (fenced, pasted and asked for), math (arithmetic, equations, LaTeX,
-proofs, word problems), chit-chat, multi-turn, long and hard prompts, and traps (a date, "dress
-code"). Each line holds the full label set a careful human gives the prompts. The floors sit
-a little under the accuracy measured when the labeller was written (docs/categories.md), so a
-change that makes a label worse fails here.
+prompts.jsonl (development set): 64 battles' prompts written with the heuristics, in 21
+languages (Latin, Cyrillic, Greek, Arabic, Hebrew, Devanagari, Thai, Chinese, Japanese and
+Korean scripts), code in ten programming languages (fenced, pasted and asked for), math
+(arithmetic, equations, LaTeX, proofs, word problems), chit-chat, multi-turn, long and hard
+prompts, and traps (a date, "dress code"). holdout.jsonl: 24 more, written after the
+heuristics were frozen and never tuned on (13 languages, Bengali script among them), so its
+numbers are the honest ones. Each line holds the full label set a careful human gives the
+prompts. The floors sit a little under the accuracy measured (docs/categories.md), so a change
+that makes a label worse fails here.
 """
 
 from __future__ import annotations
@@ -24,42 +26,54 @@ from arena.labels.language import detect_language
 from arena.labels.text import token_estimate
 from arena.record import InvalidRecord
 
-SET = Path(__file__).resolve().parent / "data" / "labels" / "prompts.jsonl"
-ITEMS = [json.loads(line) for line in SET.read_text(encoding="utf-8").splitlines()]
+SETS = Path(__file__).resolve().parent / "data" / "labels"
+
+
+def read_set(name: str) -> list[dict]:
+    return [json.loads(line)
+            for line in (SETS / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
+ITEMS = read_set("prompts")
+HOLDOUT = read_set("holdout")
 # Accuracy floors: share of the set's battles on which the label's presence is right.
 FLOORS = {
-    "language": 0.95,
-    "code": 0.95,
-    "math": 0.93,
-    "multi_turn": 1.0,
-    "long_query": 1.0,
-    "hard_prompt": 0.93,
-    **{f"hard:{name}": 0.9 for name in CRITERIA},
+    "prompts": {"language": 0.95, "code": 0.95, "math": 0.93, "multi_turn": 1.0,
+                "long_query": 1.0, "hard_prompt": 0.93,
+                **{f"hard:{name}": 0.9 for name in CRITERIA}},
+    "holdout": {"language": 0.95, "code": 0.9, "math": 0.8, "multi_turn": 1.0,
+                "long_query": 1.0, "hard_prompt": 0.9,
+                **{f"hard:{name}": 0.75 for name in CRITERIA}},
 }
 
 
-def accuracy(name: str) -> float:
+def accuracy(name: str, items: list[dict]) -> float:
     right = 0
-    for item in ITEMS:
+    for item in items:
         found = label_prompts(item["prompts"])
         if name == "language":
             expected = next(label[5:] for label in item["labels"] if label.startswith("lang:"))
             right += found.language == expected
         else:
             right += (name in found.labels) == (name in item["labels"])
-    return right / len(ITEMS)
+    return right / len(items)
 
 
-@pytest.mark.parametrize("name", list(FLOORS))
-def test_each_label_is_right_on_the_labelled_set_at_least_as_often_as_its_floor(name: str):
-    measured = accuracy(name)
-    assert measured >= FLOORS[name], f"{name}: accuracy {measured:.3f} < {FLOORS[name]}"
+@pytest.mark.parametrize(("which", "name"),
+                         [(which, name) for which, floors in FLOORS.items() for name in floors])
+def test_each_label_is_right_on_the_labelled_sets_at_least_as_often_as_its_floor(which, name):
+    items = ITEMS if which == "prompts" else HOLDOUT
+    measured = accuracy(name, items)
+    floor = FLOORS[which][name]
+    assert measured >= floor, f"{which} {name}: accuracy {measured:.3f} < {floor}"
 
 
 def test_the_labelled_set_covers_what_the_docs_promise():
     labels = [set(item["labels"]) for item in ITEMS]
     languages = {label for found in labels for label in found if label.startswith("lang:")}
     assert len(languages) >= 20
+    assert len({label for item in HOLDOUT for label in item["labels"]
+                if label.startswith("lang:")} - languages) >= 4  # held out: new languages too
     assert {"lang:zh", "lang:ja", "lang:ko", "lang:ru", "lang:ar", "lang:hi"} <= languages
     for name in ("code", "math", "multi_turn", "long_query", "hard_prompt"):
         assert sum(name in found for found in labels) >= 2, name
