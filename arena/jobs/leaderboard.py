@@ -10,13 +10,22 @@ were cast in this process, and then, in a new snapshot folder `<out_dir>/<UTC st
    (Bradley–Terry with sandwich CIs, plus the fewest votes whose removal would change #1 and
    each adjacent pair; the release holds only the battles the default board rates), writing
    `leaderboard.json` and its manifest `leaderboard.json.manifest.json` beside it, with paths
-   relative to the folder;
-3. stores the board in Redis for every worker's `/api/leaderboard` and Leaderboard tab;
-4. prunes old snapshots, keeping the newest `keep` and the one the cached board points to.
+   relative to the folder; with `sampling_correction`, as `arena ratings release.jsonl
+   --correct-sampling` instead (the weighted fit has no style control or robustness yet);
+3. rates it per category as `arena ratings release.jsonl --by category --min-votes
+   <category_min_votes> --allow-disconnected` would (one board per label, each model's
+   `rank_change` against the overall board; a category with too few votes is counted, not
+   ranked), writing `leaderboard-categories.json` and its manifest;
+4. stores the board, with the category boards, in Redis for every worker's
+   `/api/leaderboard` and Leaderboard tab (rows marked `provisional` below
+   `provisional_votes` votes, and with each model's lifecycle `state` as
+   `LiveState.model_states()` last published it);
+5. prunes old snapshots, keeping the newest `keep` and the one the cached board points to.
 
 Everything under out_dir is public (served at /snapshots): no snapshot holds anything the
 public release does not. Anyone can re-derive the published board from a downloaded snapshot
-folder with `arena ratings --from-manifest <folder>/leaderboard.json.manifest.json`.
+folder with `arena ratings --from-manifest <folder>/leaderboard.json.manifest.json`, and
+every category board with `... --from-manifest <folder>/leaderboard-categories.json.manifest.json`.
 """
 
 from __future__ import annotations
@@ -39,13 +48,17 @@ from arena.transfer.public import (
     manifest_path,
 )
 from ratings.errors import BattleDataError, ConstantStyleFeature
-from ratings.manifest import rate_file, write_run
-from ratings.options import STYLE_FEATURES, RatingOptions
+from ratings.io import read_battles
+from ratings.leaderboard import Leaderboard
+from ratings.manifest import RatingRun, rate_read_frame, write_run
+from ratings.options import DEFAULT_PROVISIONAL_VOTES, STYLE_FEATURES, RatingOptions
 
 log = logging.getLogger(__name__)
 
 TABLE_FILE = "leaderboard.json"
+CATEGORIES_FILE = "leaderboard-categories.json"
 DEFAULT_KEEP = 5
+DEFAULT_CATEGORY_MIN_VOTES = 50
 
 
 class LeaderboardJob:
@@ -54,12 +67,17 @@ class LeaderboardJob:
     `release_key` is the HMAC key of public battle ids (default: the one kept in the data
     directory, taken to be out_dir's parent); `withheld` holds the battle ids of a re-voting
     pool being served, whose battles (and re-votes) the release leaves out.
+    `provisional_votes`, `category_min_votes` and `sampling_correction` are the `[arena]`
+    settings of the same names.
     """
 
     def __init__(
         self, *, log: BattleLog, live: LiveState, out_dir: Path, every_votes: int,
         keep: int = DEFAULT_KEEP, release_key: bytes | None = None,
         withheld: Collection[str] = (),
+        provisional_votes: int = DEFAULT_PROVISIONAL_VOTES,
+        category_min_votes: int = DEFAULT_CATEGORY_MIN_VOTES,
+        sampling_correction: bool = False,
     ) -> None:
         self.log = log
         self.live = live
@@ -68,6 +86,9 @@ class LeaderboardJob:
         self.snapshots = SnapshotStore(out_dir, keep)
         self.release_key = release_key or load_release_key(out_dir.parent)
         self.withheld = frozenset(withheld)
+        self.provisional_votes = provisional_votes
+        self.category_min_votes = category_min_votes
+        self.sampling_correction = sampling_correction
         self.last_board: dict[str, Any] | None = None
         self._votes_since = 0
         self._wake = asyncio.Event()
@@ -94,7 +115,8 @@ class LeaderboardJob:
     async def refresh(self) -> dict[str, Any] | None:
         """Recompute now. Returns the board, or None when there are no votes to rate yet."""
         self._votes_since = 0
-        board = await asyncio.to_thread(self._compute)
+        states = await self._model_states()
+        board = await asyncio.to_thread(self._compute, states)
         if board is not None:
             self.last_board = board
         try:
@@ -112,7 +134,19 @@ class LeaderboardJob:
         await asyncio.to_thread(self.snapshots.prune, protect)
         return board
 
-    def _compute(self) -> dict[str, Any] | None:
+    async def _model_states(self) -> dict[str, str]:
+        """Each model's lifecycle state as last published; {} when Redis cannot say (the
+        board is still computed, without states)."""
+        published = getattr(self.live, "model_states", None)
+        if published is None:
+            return {}
+        try:
+            return dict(await published())
+        except LiveStateUnavailable:
+            log.warning("leaderboard: live state unavailable; model states left out")
+            return {}
+
+    def _compute(self, states: dict[str, str]) -> dict[str, Any] | None:
         with self.snapshots.new_snapshot() as pending:
             release = export_public(self.log, pending.path / RELEASE_FILE,
                                     key=self.release_key, withheld=self.withheld)
@@ -121,7 +155,11 @@ class LeaderboardJob:
                          dict(release.left_out))
                 return None
             try:
-                board = rate_snapshot(release.path, pending.path / TABLE_FILE)
+                board = rate_snapshot(
+                    release.path, pending.path / TABLE_FILE, model_states=states,
+                    provisional_votes=self.provisional_votes,
+                    category_min_votes=self.category_min_votes,
+                    sampling_correction=self.sampling_correction)
             except BattleDataError as nothing_to_rate:
                 log.info("no leaderboard yet: %s", nothing_to_rate)
                 return None
@@ -133,27 +171,84 @@ class LeaderboardJob:
         board["export_url"] = f"/snapshots/{stamp}/{RELEASE_FILE}"
         board["release_manifest_url"] = (
             f"/snapshots/{stamp}/{manifest_path(Path(RELEASE_FILE)).name}")
+        if board.get("categories_manifest_url"):
+            board["categories_manifest_url"] = (
+                f"/snapshots/{stamp}/{CATEGORIES_FILE}.manifest.json")
         return board
 
 
-def rate_snapshot(export_path: Path, output: Path) -> dict[str, Any]:
+def rate_snapshot(export_path: Path, output: Path, *,
+                  model_states: dict[str, str] | None = None,
+                  provisional_votes: int = DEFAULT_PROVISIONAL_VOTES,
+                  category_min_votes: int = DEFAULT_CATEGORY_MIN_VOTES,
+                  sampling_correction: bool = False) -> dict[str, Any]:
     """Rate one release (or export) as `arena ratings FILE --style --robustness --out OUTPUT`
-    would.
+    would (`--correct-sampling` instead with `sampling_correction`), and per category as
+    `arena ratings FILE --by category --min-votes N --allow-disconnected` would, into
+    `CATEGORIES_FILE` beside OUTPUT.
 
     Style features that do not vary are left out; without any (or with a comparison graph in
-    pieces) it falls back to `--allow-disconnected` without style control. Writes the table and its
-    manifest; returns the board in the shape the UI and `/api/leaderboard` serve: rows,
-    style-controlled rows, when, from how many votes, and `robustness`
-    (`ratings.robustness.BoardRobustness.to_dict()`: headline, leader, adjacent pairs).
+    pieces) it falls back to `--allow-disconnected` without style control. Writes the tables and
+    their manifests; returns the board in the shape the UI and `/api/leaderboard` serve: rows,
+    style-controlled rows, when, from how many votes, `robustness`
+    (`ratings.robustness.BoardRobustness.to_dict()`: headline, leader, adjacent pairs),
+    `categories` ({label: {votes, too_few, min_votes, rows}}; rows with `rank_change`),
+    `sampling_correction` (bool; `sampling`: the weights' effective sample size) and
+    `provisional_votes`.
     """
-    features = list(STYLE_FEATURES)
+    frame = read_battles(export_path)
+    common = {"provisional_votes": provisional_votes,
+              "model_states": tuple(sorted((model_states or {}).items())),
+              "sampling_correction": sampling_correction}
+    run, options = _rate_overall(export_path, frame, common)
+    write_run(run, output, portable=True)
+    board = run.boards[None]
+    data = board.to_dict()
+    rows = data["leaderboard"] or []
+    style_rows = _style_rows(rows) if options.style else None
+    categories = _rate_categories(export_path, frame, output.with_name(CATEGORIES_FILE),
+                                  RatingOptions(ci="sandwich", allow_disconnected=True,
+                                                min_votes=category_min_votes, **common))
+    return {
+        "computed_at": datetime.now(UTC).isoformat(),
+        "votes": board.rows_used,
+        "rows": [{key: row.get(key) for key in ROW_KEYS} for row in rows],
+        "style_rows": style_rows,
+        "style_coefficients": data["style_coefficients"],
+        "dropped": board.dropped,
+        "robustness": data.get("robustness"),
+        "sampling_correction": sampling_correction,
+        "sampling": data.get("sampling_correction"),
+        "provisional_votes": provisional_votes,
+        "category_min_votes": category_min_votes,
+        "categories": categories,
+        # Rewritten to the snapshot's URL by the job; None when no category board was made.
+        "categories_manifest_url": CATEGORIES_FILE if categories else None,
+    }
+
+
+def _style_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+    """The style-controlled board's rows (None when the table has no style columns)."""
+    if not rows or "style_rating" not in rows[0]:
+        return None
+    return [{"rank": row.get("style_rank"), "model": row["model"],
+             "rating": row.get("style_rating"), "lower": row.get("style_lower"),
+             "upper": row.get("style_upper"), "battles": row["battles"],
+             "win_rate": row["win_rate"]} for row in rows]
+
+
+def _rate_overall(export_path: Path, frame: Any, common: dict[str, Any]
+                  ) -> tuple[RatingRun, RatingOptions]:
+    """The main board: style control and robustness, leaving out style features that do not
+    vary, then style altogether if it cannot be fitted; plain BT when sampling-corrected."""
+    features = [] if common["sampling_correction"] else list(STYLE_FEATURES)
     while True:
         options = RatingOptions(ci="sandwich", style=bool(features),
                                 style_features=tuple(features),
-                                allow_disconnected=not features, robustness=True)
+                                allow_disconnected=not features,
+                                robustness=not common["sampling_correction"], **common)
         try:
-            run = rate_file(export_path, options)
-            break
+            return rate_read_frame(export_path, frame, options, None), options
         except ConstantStyleFeature as constant:
             # A feature no answer varies in (e.g. no markdown headers yet) cannot be
             # estimated: leave it out, as `--style-features` would, and try again.
@@ -164,33 +259,30 @@ def rate_snapshot(export_path: Path, output: Path) -> dict[str, Any]:
                 features = []
             else:
                 raise
+
+
+def _rate_categories(export_path: Path, frame: Any, output: Path, options: RatingOptions
+                     ) -> dict[str, dict[str, Any]]:
+    """One board per label (`--by category`), written with its manifest; {} when the release
+    has no category or none can be rated."""
+    try:
+        run = rate_read_frame(export_path, frame, options, "category")
+    except BattleDataError as none:
+        log.info("no category boards: %s", none)
+        return {}
     write_run(run, output, portable=True)
-    board = run.boards[None]
-    data = board.to_dict()
-    rows = data["leaderboard"] or []
-    style_rows = None
-    if options.style and rows and "style_rating" in rows[0]:
-        style_rows = [
-            {
-                "rank": row.get("style_rank"),
-                "model": row["model"],
-                "rating": row.get("style_rating"),
-                "lower": row.get("style_lower"),
-                "upper": row.get("style_upper"),
-                "battles": row["battles"],
-                "win_rate": row["win_rate"],
-            }
-            for row in rows
-        ]
-    return {
-        "computed_at": datetime.now(UTC).isoformat(),
-        "votes": board.rows_used,
-        "rows": [{key: row.get(key) for key in _ROW_KEYS} for row in rows],
-        "style_rows": style_rows,
-        "style_coefficients": data["style_coefficients"],
-        "dropped": board.dropped,
-        "robustness": data.get("robustness"),
-    }
+    return {str(label): _category_entry(board, options.min_votes)
+            for label, board in run.boards.items()}
 
 
-_ROW_KEYS = ("rank", "rank_ub", "model", "rating", "lower", "upper", "battles", "win_rate")
+def _category_entry(board: Leaderboard, min_votes: int) -> dict[str, Any]:
+    rows = board.to_dict()["leaderboard"] or []
+    return {"votes": board.rows_used, "too_few": board.too_few, "min_votes": min_votes,
+            "rows": [{key: row.get(key) for key in (*ROW_KEYS, "rank_change")}
+                     for row in rows]}
+
+
+# Every row of the cached board (overall and per category) has these keys.
+ROW_KEYS = ("rank", "rank_ub", "model", "rating", "lower", "upper", "battles", "win_rate",
+            "votes", "tie_share", "bothbad_share", "median_ttft_s", "tokens_per_s",
+            "provisional", "state")
