@@ -24,6 +24,7 @@ from arena.battles.lifecycle import RetiredModel
 from arena.battles.sampling import NotEnoughModels, PairSampler
 from arena.commands.models import publish_config_states
 from arena.errors import RateLimited, Unavailable
+from arena.labels import LABELLER_VERSION
 from serving.config import ModelConfigError, parse_models_config
 
 OWNER = "lifecycle-rater"
@@ -230,3 +231,27 @@ async def test_the_record_keeps_the_states_in_force_when_the_battle_started(make
     abandoned = arena.logged(left)
     assert abandoned.status == "abandoned"
     assert (abandoned.model_state_a, abandoned.model_state_b) == ("active", "preview")
+
+
+async def test_every_record_a_battle_ends_with_is_labelled(make_arena):
+    arena = make_arena(models=FOUR)
+    voted, _ = await arena.battle(
+        OWNER, "Écris une fonction Python qui trie une liste de nombres, s'il te plaît.")
+    await arena.follow_up(voted, OWNER, "Et maintenant, explique la complexité de cet "
+                                        "algorithme en quelques phrases.")
+    await arena.service.vote(voted, OWNER, "model_b")
+    abandoned, _ = await arena.battle(f"{OWNER}-2", "Wie spät ist es jetzt in Berlin, bitte?")
+    assert await arena.service.end(abandoned, f"{OWNER}-2")
+    arena.models.script("delta", ending="error")
+    failed, _ = await arena.battle(f"{OWNER}-3", "Wie spät ist es jetzt in Berlin, bitte?",
+                                   mode="named", models=("alpha", "delta"))
+
+    record = arena.logged(voted)
+    assert {"code", "lang:fr", "multi_turn"} <= set(record.labels)
+    assert record.labels == sorted(set(record.labels))
+    assert record.language == "fr" and record.labeller_version == LABELLER_VERSION
+    for battle_id, status in ((abandoned, "abandoned"), (failed, "error")):
+        record = arena.logged(battle_id)
+        assert record.status == status
+        assert "lang:de" in record.labels and "multi_turn" not in record.labels
+        assert record.language == "de" and record.labeller_version == LABELLER_VERSION

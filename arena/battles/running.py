@@ -1,7 +1,7 @@
 """The battles this process runs: their state in Redis, where every worker finds it, with this
 process's own copy standing in when Redis lost it (flushed) or is down, and the SQL write that
-ends each battle. Nothing in Redis is needed to rebuild the log: that write is the only durable
-step."""
+ends each battle, with the battle's labels (arena.labels) set on the way. Nothing in Redis is
+needed to rebuild the log: that write is the only durable step."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from arena.battles.checks import check_owner
 from arena.battles.state import ENDED, OPEN, battle_record, voted_stub
 from arena.config import ArenaSettings
 from arena.errors import Unavailable
+from arena.labels import label_record
 from arena.live import LiveState, LiveStateUnavailable
 from arena.record import BattleRecord
 from arena.store import BattleLog, DuplicateBattle
@@ -41,7 +42,12 @@ class RunningBattles:
         await self._writer.aclose()
 
     async def write(self, record: BattleRecord) -> None:
-        """Commit one battle record to SQL (durable when this returns)."""
+        """Label one battle record (`label_record`: labels, language, labeller version) and
+        commit it to SQL (durable when this returns). Every record a battle ends with (voted,
+        failed, abandoned) passes here. The labelling runs in a thread: it takes about 0.5 ms
+        for a short prompt but up to a tenth of a second for a battle of long ones, which the
+        event loop, streaming other battles, must not wait for."""
+        record = await asyncio.to_thread(label_record, record)
         await self._writer.write(record)
 
     async def logged(self, battle_id: str) -> BattleRecord | None:

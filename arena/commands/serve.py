@@ -30,9 +30,9 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
+    from arena.battles.lifecycle import ModelStates
     from arena.config import ArenaSettings
     from arena.revote.pool import ReplayPool
-    from arena.web.runtime import ArenaRuntime
     from serving.config import ServingConfig
 
 
@@ -81,8 +81,14 @@ def serve(
         no_models = True
     with contextlib.ExitStack() as stack:
         url = settings.redis_url or _start_redis(stack, settings)
+        # Worker 0 publishes the states for all and reloads them on SIGHUP (also while the
+        # models start); a hang-up of the process group must not stop another worker.
+        reloaded: list[ModelStates] = []
         if worker_index == 0:
             _publish_states(serving, url)
+            _reload_on_sighup(config, url, reloaded)
+        else:
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)
         if not no_models and worker_index == 0:
             _start_models(stack, serving, settings)
         serving = _with_model_keys(serving, settings)
@@ -92,7 +98,8 @@ def serve(
         ] if worker_index == 0 else []
         for child in children:
             stack.callback(_stop_child, child)
-        _run_worker(settings, serving, config, url, worker_index == 0, not no_ui, pool)
+        _run_worker(settings, serving, config, url, worker_index == 0, not no_ui, pool,
+                    reloaded)
 
 
 def _configure_logging(worker_index: int) -> None:
@@ -205,6 +212,15 @@ def _keep_live_url(stack: contextlib.ExitStack, data_dir: Path, url: str) -> Non
     write_api_key(path, url)
     stack.callback(path.unlink, missing_ok=True)
 
+    # SIGTERM ends `arena serve` by the signal itself (uvicorn raises it again after its
+    # graceful stop), past the stack's callbacks: remove the file on the way out.
+    def on_terminate(signum: int, _frame: object) -> None:
+        path.unlink(missing_ok=True)
+        signal.signal(signum, signal.SIG_DFL)
+        signal.raise_signal(signum)
+
+    signal.signal(signal.SIGTERM, on_terminate)
+
 
 def _publish_states(serving: ServingConfig, redis_url: str) -> None:
     """Publish the config's lifecycle states for every worker; exit 1 when Redis cannot be
@@ -226,9 +242,10 @@ def _publish_states(serving: ServingConfig, redis_url: str) -> None:
     typer.echo(f"models: states {', '.join(describe_states({}, serving.states()))}")
 
 
-def _reload_on_sighup(config: Path, redis_url: str, runtime: ArenaRuntime) -> None:
+def _reload_on_sighup(config: Path, redis_url: str, reloaded: list[ModelStates]) -> None:
     """SIGHUP: re-read the config and publish its lifecycle states (in a thread, off the
-    event loop); a wrong config or unreachable Redis is logged and changes nothing."""
+    event loop), and give them to the `reloaded` services as their stand-ins; a wrong config
+    or unreachable Redis is logged and changes nothing."""
     import threading
 
     from arena.commands.models import describe_states, publish_config_states
@@ -243,9 +260,10 @@ def _reload_on_sighup(config: Path, redis_url: str, runtime: ArenaRuntime) -> No
         except (ModelConfigError, LiveStateUnavailable) as failed:
             log.error("reload (SIGHUP): model states unchanged: %s", failed)
             return
-        runtime.service.states.remember(after)
-        log.warning("reload (SIGHUP): model states published: %s",
-                    "; ".join(describe_states(before, after)))
+        for states in reloaded:
+            states.remember(after)
+        log.info("reload (SIGHUP): model states published: %s",
+                 "; ".join(describe_states(before, after)))
 
     def on_hangup(_signum: int, _frame: object) -> None:
         threading.Thread(target=reload, name="arena-reload", daemon=True).start()
@@ -309,9 +327,11 @@ def _stop_child(child: subprocess.Popen) -> None:
 
 
 def _run_worker(settings: ArenaSettings, serving: ServingConfig, config: Path, redis_url: str,
-                run_jobs: bool, with_ui: bool, revote_pool: ReplayPool | None = None) -> None:
+                run_jobs: bool, with_ui: bool, revote_pool: ReplayPool | None = None,
+                reloaded: list[ModelStates] | None = None) -> None:
     import uvicorn
 
+    from arena.labels import label_prompts
     from arena.web.app import build_app
     from arena.web.runtime import ArenaRuntime
 
@@ -319,12 +339,13 @@ def _run_worker(settings: ArenaSettings, serving: ServingConfig, config: Path, r
         settings=settings, serving=serving, redis_url=redis_url, run_jobs=run_jobs,
         config_path=config, revote_pool=revote_pool,
     )
+    # The labeller's language model loads on first use (most of a second): now, not during
+    # the first battle record this worker writes.
+    label_prompts(["Warming up the language model."])
     # Stand-ins for the states in Redis, should it be flushed (arena.battles.lifecycle).
     runtime.service.states.remember(serving.states())
-    if run_jobs:
-        _reload_on_sighup(config, redis_url, runtime)
-    else:  # worker 0 publishes for all; a hang-up of the group must not stop a worker
-        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    if reloaded is not None:
+        reloaded.append(runtime.service.states)
     app = build_app(runtime, with_ui=with_ui)
     typer.echo(f"arena: serving on http://{settings.host}:{settings.port}")
     # proxy_headers off: uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1; the
