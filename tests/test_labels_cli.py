@@ -57,8 +57,8 @@ def test_arena_label_labels_an_old_log_once_and_again_only_when_forced(old_log: 
     assert mixed.language in ("de", "ru")
 
     second = arena("label", "--db", old_log)
-    assert second.stdout.strip() == (f"read 10, labelled 0 (0 changed), already labelled by "
-                                     f"{LABELLER_VERSION} 10 (the vote log)")
+    assert second.stdout.strip() == (f"read 10, labelled 0 (0 changed), 10 already labelled "
+                                     f"by {LABELLER_VERSION} (the vote log)")
     with BattleLog(old_log) as log:
         assert list(log.iter_battles()) == battles  # idempotent: nothing moved
     forced = arena("label", "--db", old_log, "--force")

@@ -29,7 +29,7 @@ def label(
     config: Annotated[
         Path | None,
         typer.Option("--config", help="TOML config: its \\[arena] db_url is the log labelled "
-                     "(unless --db or --file) and its \\[[models]] serve --llm-model."),
+                     "(unless --db or --file) and its models serve --llm-model."),
     ] = None,
     file: Annotated[
         Path | None,
@@ -97,7 +97,7 @@ def _labeller(llm_model: str | None, config: Path | None):
     if chosen is None:
         return HeuristicLabeller()
     if config is None:
-        raise typer.BadParameter("--llm-model needs --config (the \\[[models]] that serve it)",
+        raise typer.BadParameter("--llm-model needs --config (the [[models]] that serve it)",
                                  param_hint="--llm-model")
     from arena.labels.llm import LlmLabeller, LlmLabellerError
     from serving.api_keys import with_launched_keys

@@ -3,10 +3,11 @@
 Why py3langid: it ships its model (a naive Bayes classifier over byte n-grams, 97 languages,
 ISO 639-1 codes) inside the wheel (4.6 MB with numpy its only dependency), classifies a prompt
 in well under a millisecond, and is maintained (a fork of langid.py with a modern code base).
-lingua-language-detector is more accurate on very short texts but its wheel with all
-language models is hundreds of megabytes and loading them takes seconds and about 1 GB of
-memory; fastText-based detectors download their model at run time, which an offline arena
-cannot do. The measured accuracy on tests/data/labels is in docs/categories.md.
+lingua-language-detector is more accurate on very short texts but its wheel with all 75
+language models is about 160 MB (290 MB installed) and its high-accuracy mode holds hundreds
+of megabytes of models in memory in every worker; fastText-based detectors download their
+model at run time, which an offline arena cannot do. The measured accuracy on
+tests/data/labels is in docs/categories.md.
 
 Short texts are the weak spot of any n-gram model ("hola" alone scores as Zulu). Two rules
 make them safer: a text with fewer than MIN_LETTERS letters gets no language (None), and a

@@ -68,7 +68,7 @@ class RelabelReport:
 
     def summary(self, version: str) -> str:
         return (f"read {self.read}, labelled {self.labelled} ({self.changed} changed), "
-                f"already labelled by {version} {self.current}")
+                f"{self.current} already labelled by {version}")
 
 
 def _labelled(records: Iterable[BattleRecord], labeller: Labeller, force: bool,
