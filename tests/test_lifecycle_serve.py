@@ -209,6 +209,13 @@ def test_serve_publishes_states_and_reloads_them_on_sighup_and_on_command(served
         met = served.battles(url, 4)
         assert all({a, b} == {"echo-a", "echo-b"} and p == pytest.approx(1.0)
                    for a, b, p in met), met
+    with httpx.Client(base_url=served.urls[1], timeout=60) as http:
+        session = http.post("/api/sessions").json()["session"]
+        refused = http.post("/api/battles", headers={"X-Arena-Session": session}, json={
+            "prompt": "Hi", "mode": "named", "models": ["echo-a", "echo-c"]})
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["error"] == "model_retired"
+    assert "'echo-c' is retired" in refused.json()["detail"]
 
     # `arena models reload` finds the running arena's Redis through the data directory.
     states = {"echo-a": "retired", "echo-b": "active", "echo-c": "preview"}
