@@ -15,4 +15,4 @@ def test_version_reports_schema():
         [sys.executable, "-m", "arena", "version"], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
-    assert "battle record format 1, battle-log schema 2" in result.stdout
+    assert "battle record format 1, battle-log schema 3" in result.stdout
