@@ -22,7 +22,8 @@ RETIRED = "retired"
 # Keys of the overall board that describe the snapshot, not its rows: a category view
 # carries them too, so its numbers can be re-derived from the same release.
 SNAPSHOT_KEYS = ("computed_at", "snapshot", "manifest_url", "export_url",
-                 "release_manifest_url", "sampling_correction", "provisional_votes")
+                 "release_manifest_url", "categories_manifest_url", "sampling_correction",
+                 "sampling", "provisional_votes")
 # How many known categories a refusal lists before it says "and N more".
 LISTED_CATEGORIES = 40
 

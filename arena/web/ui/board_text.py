@@ -92,15 +92,19 @@ def robustness_line(board: Board, *, style: bool) -> str | None:
 
 def board_summary(board: Board, *, style: bool, headline: bool = True) -> str:
     """The line above the table: snapshot time, votes behind it, links to re-derive it, and
-    (overall board, `headline`) the robustness headline."""
+    (overall board, `headline`) the robustness headline; without `headline` (a category's
+    board) the manifest linked is the category boards'."""
     computed = timestamp(board.get("computed_at"))
     votes = as_count(board.get("votes"))
     parts = [f"Snapshot computed at **{computed} UTC**", f"from **{votes}** votes"]
     if style:
         parts.append("style-controlled ratings (length and Markdown use held equal)")
+    # A category's board re-derives from the category boards' manifest, not the overall one.
+    manifest = ("categories_manifest_url", "category boards' manifest") if not headline \
+        else ("manifest_url", "manifest")
     links = [
         link
-        for key, label in (("manifest_url", "manifest"), ("export_url", "public release"))
+        for key, label in (manifest, ("export_url", "public release"))
         if (link := snapshot_link(label, board.get(key)))
     ]
     if links:
