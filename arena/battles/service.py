@@ -170,7 +170,8 @@ class BattleService:
         `consent` is the rater's answer to the publication terms (arena.consent), logged with
         the battle; None means they were not asked. Raises BadInput (also for a consent to
         terms that are no longer in force), InvalidField (a text field the arena refuses),
-        PromptTooLong, RateLimited or Unavailable before anything is stored or streams.
+        PromptTooLong, RetiredModel (named mode), RateLimited or Unavailable before anything
+        is stored or streams.
         """
         if self.replay is not None:
             raise BadInput(REPLAY_ONLY)
