@@ -4,9 +4,15 @@ category view, rank changes, rank ranges, marks, and plots that escape every tex
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from category_boards import category_board
+from factories import make_battle
 
+from arena.jobs.leaderboard import rate_snapshot
+from arena.web.board_views import board_view
 from arena.web.board_views import category_board as category_view
 from arena.web.ui.board_plots import ci_chart, speed_chart, win_chart, win_matrix
 from arena.web.ui.board_table import rank_change_text, rank_ranges
@@ -77,3 +83,27 @@ def test_observed_win_fractions_are_used_when_they_cover_the_models() -> None:
     assert observed and names == ["alpha", "beta"] and matrix[0][1] == 0.7
     # Not covering every shown model: predicted from the ratings instead.
     assert win_matrix(board, board["rows"])[2] is False
+
+
+def test_the_jobs_own_board_with_categories_is_shown_and_served(tmp_path: Path) -> None:
+    """The board `rate_snapshot` (the job's rating step) makes from a labelled export goes
+    through the tab's view and the API's view: shapes agreed, not just assumed."""
+    results = [("alpha", "beta", 12, []), ("beta", "alpha", 4, []),
+               ("beta", "alpha", 9, ["code"]), ("alpha", "beta", 2, ["code"]),
+               ("alpha", "beta", 3, ["math"])]
+    battles = [make_battle(model_a=won, model_b=lost, winner="model_a", turn_count=1,
+                           labels=labels)
+               for won, lost, times, labels in results for _ in range(times)]
+    export = tmp_path / "export.jsonl"
+    export.write_text("".join(json.dumps(b.to_dict(), default=str) + "\n" for b in battles),
+                      encoding="utf-8")
+    board = rate_snapshot(export, tmp_path / "leaderboard.json", category_min_votes=10,
+                          model_states={"alpha": "active", "beta": "preview"})
+    code = board_view(board, "code", show_retired=False)
+    assert [(r["model"], r["rank_change"]) for r in code["rows"]] == [("beta", 1),
+                                                                      ("alpha", -1)]
+    assert board_view(board, "math", show_retired=True)["too_few"] is True
+    shown = board_update(board, "code", show_retired=False, use_style=False)
+    assert list(shown["table"]["vs overall"]) == ["▲ 1", "▼ 1"]
+    assert "preview" in shown["table"]["Status"].iloc[0]
+    assert 'data-model="beta"' in shown["ci"]

@@ -145,6 +145,9 @@ class ArenaRuntime:
             out_dir=Path(self.settings.data_dir) / "leaderboards",
             every_votes=self.settings.leaderboard_every_votes,
             keep=self.settings.snapshots_keep,
+            provisional_votes=self.settings.provisional_votes,
+            category_min_votes=self.settings.category_min_votes,
+            sampling_correction=self.settings.sampling_correction,
             # Battles other raters are still being shown are never published, nor their
             # re-votes: the release would name their models.
             withheld=self.revote_pool.battles if self.revote_pool is not None else (),
