@@ -107,3 +107,16 @@ def test_the_jobs_own_board_with_categories_is_shown_and_served(tmp_path: Path) 
     assert list(shown["table"]["vs overall"]) == ["▲ 1", "▼ 1"]
     assert "preview" in shown["table"]["Status"].iloc[0]
     assert 'data-model="beta"' in shown["ci"]
+
+
+def test_style_controlled_rows_keep_each_models_votes_marks_and_speed() -> None:
+    board = category_board()
+    board["style_rows"] = [{"rank": 1, "model": "beta", "rating": 1100.0, "lower": 1000.0,
+                            "upper": 1200.0, "battles": 31, "win_rate": 0.5161},
+                           {"rank": 2, "model": "delta", "rating": 900.0, "lower": 800.0,
+                            "upper": 1000.0, "battles": 20, "win_rate": 0.25}]
+    shown = board_update(board, OVERALL, show_retired=False, use_style=True)
+    table = shown["table"]
+    assert list(table["Model"]) == ["beta"]  # delta is retired, hidden
+    assert table["Rating"].iloc[0] == 1100.0 and table["Median TTFT"].iloc[0] == "0.61 s"
+    assert shown["style"] == {"visible": True, "value": True}

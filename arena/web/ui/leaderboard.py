@@ -111,12 +111,15 @@ def board_update(board: Board, category: str, *, show_retired: bool, use_style: 
         category = OVERALL
     in_category = category != OVERALL
     view = category_board(board, category) if in_category else board
-    ranked = rows_of(view)  # ranks and rank ranges count every rated model
-    shown_view = view if show_retired else without_retired(view)
     has_style = not in_category and bool(board.get("style_rows"))
     use_style = use_style and has_style
-    rows = [r for r in (shown_view.get("style_rows") or []) if isinstance(r, dict)] \
-        if use_style else rows_of(shown_view)
+    if use_style:  # style rows carry the ratings; the rest (votes, marks, speed) is per model
+        plain = {row.get("model"): row for row in rows_of(view)}
+        view = {**view, "rows": [{**plain.get(r.get("model"), {}), **r}
+                                 for r in view["style_rows"] if isinstance(r, dict)]}
+    ranked = rows_of(view)  # ranks and rank ranges count every rated model
+    shown_view = view if show_retired else without_retired(view)
+    rows = rows_of(shown_view)
     robustness = None if use_style or in_category else board.get("robustness")
     hidden = shown_view.get("retired_hidden", 0)
     return {
