@@ -83,20 +83,18 @@ def with_category_sets(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def lacks(column: pd.Series, value: str) -> np.ndarray:
-    """For a set-valued column: True where the row's set does not hold `value`."""
-    cache: dict[tuple[str, ...], bool] = {}
-    out = np.empty(len(column), dtype=bool)
-    for row, members in enumerate(column.tolist()):
-        hit = cache.get(members)
-        if hit is None:
-            hit = cache[members] = value not in members
-        out[row] = hit
-    return out
+    """For a set-valued column: True where the row's set does not hold `value`. The few
+    distinct sets are factorised first (tuples hash in C), so membership is tested once per
+    set, not once per row."""
+    codes, sets = pd.factorize(column)
+    missing = np.array([value not in labels for labels in sets] + [True], dtype=bool)
+    return missing[codes]  # code -1 (a missing value) -> the last entry, True
 
 
 def members(column: pd.Series) -> list[str]:
     """Every label that occurs in a set-valued column, sorted."""
-    return sorted({label for labels in set(column.tolist()) for label in labels})
+    _, sets = pd.factorize(column)
+    return sorted({label for labels in sets for label in labels})
 
 
 def rank_change(group: pd.DataFrame, overall: pd.DataFrame) -> np.ndarray:

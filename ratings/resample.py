@@ -44,7 +44,7 @@ from typing import ParamSpec, TypeVar
 
 import numpy as np
 from scipy.special import gammaln
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -78,10 +78,21 @@ def single_threaded_blas(function: Callable[P, T]) -> Callable[P, T]:
 
     @functools.wraps(function)
     def limited(*args: P.args, **kwargs: P.kwargs) -> T:
-        with threadpool_limits(limits=1, user_api="blas"):
+        with blas_controller().limit(limits=1, user_api="blas"):
             return function(*args, **kwargs)
 
     return limited
+
+
+@functools.cache
+def blas_controller() -> ThreadpoolController:
+    """One controller of the loaded thread pools for the process. Each bare
+    `threadpool_limits` call scans every loaded library again (~20 ms), which a board with
+    dozens of category boards paid dozens of times; the BLAS libraries are loaded with numpy
+    and scipy (whose own copy is loaded here, so it is among them)."""
+    import scipy.linalg  # noqa: F401
+
+    return ThreadpoolController()
 
 
 def round_chunks(rounds: int, chunk_rounds: int = CHUNK_ROUNDS) -> list[tuple[int, int]]:
@@ -272,7 +283,7 @@ def map_chunks(
             parts.append(work(sampler.draw_rounds(generator, size)))
         return np.concatenate(parts)
 
-    with threadpool_limits(limits=1, user_api="blas"):
+    with blas_controller().limit(limits=1, user_api="blas"):
         if threads <= 1:
             return np.concatenate([one(i) for i in range(len(chunks))])
         with ThreadPoolExecutor(threads) as pool:

@@ -15,6 +15,7 @@ of the same per-generation keys; a time is an ISO 8601 string or epoch seconds.
 from __future__ import annotations
 
 from datetime import datetime
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -66,21 +67,28 @@ def per_model_speed(battles: pd.DataFrame, models: list[str]) -> pd.DataFrame:
     `ttft_s_a/_b`, `tokens_per_s_a/_b` tuple columns); NaN for a model without any."""
     out = pd.DataFrame(index=pd.Index(models, name="model"),
                        columns=list(SPEED_COLUMNS), dtype=float)
-    parts = {column: [] for column in SPEED_COLUMNS}
-    for side in ("a", "b"):
-        for source, column in ((f"ttft_s_{side}", "median_ttft_s"),
-                               (f"tokens_per_s_{side}", "tokens_per_s")):
-            if source not in battles.columns:
-                continue
-            values = battles[source].tolist()
-            lengths = [len(v) if isinstance(v, tuple) else 0 for v in values]
-            flat = [x for v in values if isinstance(v, tuple) for x in v]
-            names = np.repeat(battles[f"model_{side}"].astype(str).to_numpy(), lengths)
-            parts[column].append(pd.DataFrame({"model": names, "value": flat}))
-    for column, frames in parts.items():
-        if not frames:
+    for column in SPEED_COLUMNS:
+        names, values = [], []
+        for side in ("a", "b"):
+            source = f"ttft_s_{side}" if column == "median_ttft_s" else f"tokens_per_s_{side}"
+            if source in battles.columns:
+                side_names, side_values = _flatten(battles[f"model_{side}"], battles[source])
+                names.append(side_names)
+                values.append(side_values)
+        if not names:
             continue
-        data = pd.concat(frames, ignore_index=True).dropna()
-        medians = data.groupby("model")["value"].median()
+        data = pd.DataFrame({"model": np.concatenate(names), "value": np.concatenate(values)})
+        medians = data.dropna().groupby("model")["value"].median()
         out[column] = medians.reindex(out.index).to_numpy(dtype=float)
     return out
+
+
+def _flatten(models: pd.Series, timings: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(model name per generation, value per generation) from a column of per-turn tuples
+    (anything else: no generation). The values are gathered by C iteration, not per row."""
+    tuples = [v if type(v) is tuple else () for v in timings.tolist()]
+    lengths = np.fromiter(map(len, tuples), dtype=np.int64, count=len(tuples))
+    flat = np.fromiter(chain.from_iterable(tuples), dtype=float, count=int(lengths.sum()))
+    codes, names = pd.factorize(models)
+    names = np.asarray(names, dtype=object).astype(str)
+    return names[np.repeat(codes, lengths)], flat

@@ -70,7 +70,8 @@ def ratings(
                            "(exported to a JSONL file first, kept for the manifest)."),
     config: Path = typer.Option(None, "--config",
                                 help="Arena config: rate the database of its [arena] "
-                                "db_url."),
+                                "db_url (without INPUT); its [[models]] states fill the "
+                                "state column."),
     out: Path = typer.Option(None, "--out", "-o",
                              help="Write the table to FILE.csv|.json|.md (+ manifest)."),
     input_format: str = typer.Option(None, "--format",
