@@ -78,4 +78,6 @@ def category_board() -> dict[str, Any]:
         "snapshot": SNAPSHOT,
         "manifest_url": f"/snapshots/{SNAPSHOT}/leaderboard.json.manifest.json",
         "export_url": f"/snapshots/{SNAPSHOT}/release.jsonl",
+        "categories_manifest_url":
+            f"/snapshots/{SNAPSHOT}/leaderboard-categories.json.manifest.json",
     }

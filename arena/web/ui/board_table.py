@@ -32,8 +32,19 @@ NUMBERS = {"Rank", "Rating", "Votes"}
 MARKS = ("provisional", "preview", "retired")
 
 
+# Column widths in px: wide enough for every header word, so headers wrap between words
+# (never inside one) and the table fits a 1280 px page; narrower, it scrolls within itself.
+WIDTHS = {"Rank": 56, "Rank range": 68, "Model": 150, CHANGE_COLUMN: 76, STATUS_COLUMN: 112,
+          "Rating": 80, "95% CI": 156, "Votes": 64, "Win rate": 64, "Ties": 64,
+          "Both bad": 64, "Median TTFT": 80, "Tokens/s": 92, SWAP_COLUMN: 96}
+
+
 def datatypes(columns: list[str]) -> list[str]:
     return ["number" if column in NUMBERS else "str" for column in columns]
+
+
+def column_widths(columns: list[str]) -> list[int]:
+    return [WIDTHS[column] for column in columns]
 
 
 def board_table(rows: list[dict[str, Any]], robustness: Any = None, *,

@@ -36,6 +36,7 @@ from arena.web.ui.board_table import (
     COLUMNS,
     SWAP_COLUMN,
     board_table,
+    column_widths,
     datatypes,
 )
 from arena.web.ui.board_text import (
@@ -74,8 +75,8 @@ class LeaderboardTab:
         self.category_info = gr.Markdown("", elem_id="leaderboard-category-info")
         # Cells are plain text ("str") or numbers, never Markdown or HTML.
         self.table = gr.Dataframe(headers=COLUMNS, interactive=False, elem_id="leaderboard",
-                                  wrap=False, show_search="none", datatype=datatypes(COLUMNS),
-                                  max_height=600)
+                                  wrap=True, show_search="none", datatype=datatypes(COLUMNS),
+                                  column_widths=column_widths(COLUMNS), max_height=600)
         self.legend = gr.Markdown("", elem_id="leaderboard-legend")
         # The plots are HTML built and escaped on the server (board_plots): shown without
         # Gradio's sanitiser, which would strip the tooltips' focusability, and no LaTeX.
@@ -98,7 +99,8 @@ class LeaderboardTab:
         return {self.summary: summary, self.category: gr.update(choices=[("Overall", OVERALL)],
                                                                 value=OVERALL),
                 self.style: hidden, self.category_info: "", self.legend: "",
-                self.table: gr.update(value=board_table([]), datatype=datatypes(COLUMNS)),
+                self.table: gr.update(value=board_table([]), datatype=datatypes(COLUMNS),
+                                      column_widths=column_widths(COLUMNS)),
                 self.ci_plot: hidden, self.speed_plot: hidden, self.heatmap: hidden}
 
 
@@ -161,7 +163,8 @@ def build_leaderboard_tab(leaderboard: LeaderboardFn) -> gr.Tab:
                 parts.style: gr.update(**shown["style"]),
                 parts.category_info: shown["category_info"],
                 parts.table: gr.update(value=shown["table"],
-                                       datatype=datatypes(shown["columns"])),
+                                       datatype=datatypes(shown["columns"]),
+                                       column_widths=column_widths(shown["columns"])),
                 parts.legend: shown["legend"],
                 parts.ci_plot: gr.update(value=shown["ci"], visible=bool(shown["ci"])),
                 parts.speed_plot: gr.update(value=shown["speed"], visible=bool(shown["speed"])),
