@@ -294,7 +294,7 @@ def test_the_leaderboard_tab_shows_a_board_with_this_tests_vote(
     # The live board says how fragile its order is (ratings.robustness).
     assert "would change if" in page.page.inner_text("#leaderboard-info")
     assert "Votes to swap with next" in table
-    page.page.wait_for_selector("#leaderboard-ci img")
+    page.page.wait_for_selector("#leaderboard-ci [data-model]")
 
 
 def test_a_killed_model_server_shows_an_error_and_the_battle_cannot_be_voted(

@@ -6,13 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from arena.web.ui.leaderboard import (
-    SWAP_COLUMN,
-    board_summary,
-    board_table,
-    ci_figure,
-    win_fraction_figure,
-)
+from arena.web.ui.board_plots import ci_chart, win_matrix
+from arena.web.ui.leaderboard import SWAP_COLUMN, board_summary, board_table
 
 BOARD = {
     "computed_at": "2026-11-28T10:00:00+00:00",
@@ -41,12 +36,13 @@ def test_summary_names_the_snapshot_time_votes_and_manifest() -> None:
 
 
 def test_predicted_win_probability_follows_the_rating_gap() -> None:
-    figure = win_fraction_figure(BOARD, BOARD["rows"])
-    matrix = figure.axes[0].images[0].get_array()
+    names, matrix, observed = win_matrix(BOARD, BOARD["rows"])
+    assert names == ["big", "small"] and not observed
     # 100 points apart on the 400/log10 scale: 1 / (1 + 10^(-100/400)) = 0.640
-    assert matrix[0, 1] == pytest.approx(0.6401, abs=1e-4)
-    assert matrix[1, 0] == pytest.approx(1 - 0.6401, abs=1e-4)
-    assert ci_figure(BOARD["rows"]).axes[0].get_yticklabels()[-1].get_text() == "big"
+    assert matrix[0][1] == pytest.approx(0.6401, abs=1e-4)
+    assert matrix[1][0] == pytest.approx(1 - 0.6401, abs=1e-4)
+    chart = ci_chart(BOARD["rows"])
+    assert chart.index('data-model="big"') < chart.index('data-model="small"')
 
 
 @pytest.mark.parametrize("url", ["https://elsewhere.example/x.json", "//elsewhere.example/x",

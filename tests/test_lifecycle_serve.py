@@ -216,6 +216,10 @@ def test_serve_publishes_states_and_reloads_them_on_sighup_and_on_command(served
     assert refused.status_code == 409, refused.text
     assert refused.json()["error"] == "model_retired"
     assert "'echo-c' is retired" in refused.json()["detail"]
+    # The list raters pick from no longer offers it.
+    for url in served.urls:
+        offered = httpx.get(f"{url}/api/models", timeout=10).json()["models"]
+        assert offered == [{"name": "echo-a"}, {"name": "echo-b"}]
 
     # `arena models reload` finds the running arena's Redis through the data directory.
     states = {"echo-a": "retired", "echo-b": "active", "echo-c": "preview"}

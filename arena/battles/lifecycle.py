@@ -22,7 +22,7 @@ import logging
 from collections.abc import Iterable, Mapping
 
 from arena.errors import VoteConflict
-from arena.live import LiveState
+from arena.live import LiveState, LiveStateUnavailable
 from serving.settings import DEFAULT_MODEL_STATE, MODEL_STATES, SAMPLED_STATES
 
 log = logging.getLogger(__name__)
@@ -75,6 +75,15 @@ class ModelStates:
                         "ones this worker last saw: %s", self._last)
             await self.live.restore_model_states(self._last)
         return {name: self._state_of(name) for name in self.names}
+
+    async def pickable(self) -> list[str]:
+        """The models a rater may pick for a named battle now (retired ones left out), sorted;
+        all of them while Redis is unreachable (a battle then fails on its own, with a 503)."""
+        try:
+            retired = retired_names(await self.current())
+        except LiveStateUnavailable:
+            retired = set()
+        return sorted(set(self.names) - retired)
 
     def _state_of(self, name: str) -> str:
         state = self._last.get(name, DEFAULT_MODEL_STATE)

@@ -144,8 +144,9 @@ class BattleRoutes:
         return {"battle_id": battle_id, "logged_as_abandoned": logged}
 
     async def models(self) -> dict[str, Any]:
-        # Names only: which models are up would tell a rater which pairs can be drawn.
-        return {"models": [{"name": name} for name in self.service.contenders]}
+        # Names only: which models are up would tell a rater which pairs can be drawn. Retired
+        # models are left out: a named battle with one is refused.
+        return {"models": [{"name": name} for name in await self.service.states.pickable()]}
 
     async def healthz(self) -> JSONResponse:
         # Ok or not, nothing more: addresses and driver errors are for operators only.

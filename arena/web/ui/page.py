@@ -122,7 +122,7 @@ def build_ui(
                 gr.Markdown(ABOUT_MARKDOWN)
 
         async def list_models() -> tuple[dict, dict]:
-            names = sorted(service.contenders)
+            names = await service.states.pickable()
             first, second = (names + [None, None])[:2]
             return (gr.update(choices=names, value=first),
                     gr.update(choices=names, value=second))
