@@ -10,6 +10,7 @@ on a simulated clock, is tested in tests/test_battle_anonymity_lockstep.py.
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 import pytest
@@ -48,8 +49,11 @@ def assert_only_allowed(events: list[BattleEvent]) -> None:
         assert event.kind in ALLOWED, f"new event kind {event.kind!r} before the vote"
         assert set(fields) == ALLOWED[event.kind], f"{event.kind} carries {sorted(fields)}"
         assert event.side in ("a", "b", None)
+        if "battle_id" in fields:
+            # Random hex: it may hold "500" by chance, so it is checked for its form instead.
+            assert re.fullmatch(r"[0-9a-f]{32}", fields["battle_id"]), fields
         said = {key: value for key, value in fields.items()
-                if not (key == "text" and event.kind in ("delta", "turn"))}
+                if not (key == "text" and event.kind in ("delta", "turn")) and key != "battle_id"}
         for tell in TELLS:
             assert tell not in repr(said).lower(), f"{event.kind} event says {tell!r}: {said}"
 
