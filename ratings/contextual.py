@@ -18,6 +18,10 @@ x_k = e_a - e_b::
     I = [Laplacian(v) + prior I , sum_k v_k x_k f_k^T ; (.)^T , F^T diag(v) F]
 
 The sandwich meat has the same form with v replaced by w_k (y_k - p_k)^2.
+
+With sampling correction (`ratings.weights`) each battle carries a weight u: rows are then
+distinct (a, b, outcome, features, u), w_k above becomes count_k u_k and the meat's
+count_k u_k^2; the bootstrap resamples battles, each with its weight.
 """
 
 from __future__ import annotations
@@ -33,8 +37,9 @@ from ratings.resample import map_chunks, single_threaded_blas
 
 @dataclass
 class ContextualRows:
-    """Aggregated rows for a contextual fit: a, b (model indices), y in {0, 1/2, 1}, weight,
-    features (rows x k)."""
+    """Aggregated rows for a contextual fit: a, b (model indices), y in {0, 1/2, 1}, weight
+    (battles per row), features (rows x k), and battle_weight (each battle's sampling weight;
+    None: 1)."""
 
     n_models: int
     a: np.ndarray
@@ -42,6 +47,18 @@ class ContextualRows:
     y: np.ndarray
     weight: np.ndarray
     features: np.ndarray
+    battle_weight: np.ndarray | None = None
+
+    @property
+    def mass(self) -> np.ndarray:
+        """Total weight per row (the battle count when unweighted)."""
+        return self.weight if self.battle_weight is None else self.weight * self.battle_weight
+
+    @property
+    def mass_squared(self) -> np.ndarray:
+        """Sum of squared battle weights per row (the count when unweighted)."""
+        return (self.weight if self.battle_weight is None
+                else self.weight * self.battle_weight ** 2)
 
 
 @dataclass
@@ -118,10 +135,11 @@ def _newton(rows: ContextualRows, prior: float, weight: np.ndarray, start: np.nd
 def fit_contextual_bt(rows: ContextualRows, prior: float, tol: float = 1e-10) -> ContextualFit:
     """Penalised MLE of the contextual BT model with its sandwich ingredients."""
     n, k = rows.n_models, rows.features.shape[1]
-    params, iterations = _newton(rows, prior, rows.weight, np.zeros(n + k), tol)
-    _, p = _gradient(rows, params, prior, rows.weight)
-    information = _block(rows, rows.weight * p * (1 - p), prior)
-    meat = _block(rows, rows.weight * (rows.y - p) ** 2, 0.0)
+    mass = rows.mass
+    params, iterations = _newton(rows, prior, mass, np.zeros(n + k), tol)
+    _, p = _gradient(rows, params, prior, mass)
+    information = _block(rows, mass * p * (1 - p), prior)
+    meat = _block(rows, rows.mass_squared * (rows.y - p) ** 2, 0.0)
     return ContextualFit(params[:n], params[n:], information, meat, iterations, prior)
 
 
@@ -160,6 +178,7 @@ def bootstrap_contextual(
         return out
 
     def work(draws: np.ndarray) -> np.ndarray:
+        draws = draws if rows.battle_weight is None else draws * rows.battle_weight
         # Rounds x rows layout: each round's logits are gathered from its own short theta.
         observed = scores(draws * y)
         params = np.repeat(start[None, :], len(draws), axis=0)

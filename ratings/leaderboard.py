@@ -24,28 +24,26 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ratings.aggregate import BattleCounts, count_battles, factorize_names
+from ratings.aggregate import BattleCounts, count_battles
 from ratings.bt import BTFit, bootstrap_bt, fit_bt
 from ratings.columns import READER_COLUMNS, add_reader_columns
-from ratings.contextual import ContextualRows, bootstrap_contextual, fit_contextual_bt
+from ratings.controlled import position_bias, style_control
 from ratings.davidson import bootstrap_davidson, fit_davidson
 from ratings.elo import online_elo
-from ratings.errors import BattleDataError, DisconnectedGraphError, NoBattlesLeft
+from ratings.errors import DisconnectedGraphError, NoBattlesLeft
 from ratings.io import normalise_frame
 from ratings.options import RatingOptions
-from ratings.pairs import cell_targets
-from ratings.prepare import A_WINS, TIE, Selection, select_battles
+from ratings.prepare import Selection, select_battles
 from ratings.resample import single_threaded_blas
 from ratings.robustness import BoardRobustness, board_robustness
 from ratings.scale import (
     covariance_interval,
     percentile_interval,
-    rank_upper_bound,
-    rating_map,
+    ranked_table,
+    rating_mapping,
     to_ratings,
 )
 from ratings.screening import screen_raters, screen_votes
-from ratings.style import style_counts, style_design
 from ratings.weights import NO_PROBABILITY, inverse_probability_weights, weight_summary
 
 TABLE_COLUMNS = ["rank", "rank_ub", "model", "rating", "lower", "upper", "battles", "win_rate",
@@ -167,7 +165,10 @@ def compute_leaderboard(
         p = 1 / (1 + np.exp(-(theta[:, None] - theta[None, :])))
         board.predicted = pd.DataFrame(p, index=counts.models, columns=counts.models)
     if options.style:
-        _add_style_control(board, used, counts)
+        controlled, board.style_coefficients = style_control(used, counts, options, weights)
+        for column in ("rating", "lower", "upper", "rank"):
+            board.table[f"style_{column}"] = controlled.loc[board.table["model"],
+                                                            column].to_numpy()
     if options.position_bias:
         board.position_bias = position_bias(used, counts, options)
     if options.robustness:
@@ -240,20 +241,10 @@ def _tie_summary(fit: BTFit, options: RatingOptions) -> dict[str, float]:
             "tie_probability_between_equals": nu / (2 + nu)}
 
 
-def _mapping(models: list[str], options: RatingOptions) -> tuple[np.ndarray, float]:
-    anchor_index = None
-    offset = options.mean
-    if options.anchor is not None:
-        name, rating = options.anchor
-        if name in models:
-            anchor_index, offset = models.index(name), float(rating)
-    return rating_map(len(models), anchor_index), offset
-
-
 def _rate_component(sub: BattleCounts, used: pd.DataFrame, options: RatingOptions
                     ) -> tuple[pd.DataFrame, BTFit | None]:
     points = options.points_per_logit
-    mapping, offset = _mapping(sub.models, options)
+    mapping, offset = rating_mapping(sub.models, options)
     n = sub.n_models
     lower = upper = np.full(n, np.nan)
     fit = None
@@ -277,118 +268,4 @@ def _rate_component(sub: BattleCounts, used: pd.DataFrame, options: RatingOption
             draws = _bootstrap_strengths(sub, fit, options)
             lower, upper = percentile_interval(to_ratings(draws, mapping, points, offset),
                                                options.level)
-    return _ranked(sub.models, ratings, lower, upper), fit
-
-
-def _ranked(models: list[str], ratings, lower, upper, prefix: str = "") -> pd.DataFrame:
-    order = np.lexsort((np.array(models, dtype=object).astype(str), -ratings))
-    if np.isnan(lower).all():
-        bound = np.arange(1, len(models) + 1)[np.argsort(order)]
-    else:
-        bound = rank_upper_bound(lower, upper)
-    table = pd.DataFrame({
-        "rank": np.argsort(order) + 1, "rank_ub": bound, "model": models,
-        "rating": ratings, "lower": lower, "upper": upper,
-    })
-    return table.iloc[order].reset_index(drop=True)
-
-
-def _contextual_rows(used: pd.DataFrame, counts: BattleCounts, design: np.ndarray
-                     ) -> ContextualRows:
-    """Aggregate identical (a, b, outcome, features) battles into weighted rows."""
-    index = {m: i for i, m in enumerate(counts.models)}
-    # Map the few distinct names, then index by code: never a dictionary lookup per battle.
-    codes_a, names_a = factorize_names(used["model_a"])
-    codes_b, names_b = factorize_names(used["model_b"])
-    a = np.array([index.get(x, -1) for x in names_a], dtype=np.int64)[codes_a]
-    b = np.array([index.get(x, -1) for x in names_b], dtype=np.int64)[codes_b]
-    outcome = used["outcome"].to_numpy().astype(np.int64)
-    key = pd.DataFrame(design, columns=[f"f{c}" for c in range(design.shape[1])])
-    key["a"], key["b"], key["o"] = a, b, outcome
-    grouped = key.groupby(list(key.columns), sort=True).size().reset_index(name="w")
-    y = cell_targets(grouped["o"].to_numpy())
-    feats = grouped[[f"f{c}" for c in range(design.shape[1])]].to_numpy(dtype=float)
-    return ContextualRows(counts.n_models, grouped["a"].to_numpy(), grouped["b"].to_numpy(),
-                          y, grouped["w"].to_numpy(dtype=float), feats)
-
-
-def _contextual_intervals(rows: ContextualRows, options: RatingOptions):
-    """Fit, then (estimates, lower, upper) of the full parameter vector in logits."""
-    fit = fit_contextual_bt(rows, prior=options.prior)
-    estimate = np.r_[fit.theta, fit.gamma]
-    ci = options.effective_ci
-    if ci == "bootstrap":
-        draws = bootstrap_contextual(rows, fit, rounds=options.rounds, seed=options.seed)
-        return fit, estimate, draws, None
-    if ci == "sandwich":
-        return fit, estimate, None, fit.covariance()
-    return fit, estimate, None, None
-
-
-def _add_style_control(board: Leaderboard, used: pd.DataFrame, counts: BattleCounts) -> None:
-    options = board.options
-    if len(board.components) > 1:
-        raise BattleDataError("style control needs a connected comparison graph")
-    features = options.style_features
-    design, _ = style_design(style_counts(used, features), features)
-    rows = _contextual_rows(used, counts, design)
-    fit, estimate, draws, covariance = _contextual_intervals(rows, options)
-    n, points = counts.n_models, options.points_per_logit
-    mapping, offset = _mapping(counts.models, options)
-    ratings = to_ratings(fit.theta, mapping, points, offset)
-    lower = upper = np.full(n, np.nan)
-    g_lower = g_upper = np.full(len(features), np.nan)
-    if draws is not None:
-        lower, upper = percentile_interval(to_ratings(draws[:, :n], mapping, points, offset),
-                                           options.level)
-        g_lower, g_upper = percentile_interval(draws[:, n:], options.level)
-    elif covariance is not None:
-        lower, upper = covariance_interval(ratings, covariance[:n, :n], mapping, points,
-                                           options.level)
-        g_lower, g_upper = covariance_interval(
-            fit.gamma, covariance[n:, n:], np.eye(len(features)), 1.0, options.level)
-    controlled = _ranked(counts.models, ratings, lower, upper).set_index("model")
-    table = board.table
-    for column in ("rating", "lower", "upper", "rank"):
-        table[f"style_{column}"] = controlled.loc[table["model"], column].to_numpy()
-    board.style_coefficients = pd.DataFrame({
-        "feature": list(features), "coefficient": fit.gamma, "lower": g_lower,
-        "upper": g_upper, "elo_points": fit.gamma * points,
-    })
-
-
-def position_bias(used: pd.DataFrame, counts: BattleCounts, options: RatingOptions
-                  ) -> dict[str, float]:
-    """Left-side advantage: BT with a side term, logit P(left wins) = theta_a - theta_b + beta.
-
-    Returns beta in Elo points with its interval, plus the raw left-win rates: `left_win_rate`
-    = (left wins + ties / 2) / battles and `left_decisive_win_rate` = left wins / decisive
-    battles. Uses the counts as recorded (model_a = left), never canonicalised.
-    """
-    rows = ContextualRows(
-        counts.n_models, counts.a, counts.b,
-        cell_targets(counts.outcome),
-        counts.count, np.ones((len(counts.a), 1)),
-    )
-    fit, estimate, draws, covariance = _contextual_intervals(rows, options)
-    n, points = counts.n_models, options.points_per_logit
-    beta = float(fit.gamma[0])
-    lower = upper = float("nan")
-    if draws is not None:
-        low, high = percentile_interval(draws[:, n:], options.level)
-        lower, upper = float(low[0]), float(high[0])
-    elif covariance is not None:
-        low, high = covariance_interval(fit.gamma, covariance[n:, n:], np.eye(1), 1.0,
-                                        options.level)
-        lower, upper = float(low[0]), float(high[0])
-    wins = float(counts.count[counts.outcome == A_WINS].sum())
-    ties = float(counts.count[counts.outcome == TIE].sum())
-    total = counts.n_battles
-    decisive = total - ties
-    return {
-        "left_advantage_elo": beta * points, "lower": lower * points, "upper": upper * points,
-        "left_advantage_logit": beta,
-        "left_win_rate": (wins + ties / 2) / total,
-        "left_decisive_win_rate": wins / decisive if decisive else float("nan"),
-        "battles": total,
-    }
+    return ranked_table(sub.models, ratings, lower, upper), fit

@@ -120,10 +120,10 @@ class RatingOptions:
             (all(state in MODEL_STATES for _, state in self.model_states),
              f"model states must be among {MODEL_STATES}"),
             (not self.sampling_correction or (
-                self.method == "bt" and self.ties in ("half", "drop") and not self.style
-                and not self.position_bias and not self.robustness),
-             "sampling correction weights the plain Bradley–Terry fit: it needs method='bt', "
-             "ties='half' or 'drop', and no style control, position bias or robustness"),
+                self.method == "bt" and self.ties in ("half", "drop") and not self.robustness),
+             "sampling correction weights the Bradley–Terry fits (plain, style, position "
+             "bias): it needs method='bt', ties='half' or 'drop', and no robustness (which "
+             "counts votes, not weights)"),
         ]
         for ok, message in checks:
             if not ok:

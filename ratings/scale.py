@@ -10,7 +10,10 @@ draws go through the same linear map.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from scipy.stats import norm
+
+from ratings.options import RatingOptions
 
 
 def rating_map(n: int, anchor_index: int | None) -> np.ndarray:
@@ -50,3 +53,29 @@ def rank_upper_bound(lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
     """1 + number of models whose lower bound exceeds this model's upper bound: the best
     rank the model could claim given the intervals (Chatbot Arena's convention)."""
     return 1 + (lower[None, :] > upper[:, None]).sum(axis=1)
+
+
+def rating_mapping(models: list[str], options: RatingOptions) -> tuple[np.ndarray, float]:
+    """(the map from log-strengths to centred or anchored ones, the rating offset)."""
+    anchor_index = None
+    offset = options.mean
+    if options.anchor is not None:
+        name, rating = options.anchor
+        if name in models:
+            anchor_index, offset = models.index(name), float(rating)
+    return rating_map(len(models), anchor_index), offset
+
+
+def ranked_table(models: list[str], ratings, lower, upper) -> pd.DataFrame:
+    """The rank, rank_ub, model, rating, lower, upper table sorted by rating (ties by name);
+    rank bounds from the intervals (plain ranks without them)."""
+    order = np.lexsort((np.array(models, dtype=object).astype(str), -ratings))
+    if np.isnan(lower).all():
+        bound = np.arange(1, len(models) + 1)[np.argsort(order)]
+    else:
+        bound = rank_upper_bound(lower, upper)
+    table = pd.DataFrame({
+        "rank": np.argsort(order) + 1, "rank_ub": bound, "model": models,
+        "rating": ratings, "lower": lower, "upper": upper,
+    })
+    return table.iloc[order].reset_index(drop=True)

@@ -119,7 +119,8 @@ async def test_a_sampling_corrected_board_reports_its_effective_sample_size(job)
     assert board["sampling_correction"] is True
     # Every pair was drawn with probability 1/3: equal weights, nothing lost.
     assert board["sampling"]["effective_sample_size"] == pytest.approx(120)
-    assert board["style_rows"] is None and board["robustness"] is None
+    # Style control is weighted too; robustness counts votes, so it is left out.
+    assert board["style_rows"] and board["robustness"] is None
     folder = job.out_dir / board["snapshot"]
     for name in ("leaderboard.json", CATEGORIES_FILE):
         manifest = folder / f"{name}.manifest.json"

@@ -227,10 +227,47 @@ def test_battles_without_a_probability_are_dropped_and_counted():
 
 
 def test_the_correction_refuses_what_it_does_not_weight():
-    for refused in ({"style": True}, {"ties": "davidson"}, {"robustness": True},
-                    {"method": "elo"}, {"position_bias": True}):
+    for refused in ({"ties": "davidson"}, {"robustness": True}, {"method": "elo"}):
         with pytest.raises(ValueError, match="sampling correction"):
             RatingOptions(sampling_correction=True, **refused)
+
+
+def with_lengths(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """Token counts per side, drawn independently of the outcome (no style effect)."""
+    rng = np.random.default_rng(seed)
+    frame = frame.copy()
+    frame["tokens_a"] = rng.integers(20, 400, len(frame))
+    frame["tokens_b"] = rng.integers(20, 400, len(frame))
+    return frame
+
+
+def test_style_control_and_position_bias_are_weighted_too():
+    """On the cycle's log, with style features that carry no effect, the corrected
+    style-controlled ratings recover the uniform-design target and the plain ones do not;
+    with equal weights both fits are the unweighted ones exactly."""
+    p = intransitive()
+    target = projection(p, np.ones((4, 4)) - np.eye(4))
+    frame = with_lengths(simulate(p, fixed(UNEVEN), 20_000, seed=13), seed=14)
+    boards = {c: compute_leaderboard(frame, style=True, style_features=("tokens",),
+                                     position_bias=True, sampling_correction=c)
+              for c in (True, False)}
+    for corrected, board in boards.items():
+        table = board.table.set_index("model").loc[MODELS]
+        theta = (table["style_rating"].to_numpy() - 1000) / POINTS
+        se = (table["style_upper"] - table["style_lower"]).to_numpy() / POINTS / 3.92
+        z = np.abs(theta - target) / se
+        assert (z < 3).all() if corrected else z.max() > 5, (corrected, z)
+        # No planted side or length effect: both estimates are near zero.
+        assert abs(board.position_bias["left_advantage_logit"]) < 0.08
+        assert abs(board.style_coefficients["coefficient"].iloc[0]) < 0.08
+    equal = with_lengths(simulate(p, fixed(np.ones((4, 4))), 3_000, seed=15), seed=16)
+    weighted = compute_leaderboard(equal, style=True, style_features=("tokens",),
+                                   position_bias=True, sampling_correction=True)
+    plain = compute_leaderboard(equal, style=True, style_features=("tokens",),
+                                position_bias=True)
+    columns = ["style_rating", "style_lower", "style_upper"]
+    assert np.allclose(weighted.table[columns], plain.table[columns], atol=1e-8)
+    assert weighted.position_bias["upper"] == pytest.approx(plain.position_bias["upper"])
 
 
 def test_the_command_line_corrects_reports_the_cost_and_reproduces(tmp_path: Path):
@@ -254,3 +291,13 @@ def test_the_command_line_corrects_reports_the_cost_and_reproduces(tmp_path: Pat
     assert plain.exit_code == 0
     assert json.loads((tmp_path / "p.json").read_text())["leaderboard"] != written[
         "leaderboard"]
+
+
+def test_the_weighted_style_bootstrap_agrees_with_its_sandwich():
+    frame = with_lengths(simulate(intransitive(), fixed(UNEVEN), 5_000, seed=17), seed=18)
+    options = {"style": True, "style_features": ("tokens",), "sampling_correction": True}
+    sandwich = compute_leaderboard(frame, **options).table
+    bootstrap = compute_leaderboard(frame, ci="bootstrap", rounds=200, **options).table
+    width = {name: (t["style_upper"] - t["style_lower"]).to_numpy()
+             for name, t in (("sandwich", sandwich), ("bootstrap", bootstrap))}
+    assert np.allclose(width["bootstrap"], width["sandwich"], rtol=0.2)

@@ -11,7 +11,7 @@ were cast in this process, and then, in a new snapshot folder `<out_dir>/<UTC st
    each adjacent pair; the release holds only the battles the default board rates), writing
    `leaderboard.json` and its manifest `leaderboard.json.manifest.json` beside it, with paths
    relative to the folder; with `sampling_correction`, as `arena ratings release.jsonl
-   --correct-sampling` instead (the weighted fit has no style control or robustness yet);
+   --style --correct-sampling` instead (robustness counts votes, not weights);
 3. rates it per category as `arena ratings release.jsonl --by category --min-votes
    <category_min_votes> --allow-disconnected` would (one board per label, each model's
    `rank_change` against the overall board; a category with too few votes is counted, not
@@ -183,7 +183,7 @@ def rate_snapshot(export_path: Path, output: Path, *,
                   category_min_votes: int = DEFAULT_CATEGORY_MIN_VOTES,
                   sampling_correction: bool = False) -> dict[str, Any]:
     """Rate one release (or export) as `arena ratings FILE --style --robustness --out OUTPUT`
-    would (`--correct-sampling` instead with `sampling_correction`), and per category as
+    would (`--style --correct-sampling` with `sampling_correction`), and per category as
     `arena ratings FILE --by category --min-votes N --allow-disconnected` would, into
     `CATEGORIES_FILE` beside OUTPUT.
 
@@ -239,9 +239,10 @@ def _style_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
 
 def _rate_overall(export_path: Path, frame: Any, common: dict[str, Any]
                   ) -> tuple[RatingRun, RatingOptions]:
-    """The main board: style control and robustness, leaving out style features that do not
-    vary, then style altogether if it cannot be fitted; plain BT when sampling-corrected."""
-    features = [] if common["sampling_correction"] else list(STYLE_FEATURES)
+    """The main board: style control and robustness (not when sampling-corrected: it counts
+    votes, not weights), leaving out style features that do not vary, then style altogether
+    if it cannot be fitted."""
+    features = list(STYLE_FEATURES)
     while True:
         options = RatingOptions(ci="sandwich", style=bool(features),
                                 style_features=tuple(features),
