@@ -15,6 +15,7 @@ that makes a label worse fails here.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -146,3 +147,11 @@ def test_records_refuse_unsorted_or_repeated_labels_and_unknown_model_states():
         replace(record, labels="code").validate()  # type: ignore[arg-type]
     with pytest.raises(InvalidRecord, match="model_state_b 'gone' is not one of preview"):
         replace(record, model_state_b="gone").validate()
+
+
+@pytest.mark.parametrize("text", [" " * 200_000 + "x", "\n" * 200_000 + "x", "a(" * 100_000,
+                                  "x = (" * 50_000, "```\n" * 50_000, "$ a " * 50_000])
+def test_pathological_prompts_are_labelled_in_bounded_time(text: str):
+    started = time.perf_counter()
+    label_prompts([text])
+    assert time.perf_counter() - started < 2.0  # quadratic regexes took minutes here

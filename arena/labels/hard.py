@@ -81,7 +81,7 @@ REAL_WORLD = _words(r"""
     wir|unser\w*|mein\w*|nous|notre|mon|ma|mes|nuestro|nuestra|mi|mis|наш\w*|мой|моя|
     我们|我的|私の|우리
 """)
-SEPARATORS = re.compile(r"[,;:?]|\band\b|\bund\b|\bet\b|\by\b|\bи\b|^\s*([-*]|\d+[.)])\s",
+SEPARATORS = re.compile(r"[,;:?]|\band\b|\bund\b|\bet\b|\by\b|\bи\b|^[ \t]*+([-*]|\d+[.)])\s",
                         re.IGNORECASE | re.MULTILINE)
 
 

@@ -13,7 +13,9 @@ Labels (docs/categories.md has the full vocabulary and the rules):
     hard_prompt     at least HARD_MIN of the seven criteria
 
 The prompts are read together, as one text: a category describes the battle, and a second
-turn that adds the constraint makes the first one specific.
+turn that adds the constraint makes the first one specific. Language, code, math and the
+criteria read the first MAX_READ_CHARS characters of it (the tokens of long_query count all):
+that bounds the time a battle takes to label, on the vote path, whatever an import holds.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from arena.record import BattleRecord
 # so that `arena label` knows which battles to label again.
 LABELLER_VERSION = "heuristic-1"
 LONG_QUERY_TOKENS = 500
+MAX_READ_CHARS = 20_000
 HARD_PREFIX = "hard:"
 
 
@@ -45,12 +48,13 @@ class Labels:
 
 def label_prompts(prompts: Sequence[str]) -> Labels:
     """The labels of a battle whose rater wrote `prompts` (in order)."""
-    text = "\n\n".join(prompts)
-    if not text.strip():
+    whole = "\n\n".join(prompts)
+    if not whole.strip():
         return Labels(labels=[], language=None)
+    text = whole[:MAX_READ_CHARS]
     language = detect_language(text)
     kind = math_kind(text)
-    facts = PromptFacts(text=text, tokens=token_estimate(text), code=is_code(text),
+    facts = PromptFacts(text=text, tokens=token_estimate(whole), code=is_code(text),
                         math=kind is not None, advanced_math=kind == "advanced")
     labels: set[str] = set()
     if language is not None:

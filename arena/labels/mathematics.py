@@ -27,7 +27,7 @@ LATEX = re.compile(
     r"mathbb|cdot|times|leq|geq|infty|partial)\b"
 )
 _TERM = r"(\d+(\.\d+)?|[a-zA-Z]\b|[a-zA-Z]\^\d+|\d+[a-zA-Z]\b|\d+[a-zA-Z]\^\d+|\)|[a-z]\([a-z]\))"
-EXPRESSION = re.compile(rf"{_TERM}\s*[-+*/×÷^=]\s*{_TERM}")
+EXPRESSION = re.compile(rf"{_TERM}\s*+[-+*/×÷^=]\s*+{_TERM}")
 MATH_WORDS = re.compile(
     r"""(?<!\w)(
         solve|equations?|integral|integrate|derivative|differentiate|probability|

@@ -28,8 +28,11 @@ BEFORE = rf"(?<![^\W{_CJK}])"
 AFTER = rf"(?![^\W{_CJK}])"
 
 CODE_LINES = 2
+# Longer lines are not read as code lines: it bounds the regex's work per line (two `.*` in
+# one pattern are quadratic in the line's length), and real code lines are shorter.
+MAX_CODE_LINE = 300
 CODE_LINE = re.compile(
-    r"""^\s*(
+    r"""^[ \t]*+(
         (def|class|import|from\s+\S+\s+import|function|fn|func|let|const|var|public|private|
          static|return|package|using|struct|impl|enum|interface|SELECT|INSERT|UPDATE|CREATE|
          DELETE|for\s*\(|while\s*\(|if\s*\(|elif|else\s*[:{]|try\s*[:{]|catch|\#include|
@@ -38,7 +41,7 @@ CODE_LINE = re.compile(
       | .*\b\w+\s*\(.*\)\s*(->.*)?:\s*$
       | [\w.\[\]]+\s*(=|\+=|:=|==)\s*[\w\[\]{}("'].*[)\]};]\s*$
     )""",
-    re.VERBOSE | re.MULTILINE,
+    re.VERBOSE,
 )
 # Unambiguous: naming one of these is talking about programming.
 PROGRAMMING_WORDS = re.compile(
@@ -72,16 +75,21 @@ CODE_REQUEST = re.compile(
 )
 
 
+def looks_like_code(line: str) -> bool:
+    """True for one line (no newline) that looks like a line of code (CODE_LINE)."""
+    return len(line) <= MAX_CODE_LINE and CODE_LINE.match(line) is not None
+
+
 def without_code_lines(text: str) -> str:
     """`text` without the lines that look like code (pasted code has no fences)."""
-    return CODE_LINE.sub("", text)
+    return "\n".join(line for line in text.split("\n") if not looks_like_code(line))
 
 
 def is_code(text: str) -> bool:
     """True when `text` (one prompt or several joined) asks for or contains code."""
     if FENCED.search(text):
         return True
-    if len(CODE_LINE.findall(text)) >= CODE_LINES:
+    if sum(looks_like_code(line) for line in text.split("\n")) >= CODE_LINES:
         return True
     if PROGRAMMING_WORDS.search(text):
         return True
