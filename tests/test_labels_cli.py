@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from factories import make_battle
 
@@ -132,6 +133,9 @@ def test_a_fastchat_import_is_labelled_and_labels_reach_exports_and_the_release(
         export_battles(log, "jsonl", tmp_path / "all.jsonl", progress=False)
         exported = json.loads((tmp_path / "all.jsonl").read_text())
         assert exported["labels"] == imported.labels
+        export_battles(log, "parquet", tmp_path / "all.parquet", progress=False)
+        (flat,) = pq.read_table(tmp_path / "all.parquet").to_pylist()
+        assert (flat["labels"], flat["labeller_version"]) == (imported.labels, LABELLER_VERSION)
     labelled = make_battle(prompts=["What is 17 * 23?"], labels=["lang:en", "math"],
                            labeller_version="x-1", model_state_a="preview",
                            model_state_b="active", pair_probability=0.25)
