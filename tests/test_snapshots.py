@@ -23,11 +23,11 @@ from arena.store import BattleLog
 asynchronous = pytest.mark.asyncio(loop_scope="session")
 
 MODELS = ["alpha", "beta", "gamma", "delta"]
-# The disk bound (docs/release.md): a release row without text is at most ROW_BYTES for model
-# names up to 25 characters and counts below 10^6; a table, the two manifests and file-system
-# blocks take at most SNAPSHOT_OVERHEAD_BYTES for a handful of models. At rest the job keeps
+# The disk bound (docs/release.md): a one-turn release row without text or labels is at most
+# ROW_BYTES for model names up to 25 characters and counts below 10^6; the tables, manifests and
+# file-system blocks take at most SNAPSHOT_OVERHEAD_BYTES for a handful of models and labels. At rest the job keeps
 # `keep` snapshots plus, at most, the older one the cached board still points to.
-ROW_BYTES = 450
+ROW_BYTES = 760
 SNAPSHOT_OVERHEAD_BYTES = 64 * 1024
 
 
