@@ -11,6 +11,8 @@ from typing import Annotated
 
 import typer
 
+from arena.commands.log import open_log_or_exit
+
 
 def register(app: typer.Typer) -> None:
     app.command("label")(label)
@@ -71,7 +73,7 @@ def label(
             report = relabel_file(file, labeller, out=out, force=force, progress=progress)
             where = str(out or file)
         else:
-            with _open_log(db, config) as log:
+            with open_log_or_exit(db, config) as log:
                 report = relabel_log(log, labeller, force=force, progress=progress)
             where = "the vote log"
     except ImportFailed as bad:
@@ -120,24 +122,3 @@ def _labeller(llm_model: str | None, config: Path | None):
         raise _fail(f"error: {bad}") from None
     except KeyError as bad:
         raise _fail(f"error: --llm-model: {bad.args[0]}") from None
-
-
-def _open_log(db: str | None, config: Path | None):
-    """The BattleLog, or a clean exit 1 with the reason (bad config, newer schema, no server)."""
-    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-
-    from arena.config import ConfigError, resolve_db_url
-    from arena.store import BattleLog, SchemaError
-
-    try:
-        url = resolve_db_url(db, config)
-    except ConfigError as bad:
-        raise _fail(f"error: {bad}") from None
-    try:
-        return BattleLog(url)
-    except SchemaError as bad:
-        raise _fail(f"error: {bad}") from None
-    except ArgumentError as bad:
-        raise _fail(f"error: {url!r} is not a database URL: {bad}") from None
-    except (SQLAlchemyError, OSError) as bad:
-        raise _fail(f"error: cannot open the vote log: {str(bad).splitlines()[0]}") from None

@@ -51,7 +51,7 @@ def _parse_since(value: str | None) -> datetime | None:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def _open_log(db: str | None, config: Path | None):
+def open_log_or_exit(db: str | None, config: Path | None):
     """The BattleLog, or a clean exit 1 with the reason (bad config, newer schema, no server)."""
     from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
@@ -229,7 +229,7 @@ def _exporting_from(db: str | None, config: Path | None, out: Path) -> Iterator[
     with the reason, and the log is closed either way."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    log = _open_log(db, config)
+    log = open_log_or_exit(db, config)
     try:
         yield log
     except OSError as bad:
@@ -261,7 +261,7 @@ def import_(
 
     if not file.exists():
         raise _fail(f"error: {file}: no such file")
-    log = _open_log(db, config)
+    log = open_log_or_exit(db, config)
     try:
         report = import_file(
             file,
