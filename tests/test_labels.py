@@ -122,6 +122,20 @@ def test_too_few_letters_to_tell_give_no_language(text: str):
     assert detect_language(text) is None
 
 
+@pytest.mark.parametrize("text", ["Hello?", "Hola", "Danke"])
+def test_a_short_greeting_no_common_language_fits_gets_no_language_rather_than_a_wrong_one(
+    text: str,
+):
+    # n-gram scores of one word are near noise: "Hello?" ranks Breton, then Italian (0.03).
+    assert detect_language(text) is None
+
+
+@pytest.mark.parametrize(("text", "code"), [("What is 17 * 23?", "en"), ("Thank you!", "en"),
+                                            ("Solve for x: 3x^2 - 12x + 9 = 0", "en")])
+def test_a_short_prompt_with_a_plausible_common_language_keeps_it(text: str, code: str):
+    assert detect_language(text) == code
+
+
 def test_long_query_starts_at_the_stated_threshold():
     assert token_estimate("one two, three!") == 5  # three words, two marks
     assert token_estimate("你好世界") == 4

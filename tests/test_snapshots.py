@@ -24,9 +24,10 @@ asynchronous = pytest.mark.asyncio(loop_scope="session")
 
 MODELS = ["alpha", "beta", "gamma", "delta"]
 # The disk bound (docs/release.md): a one-turn release row without text or labels is at most
-# ROW_BYTES for model names up to 25 characters and counts below 10^6; the tables, manifests and
-# file-system blocks take at most SNAPSHOT_OVERHEAD_BYTES for a handful of models and labels. At rest the job keeps
-# `keep` snapshots plus, at most, the older one the cached board still points to.
+# ROW_BYTES for model names up to 25 characters and counts below 10^6; the tables, manifests
+# and file-system blocks take at most SNAPSHOT_OVERHEAD_BYTES for a handful of models and
+# labels. At rest the job keeps `keep` snapshots plus, at most, the older one the cached board
+# still points to.
 ROW_BYTES = 760
 SNAPSHOT_OVERHEAD_BYTES = 64 * 1024
 

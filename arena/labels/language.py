@@ -12,7 +12,10 @@ tests/data/labels is in docs/categories.md.
 Short texts are the weak spot of any n-gram model ("hola" alone scores as Zulu). Two rules
 make them safer: a text with fewer than MIN_LETTERS letters gets no language (None), and a
 text of fewer than SHORT_LETTERS letters whose best guess is not confident (probability
-below CONFIDENT) is decided among COMMON languages only, the ones an arena mostly sees.
+below CONFIDENT) is decided among COMMON languages only, the ones an arena mostly sees, and
+gets no language when even the best of those is below PLAUSIBLE ("Hello?" ranks Breton first
+and Italian as its best common language at 0.03: a wrong `lang:` label would put the battle
+on another language's board, no label leaves it on the overall one).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from arena.labels.text import without_code
 MIN_LETTERS = 4
 SHORT_LETTERS = 40
 CONFIDENT = 0.5
+PLAUSIBLE = 0.05
 COMMON = ("en", "zh", "ru", "es", "de", "fr", "ja", "pt", "it", "ko", "pl", "vi", "ar", "tr",
           "uk", "id", "nl", "fa", "hi", "he", "el", "th", "sv", "cs")  # fmt: skip
 _LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
@@ -50,5 +54,7 @@ def detect_language(text: str) -> str | None:
     code, probability = identifier.classify(prose)
     if letters < SHORT_LETTERS and probability < CONFIDENT and code not in COMMON:
         ranked = identifier.rank(prose)
-        code = next((c for c, _ in ranked if c in COMMON), code)
+        code, probability = next(((c, p) for c, p in ranked if c in COMMON), (code, 0.0))
+        if probability < PLAUSIBLE:
+            return None
     return str(code)
