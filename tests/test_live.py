@@ -11,6 +11,8 @@ a guessed time; the bounds they assert allow for the time the calls themselves t
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import socket
 import time
 from collections.abc import AsyncIterator
@@ -426,6 +428,36 @@ async def test_killed_redis_makes_every_call_raise_live_state_unavailable_quickl
             assert time.monotonic() - started < 3.0
         assert f"127.0.0.1:{server.port}" in str(error.value)
         assert "redis-server is running" in str(error.value)
+    finally:
+        await live.aclose()
+
+
+async def test_a_call_that_outlives_its_deadline_gives_up_and_the_next_gets_a_fresh_pool(
+    own_redis: EmbeddedRedis,
+):
+    """A frozen Redis (SIGSTOP) keeps its connections open and silent. With socket timeouts
+    longer than the call's deadline, only the deadline can end the wait: the call raises
+    LiveStateUnavailable in time, the client gets a new pool, and once Redis runs again every
+    call works, the Lua scripts registered on the client included."""
+    server = own_redis  # not the session server: this one is frozen
+    assert server.pid is not None
+    live = LiveState.from_url(server.url, socket_timeout_s=30.0, connect_timeout_s=30.0)
+    live.call_deadline_s = 0.5
+    try:
+        await live.put_battle("b", {"status": "ready"}, ttl_s=60)
+        first_pool = live.client.connection_pool
+        os.kill(server.pid, signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            with pytest.raises(LiveStateUnavailable, match=r"did not answer within 0\.5 s"):
+                await live.get_battle("b")
+            assert time.monotonic() - started < 5.0
+            assert live.client.connection_pool is not first_pool
+        finally:
+            os.kill(server.pid, signal.SIGCONT)
+        assert await live.get_battle("b") == {"status": "ready"}
+        decision = await live.hit_rate_limit("battle", "alice", limit=5, window_s=60)
+        assert decision.allowed
     finally:
         await live.aclose()
 

@@ -2,7 +2,9 @@
 
 Every call that cannot reach Redis raises `LiveStateUnavailable` (the REST API answers 503),
 after at most one retry and short socket timeouts, so an outage is reported in about a second
-rather than after redis-py's default backoff. So does a write that a full Redis refuses (its
+rather than after redis-py's default backoff; and no call waits longer than CALL_DEADLINE_S
+whatever happens inside redis-py (see `raises_unavailable`). So does a write that a full Redis
+refuses (its
 memory cap with the `noeviction` policy: nothing stored is dropped to make room) and a Redis
 that refuses the password: each with a message that says which and what to fix. Messages name
 Redis by host, port and database, never by a URL with its password.
@@ -32,6 +34,10 @@ log = logging.getLogger(__name__)
 DEFAULT_PREFIX = "arena:"
 
 _UNREACHABLE = (RedisConnectionError, RedisTimeoutError, ReadOnlyError, OSError)
+# The longest any one call may take, everything included (pool wait, connect, retry, reads),
+# seconds. The timeouts above bound each step; this bounds the whole, because a call that waits
+# on the pool's locks has no timer of its own (see `raises_unavailable`).
+CALL_DEADLINE_S = 30.0
 # How Redis refuses a write when it is full; inside a Lua script the refusal comes back as a
 # script error that quotes it.
 _OUT_OF_MEMORY = "OOM command not allowed"
@@ -56,8 +62,22 @@ def raises_unavailable(
 
     @functools.wraps(method)
     async def wrapper(self: C, *args: P.args, **kwargs: P.kwargs) -> T:
+        deadline = asyncio.timeout(self.call_deadline_s)
         try:
-            return await method(self, *args, **kwargs)
+            async with deadline:
+                return await method(self, *args, **kwargs)
+        except TimeoutError as error:
+            if not deadline.expired():
+                raise
+            # redis-py's pool waits for its locks without a timer: after a Redis restart under
+            # load a call was once seen waiting there for good (docs/roadmap.md). Give up, and
+            # give the client a fresh pool, so the next call does not queue behind it.
+            self.replace_pool()
+            raise LiveStateUnavailable(
+                f"Redis at {self.where()} did not answer within {self.call_deadline_s:g} s; "
+                "its connection pool was replaced. If this repeats, check that redis-server "
+                "is running and not overloaded."
+            ) from error
         except _UNREACHABLE as error:
             raise LiveStateUnavailable(self.unreachable_message(error)) from error
         except ResponseError as error:
@@ -72,9 +92,12 @@ class LiveConnection:
     """A `redis.asyncio.Redis` client (made with ``decode_responses=True``) and the key
     prefix everything it stores lives under. Close with `aclose()` or ``async with``."""
 
-    def __init__(self, client: aioredis.Redis, *, prefix: str = DEFAULT_PREFIX) -> None:
+    def __init__(self, client: aioredis.Redis, *, prefix: str = DEFAULT_PREFIX,
+                 call_deadline_s: float = CALL_DEADLINE_S) -> None:
         self.client = client
         self.prefix = prefix
+        self.call_deadline_s = call_deadline_s
+        self._dropped_pools: set[asyncio.Task[None]] = set()
 
     @classmethod
     def from_url(
@@ -103,6 +126,34 @@ class LiveConnection:
             timeout=pool_timeout_s,
         )
         return cls(aioredis.Redis.from_pool(pool), prefix=prefix)
+
+    def replace_pool(self) -> None:
+        """Give the client a new, empty connection pool with the same settings, and close the
+        old pool's connections in the background (giving up after a few seconds).
+
+        The client object stays, so the Lua scripts registered on it, and every object that
+        shares it (`arena.live.limits.LimitStore`), use the new pool from their next call.
+        """
+        old = self.client.connection_pool
+        self.client.connection_pool = type(old)(
+            connection_class=old.connection_class,
+            max_connections=old.max_connections,
+            **({"timeout": old.timeout} if hasattr(old, "timeout") else {}),
+            **old.connection_kwargs,
+        )
+        log.warning("Redis at %s: a call outlived its deadline; connection pool replaced",
+                    self.where())
+        task = asyncio.get_running_loop().create_task(self._drop_pool(old))
+        self._dropped_pools.add(task)
+        task.add_done_callback(self._dropped_pools.discard)
+
+    @staticmethod
+    async def _drop_pool(pool: aioredis.ConnectionPool) -> None:
+        try:
+            async with asyncio.timeout(5.0):
+                await pool.disconnect()
+        except Exception as error:  # its sockets are closed when collected anyway
+            log.info("old Redis pool not closed cleanly: %s", error)
 
     def key(self, *parts: str) -> str:
         """The Redis key of ``parts`` under this prefix: ``prefix + ":".join(parts)``."""
