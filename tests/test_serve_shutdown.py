@@ -100,7 +100,12 @@ async def vote_all_and_terminate(url: str, terminate: Callable[[], None]
                 acknowledged[battle_id] = winner
                 if sigterm_sent.is_set():
                     after_sigterm.append(battle_id)
-                if len(acknowledged) >= ACKNOWLEDGED_BEFORE_SIGTERM:
+                elif len(acknowledged) >= ACKNOWLEDGED_BEFORE_SIGTERM:
+                    # Signalled here, in the same step as the answer that reached the count:
+                    # waking another task first gave a loaded server time to answer every
+                    # vote before the signal, and the shutdown went untested.
+                    terminate()
+                    sigterm_sent.set()
                     enough.set()
             else:
                 refused[battle_id] = f"HTTP {reply.status_code}: {reply.text[:200]}"
@@ -108,8 +113,6 @@ async def vote_all_and_terminate(url: str, terminate: Callable[[], None]
         votes = [asyncio.create_task(vote(sid, battle_id, WINNERS[index % 4]))
                  for index, (sid, battle_id) in enumerate(zip(sids, battles, strict=True))]
         await asyncio.wait_for(enough.wait(), timeout=120)
-        terminate()
-        sigterm_sent.set()
         await asyncio.gather(*votes)
         # Votes answered after the signal prove the shutdown itself was tested.
         assert after_sigterm, "every vote was answered before SIGTERM: raise SESSIONS"
