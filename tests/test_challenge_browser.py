@@ -9,6 +9,7 @@ and on the page, must find the nonce `solve_pow` finds, and real Redis must acce
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -203,6 +204,12 @@ def test_a_gradio_page_solves_at_load_under_the_csp_and_keeps_its_session(
                                            host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
+    # Load the page only once the server listens (a loaded run once got "connection refused");
+    # polling `started` sends no request, so nothing is counted as issued.
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)  # allowed sleep: poll interval, with a deadline
     context = chromium.new_context()
     try:
         page = context.new_page()
