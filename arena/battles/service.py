@@ -33,7 +33,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from arena.battles.admission import Admission, AlreadyVoted, unless_redis_down
@@ -302,6 +302,38 @@ class BattleService:
         if state["status"] != VOTED:
             raise VoteConflict("names are revealed only after the vote")
         return reveal_of(state, state["winner"])
+
+    # ------------------------------------------------------------- regenerate, stop, after vote
+    @property
+    def reason_tags(self) -> tuple[str, ...]:
+        """The tags a rater may give as the reason for a vote (`[arena] reason_tags`)."""
+        return tuple(self.settings.reason_tags)
+
+    async def regenerate(self, battle_id: str, session_id: str) -> AsyncIterator[BattleEvent]:
+        """Replace the last turn's answers by new ones (both sides, new seeds, same pair, same
+        prompt); returns the new turn's stream (as `continue_battle`). The replaced turn goes
+        to the record's `discarded_turns`; the vote counts for the answers shown last. Refused
+        (VoteConflict) while streaming, after the vote, on a failed battle, or beyond
+        `max_regenerations`; RateLimited like a new battle (it counts as one)."""
+        raise NotImplementedError
+
+    async def stop(self, battle_id: str, session_id: str) -> bool:
+        """Stop both generations of the turn now streaming (on whichever worker streams it).
+        True if a stop was sent, False when nothing was streaming. The stream then ends with a
+        `stopped` event and `ready` (both sides wrote text: votable) or `failed`."""
+        raise NotImplementedError
+
+    async def set_reason(self, battle_id: str, session_id: str, tags: Sequence[str],
+                         comment: str | None) -> None:
+        """Store the rater's optional reason for their vote: tags from `reason_tags`, a
+        comment of at most `reason_comment_chars` characters. Once per vote, by its rater."""
+        raise NotImplementedError
+
+    async def share_url(self, battle_id: str, session_id: str) -> str | None:
+        """The path (`/shared/<token>`) of a read-only page of this voted battle, for its
+        rater; None when it may not be shared (the rater did not agree to publish its text,
+        or `[arena] share_links` is off)."""
+        raise NotImplementedError
 
     # ---------------------------------------------------------------------------- re-voting
     async def start_replay(self, session_id: str) -> tuple[str, AsyncIterator[BattleEvent]]:
