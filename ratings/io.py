@@ -19,7 +19,12 @@ the rater's own in `rater_category`), per-generation timings `ttft_s_a/_b` and
 `tokens_per_s_a/_b` (tuples, one value per turn, `ratings.timings`) and every other column
 unchanged (our exports' `battle_id`, `replay_of`,
 `side_seed` and `pair_policy` included, which the judge comparison in `ratings.agreement`
-needs; FastChat's `question_id` is also copied to `battle_id`). Nothing is validated or
+needs; FastChat's `question_id` is also copied to `battle_id`). A judge verdict of our JSONL
+export (mode "judge", `arena judge`) carries its judge as flat columns `judge_model`,
+`judge_template`, `judge_template_hash`, `judge_order` ("original" or "swapped") and
+`judge_panel` (null unless a panel's combined verdict); the record's `judge` object never
+lands in `judge`, which stays the rater (FastChat's meaning; "judge:<model>" for a verdict).
+Records whose `judge` is null (human votes) get them null. Nothing is validated or
 dropped here; that is `ratings.prepare.select_battles`' job, so the manifest can count every
 drop.
 """
@@ -214,6 +219,21 @@ def _tokens(turns: list[dict] | None, side: str) -> float:
     return float(total)
 
 
+JUDGE_FIELDS = ("model", "template", "template_hash", "order", "panel")
+
+
+def _flatten_judge(record: dict[str, Any]) -> None:
+    """Our export's `judge` object (None on human votes) -> `judge_<field>` columns, so that
+    `judge` is left to mean the rater. A string `judge` (a flat file's rater id) stays."""
+    if "judge" not in record or isinstance(record["judge"], str):
+        return
+    verdict = record.pop("judge") or {}
+    if not isinstance(verdict, dict):
+        return
+    for name in JUDGE_FIELDS:
+        record[f"judge_{name}"] = verdict.get(name)
+
+
 def _read_jsonl(path: Path) -> pd.DataFrame:
     """Our JSONL export (one BattleRecord.to_dict() per line); plain flat JSON lines work too."""
     rows: list[dict[str, Any]] = []
@@ -227,6 +247,7 @@ def _read_jsonl(path: Path) -> pd.DataFrame:
                 raise BattleDataError(f"{path}: line {number} is not valid JSON: {bad}") from None
             if not isinstance(record, dict):
                 raise BattleDataError(f"{path}: line {number} is not a JSON object")
+            _flatten_judge(record)
             turns = record.pop("turns", None)
             if turns is not None:
                 record["tokens_a"] = _tokens(turns, "a")

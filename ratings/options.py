@@ -49,6 +49,11 @@ class RatingOptions:
     `sampling_correction` weights every battle by 1 / pair_probability (normalised to mean 1)
     in the Bradley–Terry fit and its intervals (`ratings.weights`); battles without a valid
     pair probability are dropped (counted as "no_pair_probability").
+
+    Judge verdicts (rows with mode "judge", written by `arena judge`): `judge` None rates
+    the humans only (verdicts dropped, counted as "judge"); "*" rates every judge's verdicts
+    and drops the human votes (counted as "not_judge"); a name rates that judge's verdicts
+    only (column `judge_model`; other judges' counted as "other_judge").
     """
 
     method: str = "bt"
@@ -84,6 +89,7 @@ class RatingOptions:
     provisional_votes: int = DEFAULT_PROVISIONAL_VOTES
     model_states: tuple[tuple[str, str], ...] = ()
     sampling_correction: bool = False
+    judge: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -124,6 +130,8 @@ class RatingOptions:
              "sampling correction weights the Bradley–Terry fits (plain, style, position "
              "bias): it needs method='bt', ties='half' or 'drop', and no robustness (which "
              "counts votes, not weights)"),
+            (self.judge is None or (isinstance(self.judge, str) and self.judge.strip() != ""),
+             "judge must be None (humans only), '*' (every judge) or a judge model's name"),
         ]
         for ok, message in checks:
             if not ok:

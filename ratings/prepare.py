@@ -2,6 +2,10 @@
 
 Order of the rules (each drop is counted under its reason, for the manifest):
 1. `status` other than "voted" (when a status column exists): not a battle.
+1b. judge verdicts (`mode == "judge"`, from `arena judge`): a human board drops them
+   ("judge"); with `judge` set the human votes go instead ("not_judge") and, for a named
+   judge, the other judges' verdicts ("other_judge", by the `judge_model` column). A judge
+   is not a rater: its verdicts never mix into a human board.
 2. `mode == "named"` unless `include_named`: names were visible, so the vote is not blind.
 3. non-empty `flags` (e.g. identity_leak) unless `include_flagged_battles`.
 4. `where` filters (`COLUMN=VALUE`, compared as strings; on a set-valued column such as
@@ -15,6 +19,7 @@ Order of the rules (each drop is counted under its reason, for the manifest):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -152,6 +157,7 @@ def _filter_rows(frame: pd.DataFrame, options: RatingOptions
 
     if "status" in frame.columns:
         drop("status_not_voted", _differs(frame["status"], "voted"))
+    _judge_rule(frame, options, drop)
     if "mode" in frame.columns and not options.include_named:
         drop("mode_named", ~_differs(frame["mode"], "named"))
     if "flags" in frame.columns and not options.include_flagged_battles:
@@ -174,6 +180,39 @@ def _filter_rows(frame: pd.DataFrame, options: RatingOptions
                 "lack it): rate it without --correct-sampling")
         drop(NO_PROBABILITY, ~usable_probability(frame))
     return keep, dropped
+
+
+JUDGE_MODE = "judge"
+JUDGE_MODEL_COLUMN = "judge_model"
+
+
+def _judge_rule(frame: pd.DataFrame, options: RatingOptions,
+                drop: Callable[[str, np.ndarray], None]) -> None:
+    """Rule 1b: human votes or judge verdicts, never both (see the module docstring)."""
+    is_judge = (~_differs(frame["mode"], JUDGE_MODE) if "mode" in frame.columns
+                else np.zeros(len(frame), dtype=bool))
+    if options.judge is None:
+        if is_judge.any():
+            drop("judge", is_judge)
+        return
+    if not is_judge.any():
+        raise BattleDataError(
+            f"--judge {options.judge}: the input holds no judge verdicts (rows with mode "
+            "'judge', written by `arena judge`); rate it without --judge")
+    drop("not_judge", ~is_judge)
+    if options.judge == "*":
+        return
+    if JUDGE_MODEL_COLUMN not in frame.columns:
+        raise BattleDataError(
+            f"--judge {options.judge}: the input has no {JUDGE_MODEL_COLUMN} column to tell "
+            "the judges apart; use --judge '*' or our JSONL/Parquet export")
+    other = _differs(frame[JUDGE_MODEL_COLUMN], options.judge) & is_judge
+    if other.all() or not (is_judge & ~other).any():
+        names = sorted({str(v) for v in frame.loc[is_judge, JUDGE_MODEL_COLUMN].dropna()})
+        raise BattleDataError(
+            f"--judge {options.judge}: no verdicts of that judge; the input's judges are "
+            f"{', '.join(names) or 'unnamed'}")
+    drop("other_judge", other)
 
 
 def _validated_winner_codes(kept: pd.DataFrame) -> np.ndarray:

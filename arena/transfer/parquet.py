@@ -18,6 +18,10 @@ Columns (nullable unless said):
                  the version of the terms answered; null when the rater was never asked
     labels       list<string>, the automatic labels (empty when never labelled)
     labeller_version, model_state_a, model_state_b   (docs/categories.md)
+    judge_model, judge_order, judge_template_hash   on a judge verdict (mode "judge", from
+                 `arena judge`): the judge's [[models]] name, "original" or "swapped", and
+                 "sha256:<hex>" of its template; null on human votes. `judge` stays the
+                 rater hash ("judge:<model>" on a verdict), FastChat's meaning.
 """
 
 from __future__ import annotations
@@ -72,6 +76,9 @@ PARQUET_SCHEMA = pa.schema(
         ("labeller_version", pa.string()),
         ("model_state_a", pa.string()),
         ("model_state_b", pa.string()),
+        ("judge_model", pa.string()),
+        ("judge_order", pa.string()),
+        ("judge_template_hash", pa.string()),
     ]
 )
 
@@ -123,7 +130,15 @@ def flat_row(record: BattleRecord) -> dict[str, Any]:
         "labeller_version": record.labeller_version,
         "model_state_a": record.model_state_a,
         "model_state_b": record.model_state_b,
+        **_judge_columns(record),
     }
+
+
+def _judge_columns(record: BattleRecord) -> dict[str, str | None]:
+    """The flat judge columns of a verdict record; all null on a human vote."""
+    verdict = getattr(record, "judge", None) or {}
+    return {"judge_model": verdict.get("model"), "judge_order": verdict.get("order"),
+            "judge_template_hash": verdict.get("template_hash")}
 
 
 class ParquetBattleWriter:
