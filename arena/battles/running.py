@@ -116,6 +116,17 @@ class RunningBattles:
         return [state for state in list(self._local.values())
                 if now - state["touched"] > self.settings.battle_ttl_s]
 
+    async def sweep_expired(self, now: float) -> int:
+        """Log as abandoned this process's battles idle for longer than `battle_ttl_s` at
+        `now` (epoch s); returns how many were logged."""
+        logged = 0
+        for state in self.idle(now):
+            current = await self.load(state["battle_id"]) or state
+            if await self.abandon(current, "expired"):
+                logged += 1
+            self.forget(state["battle_id"])
+        return logged
+
     async def abandon(self, state: dict[str, Any], reason: str) -> bool:
         """End an open battle without a vote; log it as abandoned when it has a turn.
 

@@ -20,11 +20,19 @@ rules live here once:
 - A battle where a side failed is logged with the error (status `error`) and cannot be voted. A
   battle left without a vote (new round, tab closed, expired) is logged as `abandoned`.
 - An output that names its own model or maker flags the battle `identity_leak`; the vote is kept.
+- Before the vote the rater may Regenerate the last turn (new answers from the same pair to
+  the same prompt; the replaced turn stays in the record's `discarded_turns`; at most
+  `max_regenerations`, each counted as a new battle) and Stop the turn streaming (both
+  generations cancelled; votable if both sides wrote text). After it, they may give one
+  reason (tags from `reason_tags`, a short comment) and, if they agreed to publish the text,
+  get a share link to a read-only page of the battle.
 
 The parts: the battle's state and record (state.py), input checks (checks.py), where running
 battles are kept (running.py), rate limits and vote claims (admission.py), streaming a turn
 (streaming.py), battles over logged battles for re-voting (revoting.py), the pair of a new
-battle (pairing.py) and the models' lifecycle states (lifecycle.py).
+battle (pairing.py), the models' lifecycle states (lifecycle.py), Regenerate and Stop
+(controls.py, regenerate.py, stopping.py), the reason and share link (after_vote.py,
+reasons.py, sharing.py).
 """
 
 from __future__ import annotations
@@ -33,10 +41,11 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from typing import Any
 
 from arena.battles.admission import Admission, AlreadyVoted, unless_redis_down
+from arena.battles.after_vote import AfterVote
 from arena.battles.checks import (
     check_category,
     check_consent_text,
@@ -46,6 +55,7 @@ from arena.battles.checks import (
     check_token,
     check_winner,
 )
+from arena.battles.controls import BattleControls
 from arena.battles.interface import BattleEvent, Contender, GenerateFn, Reveal
 from arena.battles.lifecycle import ModelStates, check_not_retired, retired_names
 from arena.battles.pair_counts import reconcile_pair_counts
@@ -53,6 +63,7 @@ from arena.battles.pairing import draw_pair
 from arena.battles.revoting import PoolExhausted, RevoteSource, revote_state, stream_logged_turns
 from arena.battles.running import RunningBattles
 from arena.battles.sampling import Pair, PairSampler, new_side_seed
+from arena.battles.sharing import ShareLinks
 from arena.battles.state import (
     ALREADY_VOTED,
     GENERATING,
@@ -60,6 +71,7 @@ from arena.battles.state import (
     REPLAY_ONLY,
     VOTED,
     battle_record,
+    begin_stream,
     closed_reason,
     new_battle_state,
     rater_hash,
@@ -67,6 +79,7 @@ from arena.battles.state import (
     utcnow,
     vote_key_digest,
 )
+from arena.battles.stopping import StopSignals
 from arena.battles.streaming import TurnStreamer, wait_detached
 from arena.config import ArenaSettings
 from arena.consent import check_consent
@@ -95,8 +108,11 @@ async def wait_for_abandoned(wait_s: float) -> None:
                     "they may be missing from the log", wait_s)
 
 
-class BattleService:
-    """The arena's rules over a vote log (SQL), live state (Redis), a sampler and two streams."""
+class BattleService(BattleControls, AfterVote):
+    """The arena's rules over a vote log (SQL), live state (Redis), a sampler and two streams.
+
+    Regenerate and Stop come from `BattleControls` (controls.py), the reason and share link
+    after the vote from `AfterVote` (after_vote.py)."""
 
     def __init__(
         self,
@@ -136,13 +152,19 @@ class BattleService:
         self.states = ModelStates(live, self.contenders)
         self.battles = RunningBattles(live, writer or GroupWriter(log), settings, log)
         self.admission = Admission(live, settings, self.battles)
-        self.turns = TurnStreamer(generate, self.contenders, self.battles)
+        # Stop requests reach the worker that streams through Redis (stopping.py); a share
+        # link is signed with the rater salt, a secret every worker shares (sharing.py).
+        self.stops = StopSignals(live.client, prefix=live.prefix,
+                                 ttl_s=settings.generation_timeout_s + 60)
+        self.turns = TurnStreamer(generate, self.contenders, self.battles, stops=self.stops)
+        self.share_links = ShareLinks(salt)
 
     async def aclose(self, wait_s: float = ABANDON_WAIT_S) -> None:
         """Wait (at most `wait_s` seconds) for the records of battles being abandoned, then
         commit the records still queued for SQL and stop the writer. Close the live state
         (Redis) after this: an abandoned battle's state is saved there on the way."""
         await wait_for_abandoned(wait_s)
+        await self.stops.aclose()
         await self.battles.aclose()
 
     # ----------------------------------------------------------------------------------- start
@@ -215,7 +237,7 @@ class BattleService:
                 f"this battle reached its limit of {self.settings.max_turns} turns; "
                 "vote or start a new round"
             )
-        state["status"] = GENERATING
+        begin_stream(state)
         await self.battles.save(state)
         return self.turns.stream(state, prompt, announce=False)
 
@@ -286,14 +308,7 @@ class BattleService:
 
     async def sweep_expired(self, now: float | None = None) -> int:
         """Log as abandoned this process's battles idle for longer than `battle_ttl_s`."""
-        now = time.time() if now is None else now
-        logged = 0
-        for state in self.battles.idle(now):
-            current = await self.battles.load(state["battle_id"]) or state
-            if await self.battles.abandon(current, "expired"):
-                logged += 1
-            self.battles.forget(state["battle_id"])
-        return logged
+        return await self.battles.sweep_expired(time.time() if now is None else now)
 
     async def reveal(self, battle_id: str, session_id: str) -> Reveal:
         """The names of a battle this session already voted on (e.g. for a page reload)."""
@@ -302,38 +317,6 @@ class BattleService:
         if state["status"] != VOTED:
             raise VoteConflict("names are revealed only after the vote")
         return reveal_of(state, state["winner"])
-
-    # ------------------------------------------------------------- regenerate, stop, after vote
-    @property
-    def reason_tags(self) -> tuple[str, ...]:
-        """The tags a rater may give as the reason for a vote (`[arena] reason_tags`)."""
-        return tuple(self.settings.reason_tags)
-
-    async def regenerate(self, battle_id: str, session_id: str) -> AsyncIterator[BattleEvent]:
-        """Replace the last turn's answers by new ones (both sides, new seeds, same pair, same
-        prompt); returns the new turn's stream (as `continue_battle`). The replaced turn goes
-        to the record's `discarded_turns`; the vote counts for the answers shown last. Refused
-        (VoteConflict) while streaming, after the vote, on a failed battle, or beyond
-        `max_regenerations`; RateLimited like a new battle (it counts as one)."""
-        raise NotImplementedError
-
-    async def stop(self, battle_id: str, session_id: str) -> bool:
-        """Stop both generations of the turn now streaming (on whichever worker streams it).
-        True if a stop was sent, False when nothing was streaming. The stream then ends with a
-        `stopped` event and `ready` (both sides wrote text: votable) or `failed`."""
-        raise NotImplementedError
-
-    async def set_reason(self, battle_id: str, session_id: str, tags: Sequence[str],
-                         comment: str | None) -> None:
-        """Store the rater's optional reason for their vote: tags from `reason_tags`, a
-        comment of at most `reason_comment_chars` characters. Once per vote, by its rater."""
-        raise NotImplementedError
-
-    async def share_url(self, battle_id: str, session_id: str) -> str | None:
-        """The path (`/shared/<token>`) of a read-only page of this voted battle, for its
-        rater; None when it may not be shared (the rater did not agree to publish its text,
-        or `[arena] share_links` is off)."""
-        raise NotImplementedError
 
     # ---------------------------------------------------------------------------- re-voting
     async def start_replay(self, session_id: str) -> tuple[str, AsyncIterator[BattleEvent]]:

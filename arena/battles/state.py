@@ -85,7 +85,16 @@ def new_battle_state(
         "touched": time.time(),
         "model_state_a": states[0],
         "model_state_b": states[1],
+        "stream_no": 1,  # the first turn's stream (begin_stream counts the next ones)
+        "discarded_turns": [],  # turns a Regenerate replaced, in the order replaced
     }
+
+
+def begin_stream(state: dict[str, Any]) -> None:
+    """Mark the battle as streaming a new turn: status generating, and `stream_no` (the count
+    of streams begun) one up, so a stop request names this stream and no later one."""
+    state["status"] = GENERATING
+    state["stream_no"] = state.get("stream_no", 0) + 1
 
 
 def closed_reason(state: dict[str, Any]) -> str:
@@ -143,6 +152,8 @@ def battle_record(
         # The lifecycle states when the battle started (.get: none in states saved before).
         model_state_a=state.get("model_state_a"),
         model_state_b=state.get("model_state_b"),
+        # Turns a Regenerate replaced (.get: none in states saved before Regenerate existed).
+        discarded_turns=[Turn.from_dict(t) for t in state.get("discarded_turns", ())],
     )
 
 

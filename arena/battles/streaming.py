@@ -8,11 +8,19 @@ vote the stream holds only text and anonymous events: no token counts, finish re
 ids, endpoints or per-model errors. A client that leaves mid-turn leaves the battle to a
 detached task that stops both generations and logs it as abandoned with what was produced so
 far.
+
+A stop request (arena.battles.stopping) ends the turn early: both generations are cancelled
+at once (their requests closed, which makes vLLM abort them), the text generated but not yet
+released goes out (so the rater votes on exactly what is logged), each side gets its `done`,
+then `stopped` (data: votable) and `ready` when both sides wrote text, else `failed` with the
+same words whichever side was empty. A stopped side's record keeps its text with finish
+reason "stopped" and no error.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Coroutine, Mapping
@@ -20,9 +28,15 @@ from typing import Any
 
 from arena.battles.checks import find_identity_leak
 from arena.battles.interface import BattleEvent, Contender, GenerateFn
-from arena.battles.lockstep import Lockstep, Pacing, PassThrough, ReleasePolicy
+from arena.battles.lockstep import Lockstep, Pacing, PassThrough, ReleasePolicy, side_finished
 from arena.battles.running import RunningBattles
 from arena.battles.state import FAILED, READY, SIDES, battle_record, utcnow
+from arena.battles.stopping import (
+    STOPPED_FINISH_REASON,
+    STOPPED_UNVOTABLE,
+    STOPPED_VOTABLE,
+    StopSignals,
+)
 from arena.record import Turn
 from serving.records import GenerationRecord
 
@@ -31,7 +45,11 @@ log = logging.getLogger(__name__)
 _DETACHED: set[asyncio.Task[Any]] = set()
 
 Messages = dict[str, list[dict[str, str]]]
-Arrival = tuple[str, str | GenerationRecord | BaseException]  # (side, what its generator sent)
+BATTLE_FAILED = ("One of the models failed to answer, so this battle cannot be voted. "
+                 "Please start a new round.")
+# (side, what its generator sent), or ("", STOP) when the rater asked to stop the turn.
+Arrival = tuple[str, object]
+STOP = object()
 
 
 def detach(coroutine: Coroutine[Any, Any, Any]) -> None:
@@ -48,6 +66,13 @@ async def wait_detached() -> None:
     loop = asyncio.get_running_loop()
     while pending := [task for task in _DETACHED if task.get_loop() is loop]:
         await asyncio.gather(*pending, return_exceptions=True)
+
+
+async def cancel_all(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel the generations' tasks and wait until they ended (their requests are closed)."""
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def failed_record(
@@ -77,17 +102,96 @@ async def next_arrival(queue: asyncio.Queue[Arrival], wake_at: float | None) -> 
         return None
 
 
+class TurnProgress:
+    """What one turn has produced and shown so far, per side: the records (final, or live while
+    streaming), the text generated, and the text and finish events released to the rater."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, GenerationRecord] = {}  # final records (finished_at set)
+        self.live: dict[str, GenerationRecord] = {}  # live records of sides still streaming
+        self.produced = {side: "" for side in SIDES}
+        self.shown = {side: "" for side in SIDES}
+        self.announced: set[str] = set()  # sides whose done/error event was released
+
+    def take(self, state: dict[str, Any], messages: Messages, arrival: Arrival,
+             policy: ReleasePolicy, now: float) -> None:
+        """Feed one item a side's generator sent into the record and the release policy."""
+        side, item = arrival
+        if isinstance(item, str):
+            if item:
+                self.produced[side] += item
+                policy.text(side, item, now)
+        elif isinstance(item, GenerationRecord) and item.finished_at is None:
+            self.live[side] = item  # still streaming; kept in case the client leaves
+        else:
+            if isinstance(item, BaseException):
+                item = failed_record(state, side, messages[side], item)
+            self.records[side] = item
+            policy.finish(side, item, now)
+
+    def released(self, event: BattleEvent) -> BattleEvent:
+        """Note an event on its way to the rater; returns it."""
+        if event.side in SIDES:
+            if event.kind == "delta":
+                self.shown[event.side] += event.text
+            elif event.kind in ("done", "error"):
+                self.announced.add(event.side)
+        return event
+
+    def stopped_records(self, state: dict[str, Any], messages: Messages
+                        ) -> dict[str, GenerationRecord]:
+        """Each side's record after a stop (its generation cancelled): a finished side keeps
+        its record; a side cut short keeps the text it wrote, finish reason "stopped"."""
+        records = dict(self.records)
+        for side in SIDES:
+            if side in records:
+                continue
+            record = self.live.get(side) or failed_record(state, side, messages[side],
+                                                          InterruptedError("stopped"))
+            record.error = None  # the client marks a cancelled stream; a stop is no failure
+            record.finish_reason = STOPPED_FINISH_REASON
+            record.finished_at = record.finished_at or utcnow()
+            if len(self.produced[side]) > len(record.output):
+                record.output = self.produced[side]
+            records[side] = record
+        return records
+
+    def stop_events(self, records: dict[str, GenerationRecord]) -> list[BattleEvent]:
+        """After a stop: the text generated but not yet shown (so that the rater votes on
+        exactly what is logged), each side's `done` not yet sent, then `stopped`."""
+        events = []
+        for side in SIDES:
+            output, shown = records[side].output, self.shown[side]
+            if len(output) > len(shown) and output.startswith(shown):
+                events.append(self.released(BattleEvent("delta", side, output[len(shown):])))
+        for side in SIDES:
+            if side not in self.announced:
+                events.append(self.released(side_finished(side, records[side])))
+        votable = stop_leaves_votable(records)
+        events.append(BattleEvent("stopped", text=STOPPED_VOTABLE if votable
+                                  else STOPPED_UNVOTABLE, data={"votable": votable}))
+        return events
+
+
+def stop_leaves_votable(records: Mapping[str, GenerationRecord]) -> bool:
+    """A stopped turn takes a vote when neither side failed and both wrote some text."""
+    return all(not records[side].error and records[side].output.strip() for side in SIDES)
+
+
 class TurnStreamer:
     """Runs turns of battles: both sides through `generate`, the outcome into `battles`.
 
-    Lockstep release (`battles.settings.lockstep_streaming`) is paced by `pacing`."""
+    Lockstep release (`battles.settings.lockstep_streaming`) is paced by `pacing`; a stop
+    request (`stops`, arena.battles.stopping) ends a turn early."""
 
     def __init__(self, generate: GenerateFn, contenders: Mapping[str, Contender],
-                 battles: RunningBattles, pacing: Pacing | None = None) -> None:
+                 battles: RunningBattles, pacing: Pacing | None = None,
+                 stops: StopSignals | None = None) -> None:
         self.generate = generate
         self.contenders = contenders
         self.battles = battles
         self.pacing = pacing or Pacing()
+        self.stops = stops
 
     def release_policy(self) -> ReleasePolicy:
         """How this turn's events reach the rater: in lockstep when the settings say so."""
@@ -95,11 +199,19 @@ class TurnStreamer:
             return Lockstep(self.pacing, time.monotonic())
         return PassThrough()
 
+    def watch_stop(self, state: dict[str, Any], queue: asyncio.Queue[Arrival]
+                   ) -> contextlib.AbstractContextManager[None]:
+        """While the block runs, a stop request for this stream puts STOP on `queue`."""
+        if self.stops is None:
+            return contextlib.nullcontext()
+        return self.stops.watch(state["battle_id"], state.get("stream_no", 0),
+                                lambda: queue.put_nowait(("", STOP)))
+
     async def stream(
         self, state: dict[str, Any], prompt: str, *, announce: bool
     ) -> AsyncIterator[BattleEvent]:
         """Run one turn on both sides at once and yield their events as the policy releases
-        them."""
+        them; a stop request ends it early (`TurnProgress.stop_events`)."""
         if announce:
             yield BattleEvent("battle", data={"battle_id": state["battle_id"]})
         messages = {
@@ -109,37 +221,37 @@ class TurnStreamer:
         queue: asyncio.Queue[Arrival] = asyncio.Queue()
         tasks = [asyncio.create_task(self._pump(state, side, messages[side], queue))
                  for side in SIDES]
-        records: dict[str, GenerationRecord] = {}
-        live: dict[str, GenerationRecord] = {}
+        turn = TurnProgress()
         policy = self.release_policy()
-        finished = False
+        finished = stopped = False
         try:
-            while not policy.finished():
-                arrival = await next_arrival(queue, policy.wake_at())
-                now = time.monotonic()
-                if arrival is not None:
-                    side, item = arrival
-                    if isinstance(item, str):
-                        if item:
-                            policy.text(side, item, now)
-                    elif isinstance(item, GenerationRecord) and item.finished_at is None:
-                        live[side] = item  # still streaming; kept in case the client leaves
-                    else:
-                        if isinstance(item, BaseException):
-                            item = failed_record(state, side, messages[side], item)
-                        records[side] = item
-                        policy.finish(side, item, now)
-                for event in policy.release(now):
+            with self.watch_stop(state, queue):
+                while not policy.finished():
+                    arrival = await next_arrival(queue, policy.wake_at())
+                    if arrival is not None and arrival[1] is STOP:
+                        stopped = True
+                        break
+                    now = time.monotonic()
+                    if arrival is not None:
+                        turn.take(state, messages, arrival, policy, now)
+                    for event in policy.release(now):
+                        yield turn.released(event)
+            records = turn.records
+            if stopped:
+                await cancel_all(tasks)  # closes both requests: vLLM aborts them
+                records = turn.stopped_records(state, messages)
+                for event in turn.stop_events(records):
                     yield event
             finished = True
-            yield await self._finish(state, prompt, records)
+            yield await self._finish(state, prompt, records, stopped=stopped)
         finally:
             if not finished:
                 # The client went away mid-turn (closed tab, dropped connection). Nothing may
                 # be awaited here under a cancelled scope, so a detached task stops both
                 # generations and logs the battle as abandoned with what was produced so far.
-                detach(self._abandon_mid_turn(state, prompt, tasks, {**live, **records},
-                                              set(records), messages))
+                detach(self._abandon_mid_turn(state, prompt, tasks,
+                                              {**turn.live, **turn.records}, set(turn.records),
+                                              messages))
 
     async def _pump(
         self,
@@ -166,9 +278,7 @@ class TurnStreamer:
         messages: Messages,
     ) -> None:
         """Stop both generations; log the battle abandoned with each side's latest record."""
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_all(tasks)
         partial = {}
         for side in SIDES:
             record = latest.get(side)
@@ -186,11 +296,11 @@ class TurnStreamer:
         except Exception:  # nobody is left to tell; keep the process alive
             log.exception("could not log abandoned battle %s", state["battle_id"])
 
-    async def _finish(
-        self, state: dict[str, Any], prompt: str, records: dict[str, GenerationRecord]
-    ) -> BattleEvent:
+    async def _finish(self, state: dict[str, Any], prompt: str,
+                      records: dict[str, GenerationRecord], *, stopped: bool = False
+                      ) -> BattleEvent:
         """Append the turn to the state; `ready`, or `failed` (logged as error) if a side
-        failed."""
+        failed or, after a stop, had written nothing."""
         turn = Turn(len(state["turns"]), prompt, records["a"], records["b"])
         state["turns"].append(turn.to_dict())
         for side in SIDES:
@@ -205,18 +315,19 @@ class TurnStreamer:
             ):
                 state["flags"].append("identity_leak")
         state["touched"] = time.time()
-        failed = [side for side in SIDES if records[side].error]
+        failed = {side: records[side].error for side in SIDES if records[side].error}
+        if stopped and not failed and not stop_leaves_votable(records):
+            failed = {side: "stopped by the rater before this side wrote anything"
+                      for side in SIDES if not records[side].output.strip()}
         if failed:
             state["status"] = FAILED
-            state["end_reason"] = "; ".join(f"side {s}: {records[s].error}" for s in failed)
+            state["end_reason"] = "; ".join(f"side {s}: {why}" for s, why in failed.items())
             await self.battles.save(state, tolerate_outage=True)
             await self.battles.write(battle_record(state, status="error"))
             self.battles.forget(state["battle_id"])
-            return BattleEvent(
-                "failed",
-                text="One of the models failed to answer, so this battle cannot be voted. "
-                "Please start a new round.",
-            )
+            model_failed = any(records[side].error for side in SIDES)
+            return BattleEvent("failed", text=STOPPED_UNVOTABLE if stopped and not model_failed
+                               else BATTLE_FAILED)
         state["status"] = READY
         await self.battles.save(state, tolerate_outage=True)
         return BattleEvent("ready")

@@ -8,6 +8,7 @@ running the statements of arena.store.queries.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -25,8 +26,22 @@ from arena.store.queries import (
     keys_page_query,
     load_records,
     pair_count_query,
+    set_reason,
+    vote_facts_query,
 )
 from arena.store.schema import ensure_schema
+
+
+@dataclass(frozen=True)
+class VoteFacts:
+    """What `BattleLog.vote_facts` reads of one stored battle."""
+
+    rater_hash: str
+    status: str
+    mode: str
+    publish_consent: bool | None
+    winner: str | None  # None: no vote
+    has_reason: bool
 
 
 class RecordRefused(InvalidRecord):
@@ -182,7 +197,27 @@ class BattleLog:
             insert_records(connection, fresh)
         return len(fresh), present
 
+    def set_reason(self, battle_id: str, rater_hash: str, tags: list[str],
+                   comment: str | None) -> bool:
+        """Store the rater's reason (sorted unique `tags`, an optional `comment`) on the vote
+        of `battle_id`, if `rater_hash` gave that vote and it has no reason yet. True if it was
+        stored; False otherwise (`vote_facts` tells why). Committed before returning."""
+        with self.connections.write() as connection:
+            return set_reason(connection, battle_id, rater_hash, list(tags), comment)
+
     # -- reading ------------------------------------------------------------------------------
+
+    def vote_facts(self, battle_id: str) -> VoteFacts | None:
+        """The few facts of a stored battle the rater's after-vote steps check (who voted,
+        whether its text may be published, whether the vote has a reason); None when the
+        battle is not stored. Reads no conversation."""
+        with self.connections.read() as connection:
+            row = connection.execute(vote_facts_query(battle_id)).first()
+        if row is None:
+            return None
+        return VoteFacts(rater_hash=row.rater_hash, status=row.status, mode=row.mode,
+                         publish_consent=row.publish_consent, winner=row.winner,
+                         has_reason=bool(row.reason_tags) or row.reason_comment is not None)
 
     def get_battle(self, battle_id: str) -> BattleRecord | None:
         """The stored battle with this id, or None."""

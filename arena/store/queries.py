@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, Select, func, or_, select
+from sqlalchemy import Connection, Select, Text, cast, func, or_, select, update
 
 from arena.record import BattleRecord
 from arena.store.rows import record_to_rows, rows_to_record
@@ -142,3 +142,32 @@ def filtered(
             raise ValueError("since must be timezone-aware (UTC)")
         query = query.where(battle_t.c.started_at >= since)
     return query
+
+
+def vote_facts_query(battle_id: str) -> Select:
+    """What the rater's after-vote steps check of one battle: (rater_hash, status, mode,
+    publish_consent, winner, reason_tags, reason_comment); winner and the reason are null
+    without a vote."""
+    return (
+        select(battle_t.c.rater_hash, battle_t.c.status, battle_t.c.mode,
+               battle_t.c.publish_consent, vote_t.c.winner, vote_t.c.reason_tags,
+               vote_t.c.reason_comment)
+        .select_from(battle_t.outerjoin(vote_t, vote_t.c.battle_id == battle_t.c.battle_id))
+        .where(battle_t.c.battle_id == battle_id)
+    )
+
+
+def set_reason(connection: Connection, battle_id: str, rater_hash: str, tags: list[str],
+               comment: str | None) -> bool:
+    """Set the reason of a battle's vote if it has none yet and `rater_hash` gave the vote;
+    True if a row changed. One conditional UPDATE, so two reasons at once keep the first."""
+    voted_by = select(battle_t.c.battle_id).where(
+        battle_t.c.battle_id == battle_id, battle_t.c.rater_hash == rater_hash)
+    statement = (
+        update(vote_t)
+        .where(vote_t.c.battle_id == battle_id, vote_t.c.battle_id.in_(voted_by),
+               # JSON has no equality in PostgreSQL: compare the text as written ('[]').
+               cast(vote_t.c.reason_tags, Text) == "[]", vote_t.c.reason_comment.is_(None))
+        .values(reason_tags=tags, reason_comment=comment)
+    )
+    return connection.execute(statement).rowcount == 1
