@@ -33,6 +33,7 @@ COMMAND_MODULES: list[str] = [
     "arena.commands.serve",
     "arena.commands.drift",
     "arena.commands.label",
+    "arena.commands.judge",
 ]
 
 for _module_name in COMMAND_MODULES:
