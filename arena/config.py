@@ -82,6 +82,16 @@ class ArenaSettings:
     `provisional_votes` votes; a category board with fewer than `category_min_votes` votes says
     so instead of ranking. `sampling_correction` weights each battle of the live board by the
     inverse of its logged pair probability.
+
+    The rater's experience (docs/ui.md): a rater may Regenerate a battle's last answers up to
+    `max_regenerations` times; after the vote they may give a reason: any of `reason_tags` and a
+    comment of at most `reason_comment_chars` characters; with `share_links`, a rater who agreed
+    to publication gets a link to a read-only page of the battle. `example_prompts_file` holds
+    one example prompt per line (empty: examples/prompts.txt).
+
+    LLM judge (docs/judge.md): with `judge_model` (a `[[models]]` name) set, `arena serve`
+    queues every voted battle for that judge in the background; `judge_template` names its
+    prompt template (empty: the built-in "pairwise-v1").
     """
 
     db_url: str = DEFAULT_DB_URL
@@ -125,6 +135,14 @@ class ArenaSettings:
     provisional_votes: int = 300
     category_min_votes: int = 50
     sampling_correction: bool = False
+    max_regenerations: int = 3
+    reason_tags: tuple[str, ...] = ("more accurate", "better written", "followed instructions",
+                                    "safer")
+    reason_comment_chars: int = 500
+    share_links: bool = True
+    example_prompts_file: str = ""  # empty: examples/prompts.txt
+    judge_model: str = ""  # empty: no live judging
+    judge_template: str = ""  # empty: the built-in "pairwise-v1"
 
     def __repr__(self) -> str:
         """Every setting, with the secrets masked: the passwords in `db_url` and `redis_url`
@@ -171,7 +189,7 @@ def load_arena_settings(path: Path | None) -> ArenaSettings:
                 "snapshots_keep", "redis_maxmemory_mb", "session_max_age_s",
                 "battles_per_minute_per_address", "votes_per_day", "votes_per_day_per_address",
                 "streams_per_address", "max_request_bytes", "pair_counts_reconcile_s",
-                "provisional_votes", "category_min_votes"):
+                "provisional_votes", "category_min_votes", "reason_comment_chars"):
         if getattr(settings, key) < 1:
             raise ConfigError(f"{path}: arena.{key}: must be at least 1")
     if settings.max_concurrent_streams < 0:
@@ -184,6 +202,13 @@ def load_arena_settings(path: Path | None) -> ArenaSettings:
             raise ConfigError(f"{path}: arena.trusted_proxies: {network!r} is not an IP "
                               "address or network (CIDR), e.g. \"10.0.0.0/8\" or "
                               "\"127.0.0.1\"") from None
+    if settings.max_regenerations < 0:
+        raise ConfigError(f"{path}: arena.max_regenerations: must be 0 (no Regenerate button) "
+                          "or more")
+    for tag in settings.reason_tags:
+        if not tag.strip() or len(tag) > 64 or not tag.isprintable():
+            raise ConfigError(f"{path}: arena.reason_tags: {tag[:40]!r} must be 1 to 64 "
+                              "printable characters on one line")
     for category in settings.categories:
         if not category.strip() or len(category) > 128 or not category.isprintable():
             raise ConfigError(f"{path}: arena.categories: {category[:40]!r} must be 1 to 128 "

@@ -8,8 +8,11 @@ the pair was chosen and with what probability, the salted rater hash, the vote, 
 schema and app versions, and the rater's answer to the publication terms
 (`publish_consent`, `terms_version`; both None when the rater was never asked), the automatic
 labels of the prompts (`labels`, `language`, `labeller_version`; see arena.labels and
-docs/categories.md) and each side's model lifecycle state when the battle started
-(`model_state_a`, `model_state_b`; None in records from before states existed).
+docs/categories.md), each side's model lifecycle state when the battle started
+(`model_state_a`, `model_state_b`; None in records from before states existed), the turns a
+Regenerate replaced (`discarded_turns`, so a regenerated battle still replays exactly), the
+rater's optional reason for the vote (`reason_tags`, `reason_comment`) and, on a judge's
+verdict (mode "judge", docs/judge.md), what the judge was asked and answered (`judge`).
 
 `winner` uses FastChat's words. `model_a` is always the model shown on the left.
 """
@@ -28,7 +31,12 @@ from serving.records import GenerationRecord
 SCHEMA_VERSION = 1
 
 WINNERS = ("model_a", "model_b", "tie", "tie (bothbad)")
-MODES = ("anonymous", "named", "replay")
+# judge: a verdict of an LLM judge on a logged battle (arena.judge), never a human vote.
+MODES = ("anonymous", "named", "replay", "judge")
+# The keys every `judge` dict of a judge verdict holds (docs/judge.md, "The verdict record").
+JUDGE_KEYS = ("model", "template", "template_hash", "order", "raw_output", "choice_logprobs",
+              "generation", "panel")
+JUDGE_ORDERS = ("original", "swapped")
 # voted: the rater voted; abandoned: ended without a vote (new round, tab closed, expired);
 # error: a side failed, so the battle cannot be voted.
 STATUSES = ("voted", "abandoned", "error")
@@ -141,6 +149,10 @@ class BattleRecord:
     labeller_version: str | None = None
     model_state_a: str | None = None
     model_state_b: str | None = None
+    discarded_turns: list[Turn] = field(default_factory=list)
+    reason_tags: list[str] = field(default_factory=list)
+    reason_comment: str | None = None
+    judge: dict[str, Any] | None = None
     schema_version: int = SCHEMA_VERSION
     app_version: str = field(default_factory=app_version)
 
@@ -175,6 +187,8 @@ class BattleRecord:
             raise InvalidRecord(f"pair_probability {self.pair_probability} is not in [0, 1]")
         self._validate_consent()
         self._validate_labels()
+        _validate_reason(self)
+        _validate_judge(self)
 
     def _validate_labels(self) -> None:
         if not isinstance(self.labels, list) or not all(
@@ -252,6 +266,10 @@ class BattleRecord:
             "labeller_version": self.labeller_version,
             "model_state_a": self.model_state_a,
             "model_state_b": self.model_state_b,
+            "discarded_turns": [turn.to_dict() for turn in self.discarded_turns],
+            "reason_tags": list(self.reason_tags),
+            "reason_comment": self.reason_comment,
+            "judge": self.judge,
         }
 
     @classmethod
@@ -288,6 +306,10 @@ class BattleRecord:
                 labeller_version=data.get("labeller_version"),
                 model_state_a=data.get("model_state_a"),
                 model_state_b=data.get("model_state_b"),
+                discarded_turns=[Turn.from_dict(t) for t in data.get("discarded_turns") or []],
+                reason_tags=list(data.get("reason_tags") or []),
+                reason_comment=data.get("reason_comment"),
+                judge=data.get("judge"),
                 schema_version=int(data.get("schema_version", SCHEMA_VERSION)),
                 app_version=data.get("app_version", app_version()),
             )
@@ -297,3 +319,36 @@ class BattleRecord:
             raise InvalidRecord(f"malformed field: {bad}") from None
         record.validate()
         return record
+
+
+def _validate_reason(record: BattleRecord) -> None:
+    """The rater's reason: sorted unique tags and an optional comment, only with a vote."""
+    tags = record.reason_tags
+    if not isinstance(tags, list) or not all(isinstance(t, str) and t for t in tags):
+        raise InvalidRecord("reason_tags must be a list of non-empty strings")
+    if tags != sorted(set(tags)):
+        raise InvalidRecord("reason_tags must be sorted and free of repeats")
+    if record.reason_comment is not None and not isinstance(record.reason_comment, str):
+        raise InvalidRecord("reason_comment must be a string or null")
+    if (tags or record.reason_comment) and record.winner is None:
+        raise InvalidRecord("a reason (reason_tags, reason_comment) needs a vote")
+    if not all(isinstance(turn, Turn) for turn in record.discarded_turns):
+        raise InvalidRecord("discarded_turns must be a list of turns")
+
+
+def _validate_judge(record: BattleRecord) -> None:
+    """`judge` is set exactly on mode "judge" records and holds JUDGE_KEYS."""
+    if (record.mode == "judge") != (record.judge is not None):
+        raise InvalidRecord('judge is set exactly when mode is "judge"')
+    if record.judge is None:
+        return
+    if not isinstance(record.judge, dict):
+        raise InvalidRecord("judge must be an object")
+    missing = [key for key in JUDGE_KEYS if key not in record.judge]
+    if missing:
+        raise InvalidRecord(f"judge lacks {', '.join(missing)}")
+    if record.judge["order"] not in JUDGE_ORDERS:
+        raise InvalidRecord(f"judge.order {record.judge['order']!r} is not one of "
+                            f"{', '.join(JUDGE_ORDERS)}")
+    if not record.replay_of:
+        raise InvalidRecord("a judge verdict names the judged battle in replay_of")

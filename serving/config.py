@@ -9,7 +9,8 @@ Each `[[models]]` entry has a public `name` and exactly one of
   `max_model_len`, `gpu_memory_utilization`, `tensor_parallel_size`, `extra_args`, `env`):
   a server `serving.launcher` starts for us.
 
-plus `system_prompt`, `weight` (relative sampling weight for the pair sampler), `state`
+plus `system_prompt`, `family` (the model family, for the judge report), `weight` (relative
+sampling weight for the pair sampler), `state`
 (`preview`, `active` (the default) or `retired`: its lifecycle, docs/serving.md#model-lifecycle),
 `identity_words` (words that reveal who the model is, for leak detection) and a `[models.sampling]`
 sub-table that overrides the top-level `[sampling]` defaults for this model.

@@ -258,7 +258,7 @@ def _launch_values(reader: ConfigReader, table: dict, where: str) -> dict[str, A
 def _optional_values(reader: ConfigReader, table: dict, where: str) -> dict[str, Any]:
     """The optional keys of a model table that are given, validated."""
     values: dict[str, Any] = {}
-    for key in ("served_model_name", "host", "dtype", "system_prompt"):
+    for key in ("served_model_name", "host", "dtype", "system_prompt", "family"):
         if key in table:
             values[key] = reader.typed(table, key, (str,), where)
     if "state" in table:

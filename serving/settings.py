@@ -108,6 +108,14 @@ class ModelSpec:
     identity_words: tuple[str, ...] = ()
     sampling: dict[str, Any] = field(default_factory=dict)
     state: str = DEFAULT_MODEL_STATE  # one of MODEL_STATES
+    # The model's family ("llama", "qwen", ...), for the judge report's self-preference
+    # (docs/judge.md); empty: the model is a family of its own.
+    family: str = ""
+
+    @property
+    def family_name(self) -> str:
+        """`family`, or the public name when no family is configured."""
+        return self.family or self.name
 
     def __post_init__(self) -> None:
         # A `user:pass@` in base_url moves to url_credentials, so the URL, which is shown,

@@ -2,9 +2,11 @@
 
 The old databases are the ones in tests/data: vote-log-v1.* (ten battles written by the arena
 of the commit before Alembic; make_vote_log_v1.py says how) and vote-log-v2.* (those ten plus
-two with the rater's consent, written at store schema version 2; make_vote_log_v2.py), each
-loaded from its dump. Each must upgrade in place keeping every row and value, then log new
-battles with their consent, labels and model states; two processes opening one at once migrate
+two with the rater's consent, written at store schema version 2; make_vote_log_v2.py) and
+vote-log-v3.* (those twelve plus two labelled ones with model states, at version 3;
+make_vote_log_v3.py), each loaded from its dump. Each must upgrade in place keeping every row
+and value, then log new battles with their consent, labels, model states, regenerated turns,
+reasons and judge verdicts; two processes opening one at once migrate
 it once; a database from a newer arena is refused and left as it was.
 """
 
@@ -43,18 +45,26 @@ V1_TABLES = {  # table -> its primary key, the order its rows are compared in
 ADDED_COLUMNS = {
     2: ("publish_consent", "terms_version"),
     3: ("labels", "labeller_version", "model_state_a", "model_state_b"),
+    4: ("discarded_turns", "judge"),
 }
+# The vote columns each version added.
+ADDED_VOTE_COLUMNS = {4: ("reason_tags", "reason_comment")}
 # What an old row holds in each added column after the upgrade (SQLite returns JSON as text).
 UPGRADED_VALUE = {"publish_consent": None, "terms_version": None, "labels": "[]",
-                  "labeller_version": None, "model_state_a": None, "model_state_b": None}
+                  "labeller_version": None, "model_state_a": None, "model_state_b": None,
+                  "discarded_turns": "[]", "judge": None, "reason_tags": "[]",
+                  "reason_comment": None}
 MIGRATION_TITLES = {
     "0002": "Running upgrade 0001 -> 0002, Store schema version 2: the rater's answer to the "
             "publication terms, per battle.",
     "0003": "Running upgrade 0002 -> 0003, Store schema version 3: automatic labels and the "
             "models' lifecycle states, per battle.",
+    "0004": "Running upgrade 0003 -> 0004, Store schema version 4: regenerated turns, the "
+            "rater's reason, and LLM-judge verdicts.",
 }  # fmt: skip
-OLD_VERSIONS = (1, 2)
-BATTLES = {1: 10, 2: 12}
+OLD_VERSIONS = (1, 2, 3)
+BATTLES = {1: 10, 2: 12, 3: 14}
+REVISION_OF = {1: None, 2: "0002", 3: "0003"}
 
 
 @pytest.fixture(params=[
@@ -63,7 +73,7 @@ BATTLES = {1: 10, 2: 12}
     for version in OLD_VERSIONS for backend in ("sqlite", "postgres")
 ])  # fmt: skip
 def old_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A database of store schema version 1 or 2 with the battles of tests/data, per backend."""
+    """A database of an older store schema version with the battles of tests/data, per backend."""
     version, backend = request.param
     if backend == "sqlite":
         path = tmp_path / f"v{version}.db"
@@ -115,8 +125,9 @@ def expected_records(version: int) -> list[BattleRecord]:
     return [BattleRecord.from_dict(json.loads(line)) for line in lines]
 
 
-def added_since(version: int) -> tuple[str, ...]:
-    return tuple(c for v, columns in ADDED_COLUMNS.items() if v > version for c in columns)
+def added_since(version: int, added: dict[int, tuple[str, ...]] = ADDED_COLUMNS
+                ) -> tuple[str, ...]:
+    return tuple(c for v, columns in added.items() if v > version for c in columns)
 
 
 def plain(value: Any) -> Any:
@@ -129,17 +140,23 @@ def test_an_old_database_upgrades_in_place_keeping_every_row_and_value(old_url: 
     before = raw_rows(old_url)
     version = stored_version(old_url)
     assert len(before["battle"]) == BATTLES[version]
-    assert stored_revision(old_url) == (None if version == 1 else "0002")
+    assert stored_revision(old_url) == REVISION_OF[version]
 
     with BattleLog(old_url) as log:
-        assert log.schema_version == STORE_SCHEMA_VERSION == 3
+        assert log.schema_version == STORE_SCHEMA_VERSION == 4
         records = list(log.iter_battles())
 
     after = raw_rows(old_url)
-    assert after["arena_meta"] == [{"key": "schema_version", "value": "3"}]
-    assert stored_revision(old_url) == head_revision() == "0003"
-    for table in ("vote", "turn", "generation"):
+    assert after["arena_meta"] == [{"key": "schema_version", "value": "4"}]
+    assert stored_revision(old_url) == head_revision() == "0004"
+    for table in ("turn", "generation"):
         assert after[table] == before[table], table
+    added_to_votes = added_since(version, ADDED_VOTE_COLUMNS)
+    for column in added_to_votes:
+        expected = plain(UPGRADED_VALUE[column])
+        assert [plain(row[column]) for row in after["vote"]] == [expected] * len(after["vote"])
+    assert [{k: v for k, v in row.items() if k not in added_to_votes}
+            for row in after["vote"]] == before["vote"]
     added = added_since(version)
     for column in added:
         expected = plain(UPGRADED_VALUE[column])
@@ -148,8 +165,11 @@ def test_an_old_database_upgrades_in_place_keeping_every_row_and_value(old_url: 
     assert old_columns == before["battle"]
     expected_dicts = {r.battle_id: r.to_dict() for r in expected_records(version)}
     assert {r.battle_id: r.to_dict() for r in records} == expected_dicts
-    assert all(r.labels == [] and r.labeller_version is None for r in records)
-    assert all(r.model_state_a is None and r.model_state_b is None for r in records)
+    assert all(r.discarded_turns == [] and r.judge is None for r in records)
+    assert all(r.reason_tags == [] and r.reason_comment is None for r in records)
+    if version < 3:
+        assert all(r.labels == [] and r.labeller_version is None for r in records)
+        assert all(r.model_state_a is None and r.model_state_b is None for r in records)
 
 
 def test_after_the_upgrade_new_battles_record_consent_labels_and_model_states(old_url: str):
@@ -177,6 +197,36 @@ def test_after_the_upgrade_new_battles_record_consent_labels_and_model_states(ol
         "preview", "active")  # fmt: skip
     assert stored["v3-declined"]["publish_consent"] in (False, 0)
     assert plain(stored["v3-declined"]["labels"]) == []
+
+
+def test_after_the_upgrade_new_battles_keep_discarded_turns_reasons_and_judge_verdicts(
+    old_url: str,
+):
+    regenerated = make_battle(turn_count=2)
+    replaced = make_battle(turn_count=1).turns[0]
+    regenerated = replace(regenerated, battle_id="v4-regenerated",
+                          discarded_turns=[replace(replaced, index=1)],
+                          reason_tags=["better written", "more accurate"],
+                          reason_comment="Clearer steps <b>and</b> a check.")
+    judged = make_battle(turn_count=1)
+    verdict = replace(
+        judged, battle_id="v4-verdict", mode="judge", replay_of="v1-battle-01",
+        rater_hash="judge:tiny-a",
+        judge={"model": "tiny-a", "template": "pairwise-v1", "template_hash": "sha256:00ff",
+               "order": "swapped", "raw_output": "A", "choice_logprobs": {"A": -0.1, "B": -2.4},
+               "generation": judged.turns[0].generation_a.to_dict(), "panel": None},
+    )
+    with BattleLog(old_url) as log:
+        log.record_battles([regenerated, verdict])
+    with BattleLog(old_url) as log:
+        assert log.get_battle("v4-regenerated") == regenerated
+        assert log.get_battle("v4-verdict") == verdict
+    stored = raw_rows(old_url)
+    vote = {row["battle_id"]: row for row in stored["vote"]}["v4-regenerated"]
+    assert plain(vote["reason_tags"]) == ["better written", "more accurate"]
+    battle = {row["battle_id"]: row for row in stored["battle"]}
+    assert plain(battle["v4-regenerated"]["discarded_turns"])[0]["index"] == 1
+    assert plain(battle["v4-verdict"]["judge"])["order"] == "swapped"
 
 
 def schema_of(url: str) -> dict[str, Any]:
@@ -214,7 +264,10 @@ def test_an_upgraded_database_has_the_schema_of_a_fresh_one_and_of_the_tables(
     assert set(schema_of(old_url)["battle"]["columns"]) >= {
         ("publish_consent", "BOOLEAN", True), ("terms_version", "TEXT", True),
         ("labels", "JSON", False), ("labeller_version", "TEXT", True),
-        ("model_state_a", "TEXT", True), ("model_state_b", "TEXT", True)}
+        ("model_state_a", "TEXT", True), ("model_state_b", "TEXT", True),
+        ("discarded_turns", "JSON", False), ("judge", "JSON", True)}
+    assert set(schema_of(old_url)["vote"]["columns"]) >= {
+        ("reason_tags", "JSON", False), ("reason_comment", "TEXT", True)}
     # The models in arena/store/tables.py describe exactly what the migrations built.
     models = MetaData()
     for table in TABLES:
@@ -260,21 +313,22 @@ def test_two_processes_opening_an_old_database_at_once_migrate_it_once(old_url: 
         process.join(timeout=120)
         assert process.exitcode == 0
     seen = [results.get(timeout=5) for _ in processes]
-    assert sorted(version for version, _, _ in seen) == [3, 3]
+    assert sorted(version for version, _, _ in seen) == [4, 4]
     assert [count for _, _, count in seen] == [BATTLES[old_version]] * 2
     ran = [message for _, upgrades, _ in seen for message in upgrades]
-    assert ran == [MIGRATION_TITLES[r] for r in ("0002", "0003") if int(r) > old_version]
-    assert stored_revision(old_url) == "0003"
+    assert ran == [MIGRATION_TITLES[r] for r in ("0002", "0003", "0004")
+                   if int(r) > old_version]
+    assert stored_revision(old_url) == "0004"
 
 
 # ---------------------------------------------------------------------------- the future
 @pytest.mark.parametrize(
     ("meta_version", "revision", "message"),
     [
-        ("4", "0003", "has battle-log schema version 4, but this arena knows only versions "
-                      "up to 3. Upgrade arena"),
-        ("3", "0004", r"has battle-log schema version 3 \(migration 0004\), but this arena "
-                      "knows only versions up to 3"),
+        ("5", "0004", "has battle-log schema version 5, but this arena knows only versions "
+                      "up to 4. Upgrade arena"),
+        ("4", "0005", r"has battle-log schema version 4 \(migration 0005\), but this arena "
+                      "knows only versions up to 4"),
     ],
 )  # fmt: skip
 def test_a_database_from_a_newer_arena_is_refused_and_left_unchanged(

@@ -48,6 +48,15 @@ def check_storable(record: BattleRecord) -> None:
         _expect_str(turn.prompt, f"{where}.prompt")
         _check_generation(turn.generation_a, f"{where}.generation_a")
         _check_generation(turn.generation_b, f"{where}.generation_b")
+    for position, turn in enumerate(record.discarded_turns):
+        where = f"discarded_turns[{position}]"
+        _expect_int(turn.index, f"{where}.index")
+        _expect_str(turn.prompt, f"{where}.prompt")
+        _check_generation(turn.generation_a, f"{where}.generation_a")
+        _check_generation(turn.generation_b, f"{where}.generation_b")
+    _expect_str(record.reason_comment, "reason_comment", optional=True)
+    if record.judge is not None:
+        _expect_json(record.judge, "judge")
     record.validate()
     if len(record.battle_id) > MAX_ID_LENGTH:
         raise InvalidRecord(f"battle_id is longer than {MAX_ID_LENGTH} characters")

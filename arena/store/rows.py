@@ -19,7 +19,7 @@ BATTLE_FIELDS = (
     "system_prompt_b", "conversation_a", "conversation_b", "started_at", "ended_at",
     "rater_hash", "pair_policy", "pair_probability", "side_seed", "flags", "language",
     "category", "replay_of", "schema_version", "app_version", "publish_consent", "terms_version",
-    "labels", "labeller_version", "model_state_a", "model_state_b",
+    "labels", "labeller_version", "model_state_a", "model_state_b", "judge",
 )  # fmt: skip
 GENERATION_FIELDS = (
     "endpoint", "served_model", "messages", "params", "seed", "output", "started_at",
@@ -43,9 +43,11 @@ def record_to_rows(record: BattleRecord) -> BattleRows:
     battle = {name: getattr(record, name) for name in BATTLE_FIELDS}
     battle["flags"] = list(record.flags)
     battle["labels"] = list(record.labels)
+    battle["discarded_turns"] = [turn.to_dict() for turn in record.discarded_turns]
     vote = None
     if record.winner is not None:
-        vote = {"battle_id": record.battle_id, "winner": record.winner, "voted_at": record.voted_at}
+        vote = {"battle_id": record.battle_id, "winner": record.winner, "voted_at": record.voted_at,
+                "reason_tags": list(record.reason_tags), "reason_comment": record.reason_comment}
     turns = []
     generations = []
     for position, turn in enumerate(record.turns):
@@ -87,8 +89,11 @@ def rows_to_record(
     return BattleRecord(
         **values,
         turns=rebuilt_turns,
+        discarded_turns=[Turn.from_dict(turn) for turn in battle["discarded_turns"] or []],
         winner=vote["winner"] if vote else None,
         voted_at=vote["voted_at"] if vote else None,
+        reason_tags=list(vote["reason_tags"] or []) if vote else [],
+        reason_comment=vote["reason_comment"] if vote else None,
     )
 
 

@@ -3,8 +3,10 @@
     arena_meta   key/value facts about the database itself (the schema version)
     battle       one row per battle: who, when, how the pair was chosen, mode, status, flags,
                  the rater's answer to the publication terms, the automatic labels and the
-                 models' lifecycle states
-    vote         at most one row per battle: the winner and when it was given
+                 models' lifecycle states, the turns a Regenerate replaced, and a judge
+                 verdict's details
+    vote         at most one row per battle: the winner, when it was given, and the rater's
+                 optional reason (tags and a comment)
     turn         one row per user prompt of a battle (position = order in the record)
     generation   one row per turn and side ("a" = left, "b" = right): the full
                  serving.records.GenerationRecord, sampling parameters included
@@ -41,7 +43,7 @@ from arena.store.types import UtcDateTime
 # Version of the table layout (not of the JSONL record format, arena.record.SCHEMA_VERSION).
 # Bump it together with a new revision in arena/store/migrations/versions whenever the tables
 # change (docs/vote-log.md, "Migrations"); the revision writes it into arena_meta.
-STORE_SCHEMA_VERSION = 3
+STORE_SCHEMA_VERSION = 4
 
 
 class MetaRow(SQLModel, table=True):
@@ -91,6 +93,13 @@ class BattleRow(SQLModel, table=True):
     labeller_version: str | None = Field(default=None, sa_column=Column(Text))
     model_state_a: str | None = Field(default=None, sa_column=Column(Text))
     model_state_b: str | None = Field(default=None, sa_column=Column(Text))
+    # Store schema version 4 (migration r0004): the turns a Regenerate replaced (JSON list of
+    # turn objects as in the JSONL record; read back whole) and a judge verdict's details
+    # (null on every human battle).
+    discarded_turns: list[Any] = Field(
+        sa_column=Column(JSON, nullable=False, server_default=text("'[]'"))
+    )
+    judge: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
 
 
 class VoteRow(SQLModel, table=True):
@@ -103,6 +112,12 @@ class VoteRow(SQLModel, table=True):
     )
     winner: str = Field(sa_column=Column(String(32), nullable=False))
     voted_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime))
+    # Store schema version 4 (migration r0004): the rater's optional reason, given after the
+    # vote ([] and null: none given).
+    reason_tags: list[Any] = Field(
+        sa_column=Column(JSON, nullable=False, server_default=text("'[]'"))
+    )
+    reason_comment: str | None = Field(default=None, sa_column=Column(Text))
 
 
 class TurnRow(SQLModel, table=True):
