@@ -242,14 +242,22 @@ async def _run(run: Any, battles: Any, sink: Any, total: int | None, show: bool 
 
 def _write_report(options: dict[str, Any]) -> None:
     """`--report DIR`: J2's judge report over the log that holds the votes and verdicts."""
-    from arena.judge.report import write_judge_report
+    from arena.judge.report import families_from_config, write_judge_report
 
     source = _report_source(options)
+    config = options["config"]
+    families = families_from_config(config) if config is not None else None
     judges = options["judges"] or []
     # One judge (or the panel) is reported; with several and no panel, the report's choice.
     judge_model = options["panel"] or (judges[0] if len(judges) == 1 else None)
-    result = write_judge_report(source, out_dir=options["report"], judge_model=judge_model,
-                                seed=options["seed"])
+    from ratings.errors import BattleDataError
+
+    try:
+        result = write_judge_report(source, out_dir=options["report"],
+                                    judge_model=judge_model, families=families,
+                                    seed=options["seed"])
+    except BattleDataError as bad:
+        raise _fail(f"error: the judge report: {bad}") from None
     typer.echo(result.markdown())
     typer.echo(f"judge report written to {options['report']}")
 
