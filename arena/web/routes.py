@@ -5,9 +5,16 @@ Sessions: `arena.web.sessions` (every battle route needs the `X-Arena-Session` h
 session from `POST /api/sessions`); limits: `arena.web.guard`; streaming answers:
 `arena.web.sse`.
 
+After a turn the rater may regenerate it (`POST .../regenerate`, SSE like a follow-up) or, while
+it streams, stop it (`POST .../stop`); after the vote, give one reason (`POST .../reason`, the
+tags from `GET /api/reasons`) and ask for a share link (`GET .../share`: a path, or null when
+the rater did not agree to publish the battle's text). The shared page itself:
+`arena.web.share`.
+
 Status codes: 400 empty or invalid input, 401 no session or a bad one, 403 not your battle
 (or a failed session challenge), 404 unknown battle or leaderboard category, 409 already
-voted / not finished / failed, 413 prompt too long, 422 a text field the arena refuses (too
+voted / not finished / failed / regenerated its limit / reason already given, 413 prompt too
+long, 422 a text field the arena refuses (too
 long, control characters), 429 rate-limited (with Retry-After), 503 no healthy models, Redis
 down or the arena at capacity (with Retry-After). Every error body is
 `{"error": code, "detail": message}`.
@@ -79,6 +86,15 @@ class CastVote(BaseModel):
         "retry with the same key after a lost answer gets the recorded vote's reveal again.")
 
 
+class GiveReason(BaseModel):
+    tags: list[str] = Field(
+        default_factory=list, description="Tags among GET /api/reasons' `tags` (may be empty "
+        "when a comment is given).")
+    comment: str | None = Field(
+        None, description="A short comment, at most GET /api/reasons' `comment_chars` "
+        "characters.")
+
+
 class VoteReveal(BaseModel):
     """The answer to a vote, once it is in SQL: the names behind the two sides."""
 
@@ -142,6 +158,31 @@ class BattleRoutes:
         client = self.identity.rest_client(request)
         logged = await self.service.end(battle_id, client.session, "new_round")
         return {"battle_id": battle_id, "logged_as_abandoned": logged}
+
+    async def regenerate(self, battle_id: str, request: Request) -> Response:
+        client = self.identity.rest_client(request)
+        events = await self.guard.regenerate(client, battle_id)
+        return stream_response(events)
+
+    async def stop(self, battle_id: str, request: Request) -> dict[str, Any]:
+        client = self.identity.rest_client(request)
+        stopped = await self.service.stop(battle_id, client.session)
+        return {"battle_id": battle_id, "stopped": stopped}
+
+    async def reason(self, battle_id: str, body: GiveReason, request: Request
+                     ) -> dict[str, Any]:
+        client = self.identity.rest_client(request)
+        await self.service.set_reason(battle_id, client.session, body.tags, body.comment)
+        return {"battle_id": battle_id, "stored": True}
+
+    async def share(self, battle_id: str, request: Request) -> dict[str, Any]:
+        client = self.identity.rest_client(request)
+        path = await self.service.share_url(battle_id, client.session)
+        return {"battle_id": battle_id, "share_url": path}
+
+    async def reasons(self) -> dict[str, Any]:
+        return {"tags": list(self.service.reason_tags),
+                "comment_chars": self.service.settings.reason_comment_chars}
 
     async def models(self) -> dict[str, Any]:
         # Names only: which models are up would tell a rater which pairs can be drawn. Retired
