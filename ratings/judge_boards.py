@@ -123,7 +123,8 @@ def boards_side_by_side(human: Leaderboard, judge: Leaderboard, draws: np.ndarra
 
 def rank_correlation(table: pd.DataFrame) -> dict[str, Any]:
     """Spearman's ρ and Kendall's τ-b of the two boards' ratings, with their p-values."""
-    if len(table) < 3:
+    constant = table["human_rating"].nunique() < 2 or table["judge_rating"].nunique() < 2
+    if len(table) < 3 or constant:  # a rank correlation needs two orders to compare
         nan = float("nan")
         return {"models": len(table), "spearman": nan, "spearman_p": nan, "kendall": nan,
                 "kendall_p": nan}
@@ -146,7 +147,9 @@ def style_side_by_side(judged: JudgedBattles, options: RatingOptions
                               ("judge", judged.judged, judged.judge_model)):
         try:
             board = compute_leaderboard(frame, replace(options, judge=judge))
-        except BattleDataError as bad:
+        except (BattleDataError, np.linalg.LinAlgError) as bad:
+            # e.g. a feature constant over the battles, or a judge whose verdicts one
+            # feature separates perfectly (no finite coefficient)
             problems[who] = str(bad)
             continue
         coefficients = board.style_coefficients.set_index("feature")
