@@ -5,15 +5,19 @@ counts, a failing judge leaves the human log alone. The judge is the scripted en
 from __future__ import annotations
 
 import threading
+import tomllib
 
+import pytest
 from factories import make_battle
 from fixtures.judge_endpoint import Refuse
 
+from arena.config import ArenaSettings
 from arena.judge import load_template
-from arena.judge.live import LiveJudge
+from arena.judge.live import LiveJudge, live_judge_for
 from arena.store import BattleLog
 from arena.store.group_writer import GroupWriter
 from serving.client import make_http_client
+from serving.config import parse_models_config
 
 # Until tests/conftest.py lists it: the scripted judge endpoint's fixture.
 pytest_plugins = ["fixtures.judge_endpoint"]
@@ -72,3 +76,14 @@ async def test_a_failing_judge_is_counted_and_the_worker_goes_on(scripted_judge,
     assert (live.stats.judged, live.stats.failed, live.stats.stored) == (2, 1, 3)
     assert log.count_battles(mode="judge") == 3
     log.close()
+
+
+async def test_the_config_names_the_live_judge_and_its_template(scripted_judge):
+    serving = parse_models_config(tomllib.loads(scripted_judge.models_toml("judge-a", "m1")))
+    async with make_http_client() as http:
+        assert live_judge_for(ArenaSettings(), serving, None, http) is None  # off by default
+        live = live_judge_for(ArenaSettings(judge_model="judge-a"), serving, None, http)
+        assert live.judge.name == "judge-a" and live.template.name == "pairwise-v1"
+        assert live.judge.params["structured_outputs"] == {"choice": ["A", "B", "tie"]}
+        with pytest.raises(KeyError, match="no model named 'nobody'"):
+            live_judge_for(ArenaSettings(judge_model="nobody"), serving, None, http)

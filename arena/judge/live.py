@@ -20,12 +20,13 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
 from arena.judge.model import JudgeModel
 from arena.judge.store import judgeable
-from arena.judge.template import JudgeTemplate
+from arena.judge.template import JudgeTemplate, load_template
 from arena.judge.verdict import ORDERS, call_seed, judged, shown
 from arena.record import BattleRecord
 
@@ -125,3 +126,15 @@ class LiveJudge:
                             str(failed)[:300])
                 continue
             self.stats.stored += 1
+
+
+def live_judge_for(settings: Any, serving: Any, writer: Callable[[BattleRecord], Awaitable[None]],
+                   http: httpx.AsyncClient) -> LiveJudge | None:
+    """The LiveJudge of `[arena] judge_model` (None when empty) with `[arena] judge_template`,
+    on the config's `[[models]]` (`serving`, keys filled in). Raises TemplateError or
+    KeyError (naming the known models) when the config names what does not exist."""
+    if not settings.judge_model:
+        return None
+    template = load_template(settings.judge_template or "pairwise-v1")
+    judge = JudgeModel.from_config(serving, settings.judge_model, template)
+    return LiveJudge(judge, template, writer, http=http)
