@@ -52,10 +52,12 @@ from arena.web.guard import VLLM_DEFAULT_MAX_NUM_SEQS, BattleGuard
 from arena.web.identity import ClientIdentity, SessionCookies
 from arena.web.sessions import SessionSigner
 from arena.web.ui.battle import BattlePanel
-from arena.web.ui.board_plots import LEADERBOARD_CSS
+from arena.web.ui.examples import configured_prompts
+from arena.web.ui.keys import KEYS_HEAD, KEYS_PATH, keys_script
 from arena.web.ui.leaderboard import build_leaderboard_tab
 from arena.web.ui.panel import PRIVATE_EVENT, Views, VotePanel
 from arena.web.ui.revote import RevotePanel
+from arena.web.ui.style import PAGE_CSS
 from arena.web.ui.text import ABOUT_MARKDOWN, markdown_text
 
 log = logging.getLogger(__name__)
@@ -67,21 +69,14 @@ CHALLENGE_HEAD = '<script src="/challenge/boot.js"></script>'
 
 # Options for `gr.mount_gradio_app` / `launch`: no run history (it would keep calls in the
 # browser), no footer (API page, settings), no server-side rendering (needs Node), errors as
-# generic text; the page's CSS (with the leaderboard plots' hover rules).
+# generic text; the page's CSS (`arena.web.ui.style`: phone layout, leaderboard plots).
 MOUNT_OPTIONS: dict[str, Any] = {
     "ssr_mode": False,
     "run_history": False,
     "footer_links": [],
     "show_error": False,
     "mcp_server": False,
-    "css": """
-.arena-names { min-height: 1.8em; text-align: center; }
-.arena-status { min-height: 1.2em; }
-#consent { padding: 0.5em 1em; }
-footer { display: none !important; }
-/* The chat's own Clear button would only blank this page's copy of a live battle. */
-.arena-chat button[aria-label="Clear"] { display: none !important; }
-""" + LEADERBOARD_CSS,
+    "css": PAGE_CSS,
 }
 
 
@@ -98,9 +93,12 @@ def build_ui(
     views = Views()
     revoting = service.replay is not None  # `arena serve --revote`: logged battles, no prompt
     question = ConsentQuestion(settings)
+    screen = {"examples": configured_prompts(settings),
+              "comment_chars": getattr(settings, "reason_comment_chars", 500)}
     arena: VotePanel = (RevotePanel(guard, identity, views) if revoting
-                        else BattlePanel(guard, identity, views, mode="anonymous", prefix=""))
-    named = BattlePanel(guard, identity, views, mode="named", prefix="named-")
+                        else BattlePanel(guard, identity, views, mode="anonymous", prefix="",
+                                         **screen))
+    named = BattlePanel(guard, identity, views, mode="named", prefix="named-", **screen)
     with gr.Blocks(title=settings.title, analytics_enabled=False) as demo:
         gr.Markdown(f"# {markdown_text(settings.title)}\nAsk anything, compare two "
                     "anonymous answers, vote for the better one.")
@@ -131,6 +129,13 @@ def build_ui(
         named_tab.select(list_models, outputs=list(named.pickers), **PRIVATE_EVENT)
         if not revoting:
             question.wire()
+        # Each visitor gets a fresh draw of example prompts (the buttons start with one draw
+        # made at build time, so they are never unlabelled).
+        drawn = [panel.examples for panel in (arena, named)
+                 if isinstance(panel, BattlePanel) and panel.examples.buttons]
+        if drawn:
+            demo.load(_drawer(drawn), outputs=[c for row in drawn for c in row.load_outputs()],
+                      **PRIVATE_EVENT)
         demo.unload(_tab_closer(service, identity, views))
     demo.queue(default_concurrency_limit=DEFAULT_CONCURRENCY)
     return demo
@@ -154,6 +159,11 @@ class ConsentQuestion:
         with gr.Column(elem_id="consent", variant="panel") as self.box:
             gr.Markdown("### May we publish your conversation?", elem_id="consent-title")
             gr.Markdown(self.terms, elem_id="consent-terms")
+            # At phone width the terms fold (arena.web.ui.style shows one copy or the other),
+            # so the prompt box is on the first screen.
+            with gr.Accordion("Read the terms: what is published", open=False,
+                              elem_id="consent-terms-phone"):
+                gr.Markdown(self.terms)
             with gr.Row():
                 # Native buttons: reachable with Tab, pressed with Enter or Space.
                 self.agree = gr.Button("Agree: publish my conversation (scrubbed)",
@@ -188,6 +198,16 @@ class ConsentQuestion:
             said = "You declined: the text of your battles is never published"
         version = markdown_text(consent.terms_version)
         return f"{said} (terms version {version}). Reload the page to answer again."
+
+
+def _drawer(rows: list[Any]) -> Callable[[], list[Any]]:
+    """The page-load handler that draws each example row's prompts."""
+    draws = [row.on_load() for row in rows]
+
+    def draw_examples() -> list[Any]:
+        return [value for draw in draws for value in draw()]
+
+    return draw_examples
 
 
 def _tab_closer(service: BattleService, identity: ClientIdentity,
@@ -240,10 +260,13 @@ def mount_ui(
     demo = build_ui(service, leaderboard=leaderboard, settings=settings, guard=guard,
                     identity=identity)
     options = dict(MOUNT_OPTIONS)
+    # The keyboard shortcuts: a script from this host (the page's CSP runs no other).
+    app.add_api_route(KEYS_PATH, keys_script, methods=["GET"], include_in_schema=False)
+    options["head"] = KEYS_HEAD
     if identity.challenge is not None:
         # No cookie until the browser passes the challenge: the boot script solves it at page
         # load and POSTs the answer to /api/sessions, which sets the cookie (docs/challenge.md).
-        options["head"] = CHALLENGE_HEAD
+        options["head"] = CHALLENGE_HEAD + KEYS_HEAD
     app = gr.mount_gradio_app(app, demo, path=path, **options)
     app.add_middleware(SessionCookies, identity=identity)
     return app

@@ -29,7 +29,9 @@ from arena.battles import BattleEvent, Reveal
 from arena.errors import ArenaError, VoteConflict
 from arena.web.guard import BattleGuard
 from arena.web.identity import Client, ClientIdentity
+from arena.web.ui.keys import KEYS_HINT
 from arena.web.ui.rendering import render_markdown, render_note
+from arena.web.ui.states import failure_text, refusal_text
 from arena.web.ui.text import markdown_text
 
 log = logging.getLogger(__name__)
@@ -166,17 +168,18 @@ class VotePanel:
                 )
                 for side in SIDES
             }
-        with gr.Row():
+        with gr.Row(elem_classes=["arena-names-row"]):
             self.names = {
                 side: gr.Markdown("", elem_id=f"{p}model-name-{side}",
                                   elem_classes=["arena-names"])
                 for side in SIDES
             }
-        with gr.Row():
+        with gr.Row(elem_classes=["arena-votes"]):
             self.vote_buttons = [
                 gr.Button(label, elem_id=f"{p}{elem}", interactive=False)
                 for elem, label, _ in VOTES
             ]
+        gr.Markdown(KEYS_HINT, elem_id=f"{p}keys-hint", elem_classes=["arena-keys"])
 
     def wire_votes(self) -> None:
         """One click event per vote button; a double click counts once."""
@@ -204,7 +207,7 @@ class VotePanel:
         """The frame for a turn the service refused: its reason; a streaming view fails."""
         if view is not None and view.phase == "streaming":
             view.phase = "failed"
-        return {self.status: status_text(refused.message)}
+        return {self.status: refusal_text(refused)}
 
     def crashed(self, view: View | None) -> dict[Any, Any]:
         """The frame for a turn that failed unexpectedly (logged by the caller): votes off."""
@@ -251,10 +254,9 @@ class VotePanel:
                     self.status: self.ready_note}
         if event.kind == "failed":
             view.phase = "failed"
-            text = event.text or "A model failed, so this battle cannot be voted."
             return {**self.votes_enabled(False), **self.inputs_enabled(False),
-                    self.status: status_text(text)}
-        return {} if event.kind == "done" else None
+                    self.status: failure_text(event.text)}
+        return {} if event.kind in ("done", "stopped") else None
 
     def voter(self, winner: str) -> Callable[[gr.Request], Awaitable[dict]]:
         """The click handler of one vote button (named after the winner it votes for)."""
@@ -282,7 +284,7 @@ class VotePanel:
             return {**self.revealed(reveal), **self.votes_enabled(False),
                     **self.inputs_enabled(False)}
         except ArenaError as refused:
-            return {self.status: status_text(refused.message)}
+            return {self.status: refusal_text(refused)}
         except Exception:
             log.exception("vote failed")
             return {self.status: status_text(UNEXPECTED)}
