@@ -81,8 +81,10 @@ class StopSignals(LiveConnection):
         while the block runs."""
         key = self.stop_key(battle_id, stream_no)
         self._watched[key] = on_stop
-        if self._poller is None or self._poller.done():
-            self._poller = asyncio.get_running_loop().create_task(self._poll_forever())
+        loop = asyncio.get_running_loop()
+        # One poller per process; a new one if the last ended or ran in another event loop.
+        if self._poller is None or self._poller.done() or self._poller.get_loop() is not loop:
+            self._poller = loop.create_task(self._poll_forever())
         try:
             yield
         finally:
@@ -119,7 +121,7 @@ class StopSignals(LiveConnection):
 
     async def aclose(self, timeout_s: float = 5.0) -> None:
         """Stop polling (the Redis client is `LiveState`'s to close)."""
-        if self._poller is not None:
+        if self._poller is not None and self._poller.get_loop() is asyncio.get_running_loop():
             self._poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._poller
