@@ -23,7 +23,8 @@ What is sent: `params` must hold every key of `serving.records.SAMPLING_KEYS` (s
 `serving.config.SamplingSettings.request_params`), because vLLM silently fills unset keys from
 the model's generation_config.json and the battle log would then not say what was used. Extra
 keys (e.g. vLLM's `ignore_eos`) are sent as well. `stream_options.include_usage` asks the server
-for the token counts.
+for the token counts. With `logprobs` asked for, the tokens' log-probabilities the server
+streams are kept in `record.extra["logprobs"]`.
 
 Timeouts (`StreamTimeouts`, seconds): `connect` for the TCP/TLS connection, `first_token` from
 sending the request to the first text, `total` for the whole request. All three are deadlines:
@@ -191,6 +192,11 @@ def _apply_payload(record: GenerationRecord, payload: bytes) -> str:
     for choice in chunk.get("choices") or []:
         delta = choice.get("delta") or {}
         text += delta.get("content") or ""
+        # Kept only when asked for (`logprobs` in params; the judge does): each generated
+        # token's log-probability and its top alternatives, in order.
+        logprobs = (choice.get("logprobs") or {}).get("content")
+        if logprobs:
+            record.extra.setdefault("logprobs", []).extend(logprobs)
         if choice.get("finish_reason"):
             record.finish_reason = choice["finish_reason"]
     if text:

@@ -5,6 +5,7 @@ pytest_plugins = [
     "fixtures.arena_server",
     "fixtures.battle_service",
     "fixtures.browser",
+    "fixtures.judge_endpoint",
     "fixtures.postgres",
     "fixtures.redis",
     "fixtures.replay_server",

@@ -33,6 +33,7 @@ ALLOWED = {
     "error": {"kind", "side", "text"},
     "ready": {"kind", "side", "text"},
     "failed": {"kind", "side", "text"},
+    "stopped": {"kind", "side", "text", "votable"},
 }
 # What no event may say, beyond the text the models wrote (names, served ids, endpoints, what a
 # scripted record holds: finish reason, the error it was given).

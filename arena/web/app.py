@@ -29,6 +29,7 @@ from arena.web.operator import OperatorGate, OperatorRoutes, install_operator_ha
 from arena.web.routes import BattleRoutes, VoteReveal, install_error_handlers
 from arena.web.runtime import ArenaRuntime
 from arena.web.security_headers import install_security_headers
+from arena.web.share import install_share_page
 
 DESCRIPTION = "Pairwise human-preference arena: battles, votes and the leaderboard."
 
@@ -105,6 +106,14 @@ def add_routes(app: FastAPI, runtime: ArenaRuntime) -> None:
     post("/api/battles/{battle_id}/vote", api.vote, "Vote; returns the revealed names",
          response_model=VoteReveal)
     post("/api/battles/{battle_id}/end", api.end, "Leave a battle without voting")
+    post("/api/battles/{battle_id}/regenerate", api.regenerate,
+         "Regenerate the last answers: same pair and prompt, new seeds (SSE)")
+    post("/api/battles/{battle_id}/stop", api.stop, "Stop both answers now streaming")
+    post("/api/battles/{battle_id}/reason", api.reason, "Give a reason for your vote (once)")
+    get("/api/battles/{battle_id}/share", api.share,
+        "A link to a read-only page of your voted battle (null: not shareable)")
+    get("/api/reasons", api.reasons, "The reason tags raters may give, and the comment limit")
+    install_share_page(app, runtime.log, runtime.service.share_links, runtime.settings)
     get("/api/models", api.models, "Public names of the configured models")
     get("/api/leaderboard", LeaderboardRoutes(runtime.leaderboard).get_leaderboard,
         "The latest cached leaderboard, overall or of one category")

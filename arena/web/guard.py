@@ -6,7 +6,7 @@ and `votes_per_hour` (`arena.battles.admission`); the guard adds, all in Redis a
 across workers and hosts (`arena.live.limits`):
 
 - new battles per minute per client address (`battles_per_minute_per_address`), re-votes
-  included;
+  and Regenerates included;
 - votes per day per session (`votes_per_day`) and per address (`votes_per_day_per_address`);
 - answers streaming at once per address (`streams_per_address`, 429) and in the whole arena
   (`max_concurrent_streams`, 503), held by expiring leases (`arena.web.stream_leases`).
@@ -123,6 +123,23 @@ class BattleGuard:
                 await self.leases.release(lease)
             raise
         return events if lease is None else self.leases.held(lease, events)
+
+    async def regenerate(self, client: Client, battle_id: str) -> AsyncIterator[BattleEvent]:
+        """`BattleService.regenerate` for `client`: counted as a new battle from its address
+        (it costs the models as much), and the stream holds a lease."""
+        counted = await self._take([self._battle_counter(client)], required=True)
+        try:
+            lease = await self._open_stream(client, required=True)
+            assert lease is not None
+            try:
+                events = await self.service.regenerate(battle_id, client.session)
+            except BaseException:
+                await self.leases.release(lease)
+                raise
+        except BaseException:
+            await self._give_back(counted)
+            raise
+        return self.leases.held(lease, events)
 
     async def start_replay(self, client: Client) -> tuple[str, AsyncIterator[BattleEvent]]:
         """`BattleService.start_replay` for `client` (no model streams: no lease)."""

@@ -39,7 +39,8 @@ if TYPE_CHECKING:
 
 # Paths whose answers never set the cookie: the REST API (its clients send the header) and
 # the files anyone may fetch.
-NO_COOKIE_PREFIXES = ("/api/", "/healthz", "/snapshots/", "/openapi.json", "/docs", "/redoc")
+NO_COOKIE_PREFIXES = ("/api/", "/healthz", "/snapshots/", "/shared/", "/openapi.json", "/docs",
+                      "/redoc")
 PAGE_NEEDS_SESSION = ("This page has no valid session (cookies off, or it expired): reload "
                       "the page to get a new one.")
 

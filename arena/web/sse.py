@@ -22,6 +22,7 @@ from fastapi import Response
 from fastapi.responses import StreamingResponse
 
 from arena.battles import BattleEvent
+from arena.battles.stopping import STOPPED_UNVOTABLE, STOPPED_VOTABLE
 from arena.errors import ArenaError
 
 SIDE_ERROR = "This side could not answer, so this battle cannot be voted."
@@ -34,8 +35,9 @@ def public_event(event: BattleEvent) -> dict[str, Any]:
 
     `battle`: the id. `delta`: side and text. `turn` (re-vote): the logged prompt and its
     index. `done`: the side only. `error`: the side and SIDE_ERROR (a timeout or a refused
-    connection would tell one deployment from another). `failed`: BATTLE_FAILED. `ready` and
-    any kind not listed: the kind only.
+    connection would tell one deployment from another). `stopped` (the rater stopped the turn):
+    `votable` and one of two fixed sentences. `failed`: BATTLE_FAILED, or STOPPED_UNVOTABLE
+    after a stop that left a side without text. `ready` and any kind not listed: the kind only.
     """
     public: dict[str, Any] = {"kind": event.kind, "side": event.side, "text": ""}
     if event.kind == "battle":
@@ -47,8 +49,12 @@ def public_event(event: BattleEvent) -> dict[str, Any]:
             public["index"] = index if isinstance(index, int) else None
     elif event.kind == "error":
         public["text"] = SIDE_ERROR
+    elif event.kind == "stopped":
+        votable = event.data.get("votable") is True
+        public["text"] = STOPPED_VOTABLE if votable else STOPPED_UNVOTABLE
+        public["votable"] = votable
     elif event.kind == "failed":
-        public["text"] = BATTLE_FAILED
+        public["text"] = STOPPED_UNVOTABLE if event.text == STOPPED_UNVOTABLE else BATTLE_FAILED
     if public["side"] not in ("a", "b"):
         public["side"] = None
     return public
