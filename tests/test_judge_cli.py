@@ -15,9 +15,6 @@ from arena.store import BattleLog
 from arena.transfer.export import export_battles
 from arena.transfer.importer import read_entries
 
-# Until tests/conftest.py lists it: the scripted judge endpoint's fixture.
-pytest_plugins = ["fixtures.judge_endpoint"]
-
 
 def arena(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "arena", *args], capture_output=True,

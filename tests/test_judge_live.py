@@ -19,8 +19,6 @@ from arena.store.group_writer import GroupWriter
 from serving.client import make_http_client
 from serving.config import parse_models_config
 
-# Until tests/conftest.py lists it: the scripted judge endpoint's fixture.
-pytest_plugins = ["fixtures.judge_endpoint"]
 TEMPLATE = load_template()
 
 
