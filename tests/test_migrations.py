@@ -4,10 +4,13 @@ The old databases are the ones in tests/data: vote-log-v1.* (ten battles written
 of the commit before Alembic; make_vote_log_v1.py says how) and vote-log-v2.* (those ten plus
 two with the rater's consent, written at store schema version 2; make_vote_log_v2.py) and
 vote-log-v3.* (those twelve plus two labelled ones with model states, at version 3;
-make_vote_log_v3.py), each loaded from its dump. Each must upgrade in place keeping every row
-and value, then log new battles with their consent, labels, model states, regenerated turns,
-reasons and judge verdicts; two processes opening one at once migrate
-it once; a database from a newer arena is refused and left as it was.
+make_vote_log_v3.py) and vote-log-v4.* (those fourteen plus markdown, regenerated, judged and
+token-less battles, at version 4; make_vote_log_v4.py), each loaded from its dump. Each must
+upgrade in place keeping every row and value, with the derived columns of version 5 (style
+features, generation speeds) backfilled as a fresh write computes them and every vote given a
+commit key, then log new battles with their consent, labels, model states, regenerated turns,
+reasons and judge verdicts; two processes opening one at once migrate it once; a database from
+a newer arena is refused and left as it was.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from sqlalchemy.engine import make_url
 
 from arena.record import BattleRecord
 from arena.store import STORE_SCHEMA_VERSION, BattleLog, SchemaError, SchemaTooNew
+from arena.store.derived import SPEED_COLUMNS, STYLE_COLUMNS
+from arena.store.rows import record_to_rows
 from arena.store.schema import head_revision
 from arena.store.tables import TABLES
 
@@ -46,9 +51,12 @@ ADDED_COLUMNS = {
     2: ("publish_consent", "terms_version"),
     3: ("labels", "labeller_version", "model_state_a", "model_state_b"),
     4: ("discarded_turns", "judge"),
+    5: STYLE_COLUMNS,
 }
 # The vote columns each version added.
-ADDED_VOTE_COLUMNS = {4: ("reason_tags", "reason_comment")}
+ADDED_VOTE_COLUMNS = {4: ("reason_tags", "reason_comment"), 5: ("commit_key",)}
+# Columns version 5 derives from the record (backfilled, compared with a fresh write's).
+DERIVED = {"battle": STYLE_COLUMNS, "generation": SPEED_COLUMNS}
 # What an old row holds in each added column after the upgrade (SQLite returns JSON as text).
 UPGRADED_VALUE = {"publish_consent": None, "terms_version": None, "labels": "[]",
                   "labeller_version": None, "model_state_a": None, "model_state_b": None,
@@ -61,10 +69,12 @@ MIGRATION_TITLES = {
             "models' lifecycle states, per battle.",
     "0004": "Running upgrade 0003 -> 0004, Store schema version 4: regenerated turns, the "
             "rater's reason, and LLM-judge verdicts.",
+    "0005": "Running upgrade 0004 -> 0005, Store schema version 5: stored style features and "
+            "speeds, and the vote's commit key.",
 }  # fmt: skip
-OLD_VERSIONS = (1, 2, 3)
-BATTLES = {1: 10, 2: 12, 3: 14}
-REVISION_OF = {1: None, 2: "0002", 3: "0003"}
+OLD_VERSIONS = (1, 2, 3, 4)
+BATTLES = {1: 10, 2: 12, 3: 14, 4: 18}
+REVISION_OF = {1: None, 2: "0002", 3: "0003", 4: "0004"}
 
 
 @pytest.fixture(params=[
@@ -143,30 +153,38 @@ def test_an_old_database_upgrades_in_place_keeping_every_row_and_value(old_url: 
     assert stored_revision(old_url) == REVISION_OF[version]
 
     with BattleLog(old_url) as log:
-        assert log.schema_version == STORE_SCHEMA_VERSION == 4
+        assert log.schema_version == STORE_SCHEMA_VERSION == 5
         records = list(log.iter_battles())
 
     after = raw_rows(old_url)
-    assert after["arena_meta"] == [{"key": "schema_version", "value": "4"}]
-    assert stored_revision(old_url) == head_revision() == "0004"
-    for table in ("turn", "generation"):
-        assert after[table] == before[table], table
+    assert after["arena_meta"] == [{"key": "schema_version", "value": "5"}]
+    assert stored_revision(old_url) == head_revision() == "0005"
+    assert after["turn"] == before["turn"]
+    assert [{k: v for k, v in row.items() if k not in SPEED_COLUMNS}
+            for row in after["generation"]] == before["generation"]
+    assert_derived_columns_as_written(after, expected_records(version))
+    assert all(row["commit_key"] is not None for row in after["vote"])
     added_to_votes = added_since(version, ADDED_VOTE_COLUMNS)
     for column in added_to_votes:
+        if column == "commit_key":
+            continue
         expected = plain(UPGRADED_VALUE[column])
         assert [plain(row[column]) for row in after["vote"]] == [expected] * len(after["vote"])
     assert [{k: v for k, v in row.items() if k not in added_to_votes}
             for row in after["vote"]] == before["vote"]
     added = added_since(version)
     for column in added:
+        if column in STYLE_COLUMNS:
+            continue
         expected = plain(UPGRADED_VALUE[column])
         assert [plain(row[column]) for row in after["battle"]] == [expected] * len(records)
     old_columns = [{k: v for k, v in row.items() if k not in added} for row in after["battle"]]
     assert old_columns == before["battle"]
     expected_dicts = {r.battle_id: r.to_dict() for r in expected_records(version)}
     assert {r.battle_id: r.to_dict() for r in records} == expected_dicts
-    assert all(r.discarded_turns == [] and r.judge is None for r in records)
-    assert all(r.reason_tags == [] and r.reason_comment is None for r in records)
+    if version < 4:
+        assert all(r.discarded_turns == [] and r.judge is None for r in records)
+        assert all(r.reason_tags == [] and r.reason_comment is None for r in records)
     if version < 3:
         assert all(r.labels == [] and r.labeller_version is None for r in records)
         assert all(r.model_state_a is None and r.model_state_b is None for r in records)
@@ -229,6 +247,41 @@ def test_after_the_upgrade_new_battles_keep_discarded_turns_reasons_and_judge_ve
     assert plain(battle["v4-verdict"]["judge"])["order"] == "swapped"
 
 
+def assert_derived_columns_as_written(stored: dict[str, list[dict[str, Any]]],
+                                      records: list[BattleRecord]) -> None:
+    """The backfilled style features and speeds equal what writing the record computes."""
+    written = [record_to_rows(record) for record in records]
+    expected_battles = {rows.battle["battle_id"]: {c: rows.battle[c] for c in STYLE_COLUMNS}
+                        for rows in written}
+    assert {row["battle_id"]: {c: row[c] for c in STYLE_COLUMNS}
+            for row in stored["battle"] if row["battle_id"] in expected_battles
+            } == expected_battles
+    expected_speeds = {(g["battle_id"], g["position"], g["side"]): {c: g[c] for c in SPEED_COLUMNS}
+                       for rows in written for g in rows.generations}
+    assert {(g["battle_id"], g["position"], g["side"]): {c: g[c] for c in SPEED_COLUMNS}
+            for g in stored["generation"] if g["battle_id"] in {k[0] for k in expected_speeds}
+            } == expected_speeds
+
+
+def test_after_the_upgrade_new_votes_get_growing_commit_keys_and_derived_columns(
+    old_url: str,
+):
+    first, second = make_battle(turn_count=1), make_battle(turn_count=2)
+    with BattleLog(old_url) as log:
+        log.record_battle(first)
+        log.record_battles([second])
+    stored = raw_rows(old_url)
+    keys = {row["battle_id"]: row["commit_key"] for row in stored["vote"]}
+    older = [key for battle_id, key in keys.items()
+             if battle_id not in (first.battle_id, second.battle_id)]
+    assert keys[first.battle_id] > max(older)
+    if old_url.startswith("sqlite"):  # one writer at a time: keys follow commit order
+        assert keys[second.battle_id] == keys[first.battle_id] + 1
+    else:  # the writing transaction's id
+        assert keys[second.battle_id] > keys[first.battle_id]
+    assert_derived_columns_as_written(stored, [first, second])
+
+
 def schema_of(url: str) -> dict[str, Any]:
     """Tables, columns (type, nullable), keys and indexes, as the database reports them."""
     engine = create_engine(url)
@@ -267,7 +320,11 @@ def test_an_upgraded_database_has_the_schema_of_a_fresh_one_and_of_the_tables(
         ("model_state_a", "TEXT", True), ("model_state_b", "TEXT", True),
         ("discarded_turns", "JSON", False), ("judge", "JSON", True)}
     assert set(schema_of(old_url)["vote"]["columns"]) >= {
-        ("reason_tags", "JSON", False), ("reason_comment", "TEXT", True)}
+        ("reason_tags", "JSON", False), ("reason_comment", "TEXT", True),
+        ("commit_key", "BIGINT", True)}
+    assert ("ix_vote_commit_key", ("commit_key",)) in schema_of(old_url)["vote"]["indexes"]
+    assert {c[0] for c in schema_of(old_url)["battle"]["columns"]} >= set(STYLE_COLUMNS)
+    assert {c[0] for c in schema_of(old_url)["generation"]["columns"]} >= set(SPEED_COLUMNS)
     # The models in arena/store/tables.py describe exactly what the migrations built.
     models = MetaData()
     for table in TABLES:
@@ -313,22 +370,22 @@ def test_two_processes_opening_an_old_database_at_once_migrate_it_once(old_url: 
         process.join(timeout=120)
         assert process.exitcode == 0
     seen = [results.get(timeout=5) for _ in processes]
-    assert sorted(version for version, _, _ in seen) == [4, 4]
+    assert sorted(version for version, _, _ in seen) == [5, 5]
     assert [count for _, _, count in seen] == [BATTLES[old_version]] * 2
     ran = [message for _, upgrades, _ in seen for message in upgrades]
-    assert ran == [MIGRATION_TITLES[r] for r in ("0002", "0003", "0004")
+    assert ran == [MIGRATION_TITLES[r] for r in ("0002", "0003", "0004", "0005")
                    if int(r) > old_version]
-    assert stored_revision(old_url) == "0004"
+    assert stored_revision(old_url) == "0005"
 
 
 # ---------------------------------------------------------------------------- the future
 @pytest.mark.parametrize(
     ("meta_version", "revision", "message"),
     [
-        ("5", "0004", "has battle-log schema version 5, but this arena knows only versions "
-                      "up to 4. Upgrade arena"),
-        ("4", "0005", r"has battle-log schema version 4 \(migration 0005\), but this arena "
-                      "knows only versions up to 4"),
+        ("6", "0005", "has battle-log schema version 6, but this arena knows only versions "
+                      "up to 5. Upgrade arena"),
+        ("5", "0006", r"has battle-log schema version 5 \(migration 0006\), but this arena "
+                      "knows only versions up to 5"),
     ],
 )  # fmt: skip
 def test_a_database_from_a_newer_arena_is_refused_and_left_unchanged(

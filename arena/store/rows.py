@@ -2,7 +2,10 @@
 
 `record_to_rows` and `rows_to_record` are exact inverses for every record that passes
 `check_storable`, with one normalisation: datetimes come back in UTC (the same instant, so
-they compare equal to what was stored).
+they compare equal to what was stored). `record_to_rows` also fills the derived columns
+(arena.store.derived: style features per battle, speed per generation) and leaves the vote's
+commit key to the database's trigger; `rows_to_record` ignores them (they follow from the
+record).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from arena.record import BattleRecord, Turn
+from arena.store.derived import speed_columns, style_columns
 from serving.records import GenerationRecord
 
 BATTLE_FIELDS = (
@@ -44,10 +48,15 @@ def record_to_rows(record: BattleRecord) -> BattleRows:
     battle["flags"] = list(record.flags)
     battle["labels"] = list(record.labels)
     battle["discarded_turns"] = [turn.to_dict() for turn in record.discarded_turns]
+    battle.update(style_columns(
+        record.conversation_a, record.conversation_b,
+        [turn.generation_a.completion_tokens for turn in record.turns],
+        [turn.generation_b.completion_tokens for turn in record.turns]))
     vote = None
     if record.winner is not None:
         vote = {"battle_id": record.battle_id, "winner": record.winner, "voted_at": record.voted_at,
-                "reason_tags": list(record.reason_tags), "reason_comment": record.reason_comment}
+                "reason_tags": list(record.reason_tags), "reason_comment": record.reason_comment,
+                "commit_key": None}  # the trigger sets it (arena.store.tables)
     turns = []
     generations = []
     for position, turn in enumerate(record.turns):
@@ -62,6 +71,8 @@ def record_to_rows(record: BattleRecord) -> BattleRows:
         for side, generation in zip(SIDES, (turn.generation_a, turn.generation_b), strict=True):
             row = {name: getattr(generation, name) for name in GENERATION_FIELDS}
             row.update(battle_id=record.battle_id, position=position, side=side)
+            row.update(speed_columns(generation.started_at, generation.first_token_at,
+                                     generation.finished_at, generation.completion_tokens))
             generations.append(row)
     return BattleRows(battle=battle, vote=vote, turns=turns, generations=generations)
 

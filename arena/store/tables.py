@@ -5,11 +5,20 @@
                  the rater's answer to the publication terms, the automatic labels and the
                  models' lifecycle states, the turns a Regenerate replaced, and a judge
                  verdict's details
-    vote         at most one row per battle: the winner, when it was given, and the rater's
-                 optional reason (tags and a comment)
+                 and, from version 5, its answers' style features (arena.store.derived)
+    vote         at most one row per battle: the winner, when it was given, the rater's
+                 optional reason (tags and a comment) and its commit key (below)
     turn         one row per user prompt of a battle (position = order in the record)
     generation   one row per turn and side ("a" = left, "b" = right): the full
-                 serving.records.GenerationRecord, sampling parameters included
+                 serving.records.GenerationRecord, sampling parameters included, and from
+                 version 5 its time to first token and decode speed (arena.store.derived)
+
+`vote.commit_key` orders votes by when they became visible, so that a reader can take "every
+vote below W" and know that no vote committed later will ever fall below W (the live
+leaderboard's watermark, arena.store.aggregate). A trigger sets it on every insert, whatever
+the statement says: on SQLite, where one writer commits at a time, max(commit_key) + 1; on
+PostgreSQL, the id of the inserting transaction (pg_current_xact_id(), 64 bits, never wraps),
+which with the snapshot's xmin gives the same guarantee (migration r0005 says how).
 
 The vote is its own table so that "a battle has at most one vote" is a primary key, and so
 that queries over votes (the ratings) do not touch abandoned battles. Free-form nested values
@@ -43,7 +52,7 @@ from arena.store.types import UtcDateTime
 # Version of the table layout (not of the JSONL record format, arena.record.SCHEMA_VERSION).
 # Bump it together with a new revision in arena/store/migrations/versions whenever the tables
 # change (docs/vote-log.md, "Migrations"); the revision writes it into arena_meta.
-STORE_SCHEMA_VERSION = 4
+STORE_SCHEMA_VERSION = 5
 
 
 class MetaRow(SQLModel, table=True):
@@ -100,10 +109,23 @@ class BattleRow(SQLModel, table=True):
         sa_column=Column(JSON, nullable=False, server_default=text("'[]'"))
     )
     judge: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    # Store schema version 5 (migration r0005): style features of each side's answers
+    # (arena.store.derived.STYLE_COLUMNS); tokens null when a turn lacks the count.
+    tokens_a: int | None = Field(default=None, sa_column=Column(BigInteger))
+    tokens_b: int | None = Field(default=None, sa_column=Column(BigInteger))
+    words_a: int | None = Field(default=None, sa_column=Column(Integer))
+    words_b: int | None = Field(default=None, sa_column=Column(Integer))
+    headers_a: int | None = Field(default=None, sa_column=Column(Integer))
+    headers_b: int | None = Field(default=None, sa_column=Column(Integer))
+    lists_a: int | None = Field(default=None, sa_column=Column(Integer))
+    lists_b: int | None = Field(default=None, sa_column=Column(Integer))
+    bold_a: int | None = Field(default=None, sa_column=Column(Integer))
+    bold_b: int | None = Field(default=None, sa_column=Column(Integer))
 
 
 class VoteRow(SQLModel, table=True):
     __tablename__ = "vote"
+    __table_args__ = (Index("ix_vote_commit_key", "commit_key"),)
 
     battle_id: str = Field(
         sa_column=Column(
@@ -118,6 +140,8 @@ class VoteRow(SQLModel, table=True):
         sa_column=Column(JSON, nullable=False, server_default=text("'[]'"))
     )
     reason_comment: str | None = Field(default=None, sa_column=Column(Text))
+    # Store schema version 5 (migration r0005): set by a trigger (module docstring).
+    commit_key: int | None = Field(default=None, sa_column=Column(BigInteger))
 
 
 class TurnRow(SQLModel, table=True):
@@ -160,6 +184,10 @@ class GenerationRow(SQLModel, table=True):
     response_model: str | None = Field(default=None, sa_column=Column(Text))
     error: str | None = Field(default=None, sa_column=Column(Text))
     extra: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    # Store schema version 5 (migration r0005): seconds to the first token and completion
+    # tokens per second of decoding (arena.store.derived); null where the log lacks a time.
+    ttft_s: float | None = Field(default=None, sa_column=Column(Float(53)))
+    tokens_per_s: float | None = Field(default=None, sa_column=Column(Float(53)))
 
 
 # Creation order (parents first); the only tables this package creates or checks.
