@@ -1,0 +1,197 @@
+"""The arena on two hosts, run for real: examples/deploy/'s files, one PostgreSQL, one Debian
+redis-server, nginx with sticky sessions in front, two `arena serve --workers 2` hosts
+(two process groups on this machine, with their own ports and data directories), and scripted
+streaming models (tests/fixtures/scripted_models.py; the only test where models are scripted).
+
+Under a bounded load of full battles and votes from scripted raters (tests/fixtures/raters.py):
+
+1. one host is killed with SIGKILL (its whole process group: a power loss): the raters it
+   served get an error (a broken stream, the balancer's 502, or the arena's own message) and
+   their next battle succeeds on the other host; the leaderboard keeps updating;
+2. then Redis is restarted (empty): raters see errors while it is away and go on after;
+3. every acknowledged vote is in PostgreSQL exactly once with the winner the rater sent, and
+   nothing is there that no rater sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from fixtures.deployment import ArenaHost, DebianRedis, MissingBinary, Nginx
+from fixtures.raters import Rater, Tally
+from fixtures.scripted_models import ScriptedModels
+from sqlalchemy import create_engine, text
+
+pytestmark = pytest.mark.postgres
+
+RATERS = 8
+WORKERS = 2
+# Votes acknowledged in each phase before the next step; bounds the test's length.
+VOTES_PER_PHASE = 25
+PHASE_TIMEOUT_S = 120
+MODELS = ("scripted-one", "scripted-two", "scripted-three")
+# Raised so that the raters' own pace never meets them; everything else is the shipped file.
+LOAD_KEYS = {
+    "battles_per_minute": 1000, "votes_per_hour": 100000, "votes_per_day": 100000,
+    "battles_per_minute_per_address": 1000, "votes_per_day_per_address": 100000,
+    "streams_per_address": 64, "leaderboard_every_votes": 5, "leaderboard_interval_s": 3,
+    "generation_timeout_s": 30, "first_token_timeout_s": 15,
+}
+
+
+@dataclass
+class Deployment:
+    db_url: str
+    redis: DebianRedis
+    hosts: list[ArenaHost]
+    nginx: Nginx
+
+
+def write_secret(path: Path) -> Path:
+    """A secret shared by every host (the session secret, the operator token), mode 0600."""
+    path.touch(mode=0o600)
+    path.write_text(secrets.token_urlsafe(32) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def deployment(postgres_server, tmp_path: Path) -> Iterator[Deployment]:
+    db_url = postgres_server.create_database()
+    shared = {"session_secret_file": str(write_secret(tmp_path / "session_secret")),
+              "operator_token_file": str(write_secret(tmp_path / "operator_token")),
+              "trusted_proxies": ["127.0.0.1"], **LOAD_KEYS}
+    started: list = []
+    try:
+        for name in ("redis", "host-a", "host-b", "nginx"):
+            (tmp_path / name).mkdir()
+        redis = DebianRedis(tmp_path / "redis", secrets.token_hex(24)).start()
+        started.append(redis)
+        models = ScriptedModels(MODELS).start()
+        started.append(models)
+        env = {"ARENA_DB_URL": db_url, "ARENA_REDIS_URL": redis.url,
+               "ARENA_LOG_LEVEL": "WARNING"}
+        hosts = [ArenaHost(name, tmp_path / f"host-{name}", example=f"host-{name}.toml",
+                           env=env, models_toml=models.models_toml(), keys=shared,
+                           workers=WORKERS) for name in ("a", "b")]
+        for host in hosts:
+            started.append(host.start())
+        for host in hosts:
+            host.wait_ready()
+        nginx = Nginx(tmp_path / "nginx", [a for h in hosts for a in h.addresses]).start()
+        started.append(nginx)
+        yield Deployment(db_url, redis, hosts, nginx)
+    except MissingBinary as missing:
+        pytest.fail(str(missing), pytrace=False)
+    finally:
+        for part in reversed(started):
+            part.stop()
+
+
+async def board_votes(client: httpx.AsyncClient) -> int:
+    """The number of votes behind the leaderboard the balancer serves now (0 before one)."""
+    reply = await client.get("/api/leaderboard")
+    return int(reply.json().get("votes") or 0) if reply.status_code == 200 else 0
+
+
+async def wait_for(condition, what: str, tally: Tally) -> None:
+    deadline = time.monotonic() + PHASE_TIMEOUT_S
+    while not await condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {PHASE_TIMEOUT_S} s; "
+                                 f"{len(tally.acknowledged)} votes, incidents "
+                                 f"{tally.incidents[-5:]}")
+        await asyncio.sleep(0.2)  # allowed sleep: poll interval of a condition with a deadline
+
+
+async def run_scenario(deployment: Deployment) -> tuple[Tally, dict[str, float]]:
+    """The load, the kill and the restart; returns the tally and when each step happened."""
+    tally, marks = Tally(), {}
+    limits = httpx.Limits(max_connections=4 * RATERS)
+    async with httpx.AsyncClient(base_url=deployment.nginx.url, timeout=60,
+                                 limits=limits) as client:
+        raters = [Rater(i, client, tally) for i in range(RATERS)]
+        for rater in raters:
+            await rater.join()
+        stop = asyncio.Event()
+        running = [asyncio.create_task(rater.run(stop)) for rater in raters]
+
+        async def votes_past(count: int) -> bool:
+            return len(tally.acknowledged) >= count
+
+        async def board_past(count: int) -> bool:
+            return await board_votes(client) >= count
+
+        try:
+            await wait_for(lambda: votes_past(VOTES_PER_PHASE), "votes before the kill", tally)
+            await wait_for(lambda: board_past(1), "a first leaderboard", tally)
+            marks["killed"] = time.time()
+            deployment.hosts[0].kill()
+            at_kill = len(tally.acknowledged)
+            await wait_for(lambda: votes_past(at_kill + VOTES_PER_PHASE),
+                           "votes after the kill", tally)
+            await wait_for(lambda: board_past(at_kill + 1), "a board with later votes", tally)
+            marks["board_after_kill"] = await board_votes(client)
+            marks["redis_restart"] = time.time()
+            await asyncio.to_thread(deployment.redis.restart)
+            marks["redis_back"] = time.time()
+            at_restart = len(tally.acknowledged)
+            await wait_for(lambda: votes_past(at_restart + VOTES_PER_PHASE),
+                           "votes after the Redis restart", tally)
+            await wait_for(lambda: board_past(at_restart + 1), "a board after Redis", tally)
+        finally:
+            stop.set()
+            await asyncio.gather(*running, return_exceptions=True)
+    return tally, marks
+
+
+def voted_in_sql(db_url: str) -> dict[str, list[str]]:
+    """battle id -> the winners of every voted row with that id (one each, if all is well)."""
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(text(
+                "SELECT vote.battle_id, vote.winner FROM vote JOIN battle"
+                " ON battle.battle_id = vote.battle_id WHERE battle.status = 'voted'")).all()
+    finally:
+        engine.dispose()
+    found: dict[str, list[str]] = {}
+    for battle_id, winner in rows:
+        found.setdefault(battle_id, []).append(winner)
+    return found
+
+
+def test_host_killed_and_redis_restarted_lose_no_acknowledged_vote(deployment):
+    tally, marks = asyncio.run(run_scenario(deployment))
+    dead = set(deployment.hosts[0].addresses)
+    in_sql = voted_in_sql(deployment.db_url)
+
+    missing = {b: w for b, w in tally.acknowledged.items() if in_sql.get(b) != [w]}
+    assert not missing, f"acknowledged votes not in PostgreSQL exactly once: {missing}"
+    strangers = set(in_sql) - set(tally.acknowledged) - tally.unknown
+    assert not strangers, f"votes in PostgreSQL that no rater sent: {strangers}"
+
+    # The raters the dead host served before the kill, and what they saw next.
+    before = {r: [w for t, w in s if t < marks["killed"]] for r, s in tally.served.items()}
+    on_dead = {r for r, workers in before.items() if workers and workers[-1] in dead}
+    assert on_dead, f"no rater was on the killed host {dead}: {before}"
+    after_kill = [i for i in tally.incidents if marks["killed"] <= i.at < marks["redis_restart"]]
+    for rater in on_dead:
+        later = [w for t, w in tally.served[rater] if t > marks["killed"]]
+        assert later and not set(later) & dead, f"rater {rater} never voted again elsewhere"
+    for incident in after_kill:
+        assert incident.detail, f"an error without a message: {incident}"
+    assert marks["board_after_kill"] > 0
+    print(f"\n{len(tally.acknowledged)} votes acknowledged in {tally.battles} battles, "
+          f"{len(tally.unknown)} unknown ({len(tally.unknown & set(in_sql))} of them in SQL); "
+          f"incidents after the kill: {len(after_kill)}")
+    for incident in tally.incidents:
+        print(f"  {incident.at - marks['killed']:+.2f}s rater {incident.rater} "
+              f"{incident.step} {incident.worker or '-'} {incident.status} "
+              f"{incident.detail[:150]}")
