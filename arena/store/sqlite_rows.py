@@ -15,6 +15,9 @@ per column type, and hands plain tuples to the driver's `executemany`:
 The database cannot tell the two paths apart: `tests/test_group_commit.py` writes the
 same records both ways and compares the stored rows byte for byte. Any other backend uses
 SQLAlchemy's insert unchanged.
+
+Bulk imports convert rows with `row_values` while they validate a file and bind them later with
+`insert_values` (arena.store.bulk), so the conversion is paid once per row.
 """
 
 from __future__ import annotations
@@ -70,13 +73,19 @@ def _plan(table: Table) -> tuple[str, tuple[str, ...], tuple[Converter, ...]]:
     return f'INSERT INTO "{table.name}" ({quoted}) VALUES ({marks})', names, converters
 
 
+def row_values(table: Table, row: dict[str, Any]) -> tuple[Any, ...]:
+    """One row of `table` (a dict with a value for every column) as the tuple `insert_values`
+    binds: each value converted as SQLAlchemy would convert it for SQLite."""
+    _, names, converters = _plan(table)
+    return tuple(convert(row[name]) for name, convert in zip(names, converters, strict=True))
+
+
+def insert_values(connection: Connection, table: Table, values: Sequence[tuple[Any, ...]]) -> None:
+    """INSERT rows already converted by `row_values`, in one executemany."""
+    if values:
+        connection.exec_driver_sql(_plan(table)[0], list(values))
+
+
 def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     """INSERT `rows` (dicts with a value for every column of `table`) in one executemany."""
-    if not rows:
-        return
-    statement, names, converters = _plan(table)
-    values = [
-        tuple(convert(row[name]) for name, convert in zip(names, converters, strict=True))
-        for row in rows
-    ]
-    connection.exec_driver_sql(statement, values)
+    insert_values(connection, table, [row_values(table, row) for row in rows])

@@ -3,23 +3,30 @@ Parquet (a flat battles table) and FastChat's clean_battle JSON list (for existi
 tools).
 
 Every format streams: battles are read from the log in batches and written as they come, so
-memory stays flat however long the log is. Output goes to a temporary file next to `out`
-that replaces it only when the export finished, so a failed export never leaves half a file.
+memory stays flat however long the log is. On SQLite the rows are read as stored and each
+format's output is built from them directly (arena.store.bulk.iter_raw, arena.transfer.raw),
+without a BattleRecord in between; other databases go through BattleRecords. Both paths write
+the same bytes (tests/test_transfer_speed.py). JSON is written by orjson: UTF-8, compact.
+Output goes to a temporary file next to `out` that replaces it only when the export finished,
+so a failed export never leaves half a file.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import tempfile
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
+
+import orjson
 
 from arena.record import BattleRecord
 from arena.store import BattleLog
+from arena.store.bulk import RawBattle, iter_raw, reads_raw
+from arena.transfer import raw
 from arena.transfer.fastchat import to_clean_battle
 
 FORMATS = ("jsonl", "parquet", "fastchat")
@@ -30,18 +37,25 @@ DEFAULT_STATUS = {"jsonl": None, "parquet": "voted", "fastchat": "voted"}
 
 class BattleWriter(Protocol):
     def write(self, record: BattleRecord) -> None: ...
+    def write_raw(self, battles: list[RawBattle]) -> None: ...
     def close(self) -> None: ...
 
 
+def _dumps(value: Any) -> bytes:
+    return orjson.dumps(value)
+
+
 class JsonlBattleWriter:
-    """One `BattleRecord.to_dict()` per line, UTF-8, not ASCII-escaped."""
+    """One `BattleRecord.to_dict()` per line, UTF-8."""
 
     def __init__(self, path: Path) -> None:
-        self._stream: IO[str] = open(path, "w", encoding="utf-8")
+        self._stream: IO[bytes] = open(path, "wb")
 
     def write(self, record: BattleRecord) -> None:
-        self._stream.write(json.dumps(record.to_dict(), ensure_ascii=False))
-        self._stream.write("\n")
+        self._stream.write(_dumps(record.to_dict()) + b"\n")
+
+    def write_raw(self, battles: list[RawBattle]) -> None:
+        self._stream.write(b"".join(_dumps(raw.record_dict(b)) + b"\n" for b in battles))
 
     def close(self) -> None:
         self._stream.close()
@@ -51,17 +65,23 @@ class FastChatBattleWriter:
     """A JSON list written one element at a time: "[", elements joined by ",", "]"."""
 
     def __init__(self, path: Path) -> None:
-        self._stream: IO[str] = open(path, "w", encoding="utf-8")
+        self._stream: IO[bytes] = open(path, "wb")
         self._count = 0
-        self._stream.write("[")
+        self._stream.write(b"[")
 
     def write(self, record: BattleRecord) -> None:
-        self._stream.write(",\n" if self._count else "\n")
-        self._stream.write(json.dumps(to_clean_battle(record), ensure_ascii=False))
+        self._element(to_clean_battle(record))
+
+    def write_raw(self, battles: list[RawBattle]) -> None:
+        for battle in battles:
+            self._element(raw.clean_battle(battle))
+
+    def _element(self, clean: dict[str, Any]) -> None:
+        self._stream.write((b",\n" if self._count else b"\n") + _dumps(clean))
         self._count += 1
 
     def close(self) -> None:
-        self._stream.write("\n]\n")
+        self._stream.write(b"\n]\n")
         self._stream.close()
 
 
@@ -107,10 +127,16 @@ def export_battles(
         writer = WRITERS[fmt](Path(temporary))
         try:
             with _progress_bar(total, progress) as bar:
-                for record in log.iter_battles(since=since, mode=mode, status=status_filter):
-                    writer.write(record)
-                    written += 1
-                    bar.update(1)
+                if reads_raw(log):
+                    for batch in iter_raw(log, since=since, mode=mode, status=status_filter):
+                        writer.write_raw(batch)
+                        written += len(batch)
+                        bar.update(len(batch))
+                else:
+                    for record in log.iter_battles(since=since, mode=mode, status=status_filter):
+                        writer.write(record)
+                        written += 1
+                        bar.update(1)
         finally:
             writer.close()
         os.replace(temporary, out)

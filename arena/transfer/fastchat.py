@@ -73,7 +73,8 @@ def looks_like_clean_battle(data: dict[str, Any]) -> bool:
 
 def derived_battle_id(data: dict[str, Any]) -> str:
     """A stable id for a FastChat record that has no question_id: a hash of its content."""
-    canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                           default=str)  # a Parquet row may hold timestamps
     return "fastchat-" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
 
 
@@ -110,7 +111,8 @@ def from_clean_battle(data: dict[str, Any]) -> BattleRecord:
 
     conversation_a = _conversation(data.get("conversation_a"), "conversation_a")
     conversation_b = _conversation(data.get("conversation_b"), "conversation_b")
-    turns = _turns(data["model_a"], data["model_b"], conversation_a, conversation_b)
+    turns = turns_from_conversations(data["model_a"], data["model_b"], conversation_a,
+                                     conversation_b)
     record = BattleRecord(
         battle_id=battle_id,
         mode="anonymous" if anony else "named",
@@ -154,12 +156,15 @@ def _system_prompt(conversation: list[dict[str, Any]]) -> str:
     return ""
 
 
-def _turns(
+def turns_from_conversations(
     model_a: str,
     model_b: str,
     conversation_a: list[dict[str, Any]],
     conversation_b: list[dict[str, Any]],
 ) -> list[Turn]:
+    """One turn per user message of two conversations with the same prompts (InvalidRecord
+    otherwise); each side's generation holds only the model name, the messages sent and the
+    answer. Also used by the Parquet import, whose table keeps conversations, not turns."""
     sides_a = _exchanges(conversation_a)
     sides_b = _exchanges(conversation_b)
     if not conversation_a or not conversation_b:

@@ -34,6 +34,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from arena.record import BattleRecord
+from arena.store.bulk import RawBattle
+from arena.transfer import raw
 from arena.transfer.fastchat import battle_tstamp
 
 TIME = pa.timestamp("us", tz="UTC")
@@ -151,6 +153,11 @@ class ParquetBattleWriter:
 
     def write(self, record: BattleRecord) -> None:
         self._rows.append(flat_row(record))
+        if len(self._rows) >= self._batch_size:
+            self._flush()
+
+    def write_raw(self, battles: list[RawBattle]) -> None:
+        self._rows.extend(raw.flat_row(battle) for battle in battles)
         if len(self._rows) >= self._batch_size:
             self._flush()
 
