@@ -26,6 +26,8 @@ battles, with a Wilson interval (`ratings.agreement.wilson_interval`).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -35,14 +37,37 @@ from ratings.agreement import wilson_interval
 from ratings.judge_pairs import SCORE_A, JudgedBattles, battle_codes
 from ratings.style import style_counts
 
+# Bootstrap weights are drawn in blocks of at most this many numbers (rounds x battles), so
+# a log of any size needs bounded memory (~40 MB of float64 per block).
+BLOCK_ELEMENTS = 5_000_000
 
-def battle_weights(battles: int, rounds: int, seed: int) -> np.ndarray:
-    """Bootstrap multiplicities, shape (rounds, battles): Multinomial(B, 1/B) per round."""
-    generator = np.random.default_rng(seed)
-    if battles == 0:
-        return np.zeros((rounds, 0))
-    return generator.multinomial(battles, np.full(battles, 1.0 / battles),
-                                 size=rounds).astype(np.float64)
+
+@dataclass(frozen=True)
+class BattleBootstrap:
+    """Bootstrap multiplicities of `battles` battles: Multinomial(B, 1/B) per round, `rounds`
+    rounds from `numpy.random.default_rng(seed)`, drawn again block by block for every
+    statistic, so each statistic sees the very same draws (paired) without keeping them."""
+
+    battles: int
+    rounds: int
+    seed: int
+
+    def blocks(self) -> Iterator[np.ndarray]:
+        """The weights, shape (block rounds, battles), round after round."""
+        generator = np.random.default_rng(self.seed)
+        size = max(1, BLOCK_ELEMENTS // max(self.battles, 1))
+        probabilities = np.full(self.battles, 1.0 / max(self.battles, 1))
+        for start in range(0, self.rounds, size):
+            count = min(size, self.rounds - start)
+            if self.battles == 0:
+                yield np.zeros((count, 0))
+                continue
+            yield generator.multinomial(self.battles, probabilities,
+                                        size=count).astype(np.float64)
+
+    def apply(self, statistic: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """`statistic(weights)` (one row per round) over every block, stacked."""
+        return np.concatenate([statistic(block) for block in self.blocks()])
 
 
 def _interval(draws: np.ndarray, level: float) -> tuple[float, float]:
@@ -60,7 +85,7 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> float:
 
 
 def paired_rate(judged: JudgedBattles, human_side: np.ndarray, verdict_side: np.ndarray,
-                weights: np.ndarray, level: float) -> dict[str, Any]:
+                bootstrap: BattleBootstrap, level: float) -> dict[str, Any]:
     """Judge and human win rates of a chosen side, and their difference, with intervals.
 
     `human_side` (one per battle) and `verdict_side` (one per verdict): +1 for the human's
@@ -75,9 +100,14 @@ def paired_rate(judged: JudgedBattles, human_side: np.ndarray, verdict_side: np.
     codes, n = battle_codes(judged), judged.n_battles
     j_num = np.bincount(codes, weights=v_num, minlength=n)
     j_den = np.bincount(codes, weights=v_den, minlength=n)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        judge_draws = (weights @ j_num) / (weights @ j_den)
-        human_draws = (weights @ h_num) / (weights @ h_den)
+
+    def rates(weights: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.column_stack([(weights @ j_num) / (weights @ j_den),
+                                    (weights @ h_num) / (weights @ h_den)])
+
+    draws = bootstrap.apply(rates)
+    judge_draws, human_draws = draws[:, 0], draws[:, 1]
     judge, human = _ratio(j_num, j_den), _ratio(h_num, h_den)
     out: dict[str, Any] = {"battles": int(((h_den > 0) | (j_den > 0)).sum()),
                            "verdicts": int(v_den.sum()), "judge": judge}
@@ -90,13 +120,13 @@ def paired_rate(judged: JudgedBattles, human_side: np.ndarray, verdict_side: np.
     return out
 
 
-def position_bias_rates(judged: JudgedBattles, weights: np.ndarray, level: float
+def position_bias_rates(judged: JudgedBattles, bootstrap: BattleBootstrap, level: float
                         ) -> dict[str, Any]:
     """First-position win rate of the judge (the answer it saw first) against the humans'
     left-side win rate, and the difference (module docstring)."""
     human_side = np.ones(judged.n_battles)
     verdict_side = np.where(judged.verdicts["swapped"].to_numpy(dtype=bool), -1.0, 1.0)
-    return paired_rate(judged, human_side, verdict_side, weights, level)
+    return paired_rate(judged, human_side, verdict_side, bootstrap, level)
 
 
 def position_consistency(judged: JudgedBattles, level: float) -> dict[str, Any]:
@@ -121,7 +151,7 @@ def family_of(model: str, families: dict[str, str] | None) -> str:
 
 
 def self_preference(judged: JudgedBattles, families: dict[str, str] | None,
-                    weights: np.ndarray, level: float) -> pd.DataFrame:
+                    bootstrap: BattleBootstrap, level: float) -> pd.DataFrame:
     """Per family: the judge's and the humans' win rates for that family on the battles
     with exactly one side of it, their difference, and whether it is the judge's family."""
     family_a = judged.battles["model_a"].map(lambda m: family_of(str(m), families))
@@ -137,12 +167,12 @@ def self_preference(judged: JudgedBattles, families: dict[str, str] | None,
             continue
         members = sorted(m for m in models if family_of(m, families) == family)
         row = {"family": family, "models": ", ".join(members), "judge_family": family == own}
-        row.update(paired_rate(judged, side, side[codes], weights, level))
+        row.update(paired_rate(judged, side, side[codes], bootstrap, level))
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def longer_answer_rates(judged: JudgedBattles, weights: np.ndarray, level: float
+def longer_answer_rates(judged: JudgedBattles, bootstrap: BattleBootstrap, level: float
                         ) -> dict[str, Any]:
     """Win rate of the longer answer (tokens; words without token counts) for the judge and
     the humans, on the battles whose sides differ in length."""
@@ -150,4 +180,4 @@ def longer_answer_rates(judged: JudgedBattles, weights: np.ndarray, level: float
     length = pd.Series(counts["tokens_a"].to_numpy() - counts["tokens_b"].to_numpy(),
                        index=judged.humans["battle_id"].to_numpy())
     side = np.sign(length.reindex(judged.battles["battle_id"]).fillna(0).to_numpy(float))
-    return paired_rate(judged, side, side[battle_codes(judged)], weights, level)
+    return paired_rate(judged, side, side[battle_codes(judged)], bootstrap, level)

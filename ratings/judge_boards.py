@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,7 @@ from scipy.stats import kendalltau, spearmanr
 from ratings.aggregate import BattleCounts
 from ratings.bt import fit_bt
 from ratings.errors import BattleDataError
+from ratings.judge_bias import BattleBootstrap
 from ratings.judge_pairs import JudgedBattles
 from ratings.leaderboard import Leaderboard, compute_leaderboard
 from ratings.options import RatingOptions
@@ -73,7 +75,8 @@ def _cells(selected: pd.DataFrame, models: list[str]) -> tuple[BattleCounts, np.
 
 def _weighted_ratings(counts: BattleCounts, cell: np.ndarray, row_battle: np.ndarray,
                       weights: np.ndarray, options: RatingOptions) -> np.ndarray:
-    """Ratings per bootstrap round (rounds x models) from battle multiplicities."""
+    """Ratings per bootstrap round (rounds x models) from battle multiplicities (rounds x
+    battles)."""
     mapping, offset = rating_mapping(counts.models, options)
     out = np.empty((len(weights), counts.n_models))
     for r, round_weights in enumerate(weights):
@@ -84,7 +87,7 @@ def _weighted_ratings(counts: BattleCounts, cell: np.ndarray, row_battle: np.nda
     return out
 
 
-def difference_draws(judged: JudgedBattles, weights: np.ndarray, options: RatingOptions,
+def difference_draws(judged: JudgedBattles, bootstrap: BattleBootstrap, options: RatingOptions,
                      models: list[str]) -> np.ndarray:
     """Bootstrap draws of judge − human ratings (rounds x models), paired by battle."""
     options = board_options(options)
@@ -95,7 +98,8 @@ def difference_draws(judged: JudgedBattles, weights: np.ndarray, options: Rating
         key = selected["battle_id"] if judge is None else selected["replay_of"]
         row_battle = positions.get_indexer(key)
         counts, cell = _cells(selected, models)
-        draws.append(_weighted_ratings(counts, cell, row_battle, weights, options))
+        draws.append(bootstrap.apply(partial(_weighted_ratings, counts, cell, row_battle,
+                                             options=options)))
     return draws[1] - draws[0]
 
 

@@ -31,7 +31,7 @@ import pandas as pd
 from ratings.agreement import OUTCOMES, cohen_kappa, compare_judges, wilson_interval
 from ratings.io import normalise_frame
 from ratings.judge_bias import (
-    battle_weights,
+    BattleBootstrap,
     longer_answer_rates,
     position_bias_rates,
     position_consistency,
@@ -120,11 +120,11 @@ def judge_report(battles: pd.DataFrame, judge_model: str | None = None,
     families = {str(k): str(v) for k, v in (families or {}).items() if v}
     judged = match_verdicts(normalise_frame(battles), judge_model)
     level = options.level
-    weights = battle_weights(judged.n_battles, rounds, seed)
+    bootstrap = BattleBootstrap(judged.n_battles, rounds, seed)
     human_board, judge_board = both_boards(judged, options)
     models = sorted(set(human_board.table["model"]) | set(judge_board.table["model"]))
     boards = boards_side_by_side(human_board, judge_board,
-                                 difference_draws(judged, weights, options, models), models,
+                                 difference_draws(judged, bootstrap, options, models), models,
                                  level)
     style, problems = style_side_by_side(judged, options)
     counts = {"battles": judged.n_battles, "verdicts": len(judged.verdicts),
@@ -133,9 +133,9 @@ def judge_report(battles: pd.DataFrame, judge_model: str | None = None,
     return JudgeReport(
         judge_model=judged.judge_model, families=families, level=level, rounds=rounds,
         seed=seed, counts=counts, consistency=position_consistency(judged, level),
-        position=position_bias_rates(judged, weights, level),
-        self_preference=self_preference(judged, families, weights, level),
-        longer_answer=longer_answer_rates(judged, weights, level), style=style,
+        position=position_bias_rates(judged, bootstrap, level),
+        self_preference=self_preference(judged, families, bootstrap, level),
+        longer_answer=longer_answer_rates(judged, bootstrap, level), style=style,
         agreement=compare_judges(judged.humans, judged.judged, level),
         agreement_by_kind=agreement_by_kind(judged, level),
         agreement_by_order=agreement_by_order(judged, level), boards=boards,
