@@ -241,15 +241,23 @@ def _exporting_from(db: str | None, config: Path | None, out: Path) -> Iterator[
 
 
 def import_(
-    file: Annotated[Path, typer.Argument(help="JSONL from `arena export` or FastChat JSON.")],
+    file: Annotated[
+        Path,
+        typer.Argument(help="JSONL or Parquet from `arena export`, FastChat clean_battle JSON, "
+                       "or a FastChat-style Parquet table."),
+    ],
     db: DbOption = None,
     config: ConfigOption = None,
     skip_invalid: Annotated[
         bool,
         typer.Option(help="Report and leave out invalid records instead of stopping."),
     ] = False,
+    progress: Annotated[
+        bool | None,
+        typer.Option("--progress/--no-progress", help="Progress bars (default: on a TTY)."),
+    ] = None,
 ) -> None:
-    """Add the battles of a JSONL or FastChat clean_battle file to the vote log.
+    """Add the battles of a JSONL, FastChat clean_battle or Parquet file to the vote log.
 
     Every record is validated first; on an invalid one nothing is imported.
 
@@ -267,6 +275,7 @@ def import_(
             file,
             log,
             skip_invalid=skip_invalid,
+            progress=progress,
             on_skip=lambda problem: typer.echo(f"skipped {problem}", err=True),
         )
     except ImportFailed as bad:

@@ -11,8 +11,9 @@ conversations, each generation holding the model name, the messages sent and the
 endpoint, sampling parameters, seed, timings or errors. Token counts are kept when the battle
 has one turn (the row's sums are then that turn's counts). A judge verdict (mode "judge")
 cannot be rebuilt (its template and raw output are not in the table) and is refused with that
-reason. So a Parquet import followed by a Parquet export gives back the same table; for a
-lossless copy of the log, use JSONL.
+reason. So a Parquet import followed by a Parquet export gives back the same table, but for
+the token sums of battles with more than one turn (null then); for a lossless copy of the log,
+use JSONL.
 
 Rows are read one row group batch at a time (`iter_batches`), so memory stays at one batch.
 """
