@@ -1,7 +1,9 @@
 """The arena on two hosts, run for real: examples/deploy/'s files, one PostgreSQL, one Debian
-redis-server, nginx with sticky sessions in front, two `arena serve --workers 2` hosts
+redis-server, two `arena serve --workers 2` hosts
 (two process groups on this machine, with their own ports and data directories), and scripted
-streaming models (tests/fixtures/scripted_models.py; the only test where models are scripted).
+streaming models (tests/fixtures/scripted_models.py; the only test where models are scripted),
+and both shipped load balancers with sticky sessions in front of the same four workers: half
+the raters come through nginx, half through HAProxy.
 
 Under a bounded load of full battles and votes from scripted raters (tests/fixtures/raters.py):
 
@@ -24,14 +26,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fixtures.deployment import ArenaHost, DebianRedis, MissingBinary, Nginx
+from fixtures.balancers import HAProxy, Nginx
+from fixtures.deployment import ArenaHost, DebianRedis, MissingBinary
 from fixtures.raters import Rater, Tally
 from fixtures.scripted_models import ScriptedModels
 from sqlalchemy import create_engine, text
 
 pytestmark = pytest.mark.postgres
 
-RATERS = 8
+RATERS = 12  # half through each balancer
 WORKERS = 2
 # Votes acknowledged in each phase before the next step; bounds the test's length.
 VOTES_PER_PHASE = 25
@@ -51,7 +54,7 @@ class Deployment:
     db_url: str
     redis: DebianRedis
     hosts: list[ArenaHost]
-    nginx: Nginx
+    balancers: dict[str, Nginx | HAProxy]
 
 
 def write_secret(path: Path) -> Path:
@@ -69,7 +72,7 @@ def deployment(postgres_server, tmp_path: Path) -> Iterator[Deployment]:
               "trusted_proxies": ["127.0.0.1"], **LOAD_KEYS}
     started: list = []
     try:
-        for name in ("redis", "host-a", "host-b", "nginx"):
+        for name in ("redis", "host-a", "host-b", "nginx", "haproxy"):
             (tmp_path / name).mkdir()
         redis = DebianRedis(tmp_path / "redis", secrets.token_hex(24)).start()
         started.append(redis)
@@ -84,9 +87,12 @@ def deployment(postgres_server, tmp_path: Path) -> Iterator[Deployment]:
             started.append(host.start())
         for host in hosts:
             host.wait_ready()
-        nginx = Nginx(tmp_path / "nginx", [a for h in hosts for a in h.addresses]).start()
-        started.append(nginx)
-        yield Deployment(db_url, redis, hosts, nginx)
+        workers = [a for h in hosts for a in h.addresses]
+        balancers = {"nginx": Nginx(tmp_path / "nginx", workers).start()}
+        started.append(balancers["nginx"])
+        balancers["haproxy"] = HAProxy(tmp_path / "haproxy", workers).start()
+        started.append(balancers["haproxy"])
+        yield Deployment(db_url, redis, hosts, balancers)
     except MissingBinary as missing:
         pytest.fail(str(missing), pytrace=False)
     finally:
@@ -110,44 +116,63 @@ async def wait_for(condition, what: str, tally: Tally) -> None:
         await asyncio.sleep(0.2)  # allowed sleep: poll interval of a condition with a deadline
 
 
+async def join_all(deployment: Deployment, tally: Tally) -> list[Rater]:
+    """RATERS raters, alternately through each balancer, each with its own client; through
+    each balancer at least one starts on the host the test will kill (a new session moves a
+    rater elsewhere: nginx hashes it), so that every balancer's failover is tested."""
+    raters, dead = [], set(deployment.hosts[0].addresses)
+    names = list(deployment.balancers)
+    for index in range(RATERS):
+        name = names[index % len(names)]
+        client = httpx.AsyncClient(base_url=deployment.balancers[name].url, timeout=60)
+        raters.append(Rater(index, client, tally))
+        tally.balancer[index] = name
+        tally.home[index] = await raters[-1].join()
+    for name in names:
+        mine = [r for r in raters if tally.balancer[r.index] == name]
+        for _ in range(20):
+            if any(tally.home[r.index] in dead for r in mine):
+                break
+            tally.home[mine[0].index] = await mine[0].join()
+    return raters
+
+
 async def run_scenario(deployment: Deployment) -> tuple[Tally, dict[str, float]]:
     """The load, the kill and the restart; returns the tally and when each step happened."""
     tally, marks = Tally(), {}
-    limits = httpx.Limits(max_connections=4 * RATERS)
-    async with httpx.AsyncClient(base_url=deployment.nginx.url, timeout=60,
-                                 limits=limits) as client:
-        raters = [Rater(i, client, tally) for i in range(RATERS)]
+    raters = await join_all(deployment, tally)
+    board = raters[0].client
+    stop = asyncio.Event()
+    running = [asyncio.create_task(rater.run(stop)) for rater in raters]
+
+    async def votes_past(count: int) -> bool:
+        return len(tally.acknowledged) >= count
+
+    async def board_past(count: int) -> bool:
+        return await board_votes(board) >= count
+
+    try:
+        await wait_for(lambda: votes_past(VOTES_PER_PHASE), "votes before the kill", tally)
+        await wait_for(lambda: board_past(1), "a first leaderboard", tally)
+        marks["killed"] = time.time()
+        deployment.hosts[0].kill()
+        at_kill = len(tally.acknowledged)
+        await wait_for(lambda: votes_past(at_kill + VOTES_PER_PHASE), "votes after the kill",
+                       tally)
+        await wait_for(lambda: board_past(at_kill + 1), "a board with later votes", tally)
+        marks["board_after_kill"] = await board_votes(board)
+        marks["redis_restart"] = time.time()
+        await asyncio.to_thread(deployment.redis.restart)
+        marks["redis_back"] = time.time()
+        at_restart = len(tally.acknowledged)
+        await wait_for(lambda: votes_past(at_restart + VOTES_PER_PHASE),
+                       "votes after the Redis restart", tally)
+        await wait_for(lambda: board_past(at_restart + 1), "a board after Redis", tally)
+    finally:
+        stop.set()
+        await asyncio.gather(*running, return_exceptions=True)
         for rater in raters:
-            await rater.join()
-        stop = asyncio.Event()
-        running = [asyncio.create_task(rater.run(stop)) for rater in raters]
-
-        async def votes_past(count: int) -> bool:
-            return len(tally.acknowledged) >= count
-
-        async def board_past(count: int) -> bool:
-            return await board_votes(client) >= count
-
-        try:
-            await wait_for(lambda: votes_past(VOTES_PER_PHASE), "votes before the kill", tally)
-            await wait_for(lambda: board_past(1), "a first leaderboard", tally)
-            marks["killed"] = time.time()
-            deployment.hosts[0].kill()
-            at_kill = len(tally.acknowledged)
-            await wait_for(lambda: votes_past(at_kill + VOTES_PER_PHASE),
-                           "votes after the kill", tally)
-            await wait_for(lambda: board_past(at_kill + 1), "a board with later votes", tally)
-            marks["board_after_kill"] = await board_votes(client)
-            marks["redis_restart"] = time.time()
-            await asyncio.to_thread(deployment.redis.restart)
-            marks["redis_back"] = time.time()
-            at_restart = len(tally.acknowledged)
-            await wait_for(lambda: votes_past(at_restart + VOTES_PER_PHASE),
-                           "votes after the Redis restart", tally)
-            await wait_for(lambda: board_past(at_restart + 1), "a board after Redis", tally)
-        finally:
-            stop.set()
-            await asyncio.gather(*running, return_exceptions=True)
+            await rater.client.aclose()
     return tally, marks
 
 
@@ -171,27 +196,38 @@ def test_host_killed_and_redis_restarted_lose_no_acknowledged_vote(deployment):
     tally, marks = asyncio.run(run_scenario(deployment))
     dead = set(deployment.hosts[0].addresses)
     in_sql = voted_in_sql(deployment.db_url)
+    report(tally, marks, in_sql)
 
     missing = {b: w for b, w in tally.acknowledged.items() if in_sql.get(b) != [w]}
     assert not missing, f"acknowledged votes not in PostgreSQL exactly once: {missing}"
     strangers = set(in_sql) - set(tally.acknowledged) - tally.unknown
     assert not strangers, f"votes in PostgreSQL that no rater sent: {strangers}"
 
-    # The raters the dead host served before the kill, and what they saw next.
+    # Through each balancer, the raters the dead host served before the kill vote again,
+    # on the other host, soon after it.
     before = {r: [w for t, w in s if t < marks["killed"]] for r, s in tally.served.items()}
-    on_dead = {r for r, workers in before.items() if workers and workers[-1] in dead}
-    assert on_dead, f"no rater was on the killed host {dead}: {before}"
-    after_kill = [i for i in tally.incidents if marks["killed"] <= i.at < marks["redis_restart"]]
-    for rater in on_dead:
-        later = [w for t, w in tally.served[rater] if t > marks["killed"]]
-        assert later and not set(later) & dead, f"rater {rater} never voted again elsewhere"
-    for incident in after_kill:
-        assert incident.detail, f"an error without a message: {incident}"
-    assert marks["board_after_kill"] > 0
-    print(f"\n{len(tally.acknowledged)} votes acknowledged in {tally.battles} battles, "
-          f"{len(tally.unknown)} unknown ({len(tally.unknown & set(in_sql))} of them in SQL); "
-          f"incidents after the kill: {len(after_kill)}")
+    for balancer in deployment.balancers:
+        on_dead = {r for r, workers in before.items()
+                   if tally.balancer[r] == balancer and workers and workers[-1] in dead}
+        assert on_dead, f"no {balancer} rater was on the killed host {dead}: {before}"
+        for rater in on_dead:
+            later = [w for t, w in tally.served[rater] if t > marks["killed"]]
+            assert later and not set(later) & dead, f"{balancer} rater {rater}: {later}"
+    # What a rater saw go wrong says what: a broken stream, the balancer's 502/503, or the
+    # arena's own error with its message.
     for incident in tally.incidents:
-        print(f"  {incident.at - marks['killed']:+.2f}s rater {incident.rater} "
-              f"{incident.step} {incident.worker or '-'} {incident.status} "
-              f"{incident.detail[:150]}")
+        assert incident.detail, f"an error without a message: {incident}"
+        assert incident.status in (0, 409, 404, 502, 503, 504), incident
+    assert marks["board_after_kill"] > 0
+
+
+def report(tally: Tally, marks: dict[str, float], in_sql: dict[str, list[str]]) -> None:
+    """What happened, for the log of the run (pytest -s shows it)."""
+    print(f"\n{len(tally.acknowledged)} votes acknowledged in {tally.battles} battles; "
+          f"{len(tally.unknown)} votes whose answer was lost "
+          f"({len(tally.unknown & set(in_sql))} of them in SQL); host killed at 0 s, Redis "
+          f"restarted at {marks.get('redis_restart', 0) - marks['killed']:+.1f} s")
+    for incident in tally.incidents:
+        print(f"  {incident.at - marks['killed']:+.2f}s {tally.balancer[incident.rater]} "
+              f"rater {incident.rater} {incident.step} {incident.worker or '-'} "
+              f"{incident.status} {incident.detail[:150]}")

@@ -1,0 +1,212 @@
+"""Votes/s and latency through the load balancer: two arena hosts on PostgreSQL and Redis.
+
+The deployment of tests/test_multihost.py (examples/deploy/'s files; tests/fixtures/
+deployment.py starts it), here on one machine: a PostgreSQL cluster of its own (fsync on, as
+in production, unless `--no-fsync`), Debian's redis-server, two `arena serve --workers W
+--no-ui` hosts and Debian's nginx in front. The battles are already generated: each rater
+session (issued by the arena through nginx) gets one ready battle written into Redis as the
+battle service leaves it after two turns (benchmarks/vote_throughput.py's `ready_state`), so
+what is measured is the vote: nginx, a worker (session check, limits, the Redis admission),
+its SQL writer's commit to PostgreSQL, the settle in Redis.
+
+The peer, in the same run and on the same deployment: the same votes sent straight to the
+workers (round robin, no balancer). Rounds alternate, balancer then direct, each on its own
+fresh battles, so that a slow stretch of the shared machine hits both; reported per round and
+as medians, with the ratio balancer / direct.
+
+- open loop (`--rate R`, default): votes arrive as a Poisson process of R per second;
+  latency counts from each vote's scheduled arrival (the test of "R votes/s, p99 < X ms");
+- closed loop (`--concurrency C`): C raters vote again as soon as their vote returns (the
+  ceiling; latency is then C / throughput by construction).
+
+Afterwards every acknowledged vote must be in PostgreSQL once (else the script exits 1).
+
+    .venv/bin/python benchmarks/multihost.py --rate 500 --votes 4000 --rounds 3
+    .venv/bin/python benchmarks/multihost.py --concurrency 32 --votes 4000 --rounds 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import gc
+import os
+import secrets
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+
+from fixtures.balancers import Nginx  # noqa: E402
+from fixtures.deployment import ArenaHost, DebianRedis, LocalPostgres  # noqa: E402
+from fixtures.scripted_models import ScriptedModels  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
+from vote_throughput import (  # noqa: E402
+    SALT,
+    cast_votes_at_rate,
+    cast_votes_raw,
+    issue_sessions,
+    percentile,
+    process_cpu_s,
+    seed_battles,
+)
+
+MODELS = ("model-x", "model-y")  # the names ready_state's battles carry
+KEYS = {
+    "rater_salt": SALT, "trusted_proxies": ["127.0.0.1"],
+    "votes_per_hour": 1000000, "votes_per_day": 1000000, "votes_per_day_per_address": 10000000,
+    "leaderboard_every_votes": 1000000, "leaderboard_interval_s": 86400,
+}
+
+
+def write_secret(path: Path) -> str:
+    path.touch(mode=0o600)
+    path.write_text(secrets.token_urlsafe(32), encoding="utf-8")
+    return str(path)
+
+
+def start_deployment(root: Path, db_url: str, workers: int) -> tuple:
+    """Redis, the scripted models (only probed: no battle is generated), two hosts, nginx."""
+    for name in ("redis", "host-a", "host-b", "nginx"):
+        (root / name).mkdir()
+    redis = DebianRedis(root / "redis", secrets.token_hex(24)).start()
+    models = ScriptedModels(MODELS).start()
+    keys = {**KEYS, "session_secret_file": write_secret(root / "session_secret"),
+            "operator_token_file": write_secret(root / "operator_token")}
+    env = {"ARENA_DB_URL": db_url, "ARENA_REDIS_URL": redis.url, "ARENA_LOG_LEVEL": "WARNING"}
+    hosts = [ArenaHost(name, root / f"host-{name}", example=f"host-{name}.toml", env=env,
+                       models_toml=models.models_toml(), keys=keys, workers=workers).start()
+             for name in ("a", "b")]
+    for host in hosts:
+        host.wait_ready()
+    nginx = Nginx(root / "nginx", [a for h in hosts for a in h.addresses],
+                  tag_upstream=False).start()
+    return redis, models, hosts, nginx
+
+
+async def cast_direct(urls: list[str], battles: list, cast) -> tuple[list, list, float]:
+    """The peer: the battles dealt round robin to the workers, cast at once on each (a
+    `rate` is split evenly, so the whole arrives at the same rate)."""
+    shares = [battles[i::len(urls)] for i in range(len(urls))]
+    results = await asyncio.gather(*(cast(url, share) for url, share in zip(urls, shares,
+                                                                           strict=True)))
+    latencies = [ms for result in results for ms in result[0]]
+    codes = [code for result in results for code in result[1]]
+    return latencies, codes, max(result[2] for result in results)
+
+
+def one_round(mode: str, targets: dict, battles: list, args: argparse.Namespace,
+              pids: dict[str, list[int]]) -> dict:
+    """Cast `battles`' votes through the balancer or straight to the workers; the figures."""
+    if args.rate is not None:
+        share = args.rate if mode == "balancer" else args.rate / len(targets["direct"])
+        cast = functools.partial(cast_votes_at_rate, rate=share)
+    else:
+        share = args.concurrency if mode == "balancer" else \
+            max(1, args.concurrency // len(targets["direct"]))
+        cast = functools.partial(cast_votes_raw, concurrency=share)
+    cpu_before = {name: sum(map(process_cpu_s, ps)) for name, ps in pids.items()}
+    gc.collect()
+    gc.freeze()
+    gc.disable()  # a collection of the raters' process would count as server latency
+    try:
+        if mode == "balancer":
+            latencies, codes, elapsed = asyncio.run(cast(targets["balancer"], battles))
+        else:
+            latencies, codes, elapsed = asyncio.run(cast_direct(targets["direct"], battles,
+                                                                cast))
+    finally:
+        gc.enable()
+    cpu = {name: (sum(map(process_cpu_s, ps)) - cpu_before[name]) * 1000 / len(codes)
+           for name, ps in pids.items()}
+    return {"mode": mode, "votes": len(codes), "accepted": codes.count(200),
+            "rate": len(codes) / elapsed, "p50": statistics.median(latencies),
+            "p90": percentile(latencies, 90), "p99": percentile(latencies, 99),
+            "max": max(latencies), "cpu": cpu,
+            "refused": {c: codes.count(c) for c in set(codes) if c != 200}}
+
+
+def print_rounds(rounds: list[dict]) -> None:
+    names = list(rounds[0]["cpu"])
+    print("| round | path | votes | accepted | votes/s | p50 ms | p90 ms | p99 ms | max ms | "
+          f"CPU ms/vote: {' / '.join(names)} |")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    for index, r in enumerate(rounds):
+        cpu = " / ".join(f"{r['cpu'][n]:.2f}" for n in names)
+        print(f"| {index // 2 + 1} | {r['mode']} | {r['votes']} | {r['accepted']} "
+              f"| {r['rate']:.0f} | {r['p50']:.1f} | {r['p90']:.1f} | {r['p99']:.1f} "
+              f"| {r['max']:.1f} | {cpu} |" + (f" refused {r['refused']}" if r["refused"]
+                                              else ""))
+    for key in ("rate", "p50", "p99"):
+        lb = statistics.median(r[key] for r in rounds if r["mode"] == "balancer")
+        direct = statistics.median(r[key] for r in rounds if r["mode"] == "direct")
+        print(f"median {key}: balancer {lb:.1f}, direct {direct:.1f}, "
+              f"balancer / direct {lb / direct:.2f}")
+
+
+def voted_in_sql(db_url: str) -> int:
+    engine = create_engine(db_url)
+    with engine.connect() as connection:
+        count = connection.execute(text("SELECT count(*) FROM vote")).scalar_one()
+    engine.dispose()
+    return int(count)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--votes", type=int, default=3000, help="votes per round")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of each path")
+    parser.add_argument("--rate", type=float, default=None, help="open loop: votes/s")
+    parser.add_argument("--concurrency", type=int, default=32, help="closed loop raters")
+    parser.add_argument("--workers", type=int, default=2, help="workers per host")
+    parser.add_argument("--no-fsync", action="store_true", help="PostgreSQL with fsync off")
+    parser.add_argument("--root", type=Path, default=Path("/tmp/arena-scale"))
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    args.root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=args.root, prefix="multihost-") as tmp, \
+            LocalPostgres(args.root, fsync=not args.no_fsync) as postgres:
+        root = Path(tmp)
+        db_url = postgres.create_database("arena")
+        redis, models, hosts, nginx = start_deployment(root, db_url, args.workers)
+        try:
+            targets = {"balancer": nginx.url,
+                       "direct": [url for host in hosts for url in host.urls]}
+            pids = {"hosts": [h.process.pid for h in hosts], "nginx": [nginx.process.pid],
+                    "redis": [redis.process.pid], "postgres": [postgres.pid()]}
+            load_before = os.getloadavg()[0]
+            rounds = []
+            for _ in range(args.rounds):
+                for mode in ("balancer", "direct"):
+                    tokens = asyncio.run(issue_sessions(nginx.url, args.votes))
+                    battles = asyncio.run(seed_battles(redis.url, tokens))
+                    rounds.append(one_round(mode, targets, battles, args, pids))
+            stored = voted_in_sql(db_url)
+        finally:
+            nginx.stop()
+            for host in hosts:
+                host.stop()
+            models.stop()
+            redis.stop()
+    load = (f"open loop at {args.rate:g} votes/s (Poisson)" if args.rate is not None
+            else f"closed loop, {args.concurrency} raters")
+    fsync = "off" if args.no_fsync else "on"
+    print(f"two hosts x {args.workers} workers, PostgreSQL (fsync {fsync}), Debian "
+          f"redis-server, nginx; {load}; load average before: {load_before:.1f}, "
+          f"after: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print_rounds(rounds)
+    accepted = sum(r["accepted"] for r in rounds)
+    print(f"votes in PostgreSQL: {stored}, acknowledged: {accepted}")
+    if stored != accepted:
+        sys.exit(f"LOST OR EXTRA VOTES: acknowledged {accepted}, in PostgreSQL {stored}")
+
+
+if __name__ == "__main__":
+    main()
