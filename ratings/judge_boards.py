@@ -6,11 +6,13 @@
   averaged out). Both are centred on the same mean over the same models, so a model's
   difference judge − human is comparable.
 - Rank agreement: Spearman's ρ and Kendall's τ-b of the two boards' ratings (scipy.stats).
-- Per model: the rating difference judge − human (Elo points) with a paired cluster
-  bootstrap interval: each round reweights the battles (the same draws as
-  `ratings.judge_bias`), refits both Bradley–Terry boards on the weighted counts and takes
-  the difference, so the interval knows the two boards share their battles. `flagged`: the
-  two boards' own intervals do not overlap.
+- Intervals: a cluster bootstrap over battles (the same draws as `ratings.judge_bias`):
+  each round reweights the battles, refits both Bradley–Terry boards on the weighted counts
+  and keeps both rating vectors. A battle's two verdicts travel together, so the judge
+  board's interval is not narrowed by counting every battle twice (a sandwich interval on
+  the verdicts would treat them as independent votes), and the difference judge − human per
+  model (Elo points) gets a paired interval that knows the two boards share their battles.
+  `flagged`: the two boards' intervals do not overlap.
 - Style: the style-control coefficients (`ratings.controlled.style_control`: length,
   headers, lists, bold; logits per SD of the normalised difference) fitted on the human
   votes and on the verdicts, side by side.
@@ -87,9 +89,10 @@ def _weighted_ratings(counts: BattleCounts, cell: np.ndarray, row_battle: np.nda
     return out
 
 
-def difference_draws(judged: JudgedBattles, bootstrap: BattleBootstrap, options: RatingOptions,
-                     models: list[str]) -> np.ndarray:
-    """Bootstrap draws of judge − human ratings (rounds x models), paired by battle."""
+def board_draws(judged: JudgedBattles, bootstrap: BattleBootstrap, options: RatingOptions,
+                models: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Bootstrap draws (rounds x models) of the human and of the judge ratings, paired by
+    battle."""
     options = board_options(options)
     positions = pd.Index(judged.battles["battle_id"])
     draws = []
@@ -100,12 +103,14 @@ def difference_draws(judged: JudgedBattles, bootstrap: BattleBootstrap, options:
         counts, cell = _cells(selected, models)
         draws.append(bootstrap.apply(partial(_weighted_ratings, counts, cell, row_battle,
                                              options=options)))
-    return draws[1] - draws[0]
+    return draws[0], draws[1]
 
 
-def boards_side_by_side(human: Leaderboard, judge: Leaderboard, draws: np.ndarray | None,
-                        models: list[str], level: float) -> pd.DataFrame:
-    """One row per model (BOARD_COLUMNS), ordered by the human rating."""
+def boards_side_by_side(human: Leaderboard, judge: Leaderboard,
+                        draws: tuple[np.ndarray, np.ndarray] | None, models: list[str],
+                        level: float) -> pd.DataFrame:
+    """One row per model (BOARD_COLUMNS), ordered by the human rating; intervals from
+    `draws` (`board_draws`), else the boards' own."""
     h = human.table.set_index("model").reindex(models)
     j = judge.table.set_index("model").reindex(models)
     table = pd.DataFrame({
@@ -114,9 +119,10 @@ def boards_side_by_side(human: Leaderboard, judge: Leaderboard, draws: np.ndarra
         "judge_rating": j["rating"], "judge_lower": j["lower"], "judge_upper": j["upper"],
     }).reset_index(drop=True)
     table["difference"] = table["judge_rating"] - table["human_rating"]
-    if draws is not None and len(draws):
-        low, high = percentile_interval(draws, level)
-        table["difference_lower"], table["difference_upper"] = low, high
+    if draws is not None and len(draws[0]):
+        for who, values in zip(("human", "judge", "difference"),
+                               (*draws, draws[1] - draws[0]), strict=True):
+            table[f"{who}_lower"], table[f"{who}_upper"] = percentile_interval(values, level)
     else:
         table["difference_lower"] = table["difference_upper"] = np.nan
     table["flagged"] = ((table["judge_lower"] > table["human_upper"])

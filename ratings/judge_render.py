@@ -161,8 +161,9 @@ def _boards_section(report: JudgeFindings) -> list[str]:
              _number(bool(b["flagged"]), 0)] for b in report.boards.to_dict("records")]
     return ["## The two leaderboards", "",
             f"Rank correlation over {r['models']} models: Spearman ρ "
-            f"{_number(r['spearman'], 3)}, Kendall τ {_number(r['kendall'], 3)}. Flagged: "
-            "the two boards' intervals do not overlap.", "",
+            f"{_number(r['spearman'], 3)}, Kendall τ {_number(r['kendall'], 3)}. Both boards "
+            "average the same rating, so a model the judge lifts pushes the others down a "
+            "little. Flagged: the two boards' intervals do not overlap.", "",
             _table(["model", "human rank", "human rating", "CI", "judge rank",
                     "judge rating", "CI", "judge − human", "CI", "flagged"], rows), ""]
 
@@ -173,9 +174,9 @@ def report_markdown(report: JudgeFindings) -> str:
     head = [f"# Judge report: {report.judge_model}", "",
             f"{n['battles']} battles voted by the humans and judged ({n['verdicts']} "
             f"verdicts). Intervals at {report.level:.0%}: rates and differences by a "
-            f"bootstrap over battles ({report.rounds} rounds, seed {report.seed}), "
-            "consistency and agreement by Wilson's interval, ratings as the boards' "
-            "options say.", ""]
+            f"bootstrap over battles ({report.rounds} rounds, seed {report.seed}; ratings "
+            "too), "
+            "consistency and agreement by Wilson's interval.", ""]
     return "\n".join(head + _position_section(report) + _self_preference_section(report)
                      + _style_section(report) + _agreement_section(report)
                      + _boards_section(report))

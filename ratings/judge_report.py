@@ -38,9 +38,9 @@ from ratings.judge_bias import (
     self_preference,
 )
 from ratings.judge_boards import (
+    board_draws,
     boards_side_by_side,
     both_boards,
-    difference_draws,
     rank_correlation,
     style_side_by_side,
 )
@@ -124,7 +124,7 @@ def judge_report(battles: pd.DataFrame, judge_model: str | None = None,
     human_board, judge_board = both_boards(judged, options)
     models = sorted(set(human_board.table["model"]) | set(judge_board.table["model"]))
     boards = boards_side_by_side(human_board, judge_board,
-                                 difference_draws(judged, bootstrap, options, models), models,
+                                 board_draws(judged, bootstrap, options, models), models,
                                  level)
     style, problems = style_side_by_side(judged, options)
     counts = {"battles": judged.n_battles, "verdicts": len(judged.verdicts),
