@@ -10,10 +10,14 @@ from pathlib import Path
 
 from factories import make_battle
 from fixtures.judge_endpoint import Refuse, split_sides
+from typer.testing import CliRunner
 
+from arena.cli import app
 from arena.store import BattleLog
 from arena.transfer.export import export_battles
 from arena.transfer.importer import read_entries
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def arena(*args: str) -> subprocess.CompletedProcess[str]:
@@ -91,12 +95,45 @@ def test_a_judge_that_is_down_or_unknown_stops_the_run_before_it_starts(tmp_path
     voted_log(tmp_path, count=1)
     config = write_config(tmp_path, '[[models]]\nname = "gone"\n'
                                     'base_url = "http://127.0.0.1:9"\n')
-    down = arena("judge", "--config", str(config), "--judge", "gone")
-    assert down.returncode == 1
+    runner = CliRunner()  # in-process: these end before any battle is read
+
+    def judge(*args: str):
+        return runner.invoke(app, ["judge", "--config", str(config), *args])
+
+    down = judge("--judge", "gone")
+    assert down.exit_code == 1
     assert "the judge model 'gone' at http://127.0.0.1:9 gave no usable answer" in down.stderr
-    unknown = arena("judge", "--config", str(config), "--judge", "nobody")
-    assert unknown.returncode == 1 and "no model named 'nobody'" in unknown.stderr
-    usage = arena("judge", "--config", str(config), "--judge", "gone", "--panel", "p")
-    assert usage.returncode == 2 and "a panel needs two or more --judge" in usage.stderr
+    unknown = judge("--judge", "nobody")
+    assert unknown.exit_code == 1 and "no model named 'nobody'" in unknown.stderr
+    usage = judge("--judge", "gone", "--panel", "p")
+    assert usage.exit_code == 2 and "a panel needs two or more --judge" in usage.stderr
+    alone = judge("--report-only")
+    assert alone.exit_code == 2 and "--report-only needs --report DIR" in alone.stderr
     with BattleLog(f"sqlite:///{tmp_path / 'arena.db'}") as log:
         assert log.count_battles(mode="judge") == 0
+
+
+def test_judge_then_report_on_an_export_with_a_judge_that_prefers_the_longer_answer(
+        scripted_judge, tmp_path):
+    export = tmp_path / "demo.jsonl"
+    subprocess.run([sys.executable, str(REPO / "examples" / "make_demo_log.py"), "--out",
+                    str(export), "--battles", "160", "--seed", "5"], check=True,
+                   capture_output=True, timeout=120)
+    config = write_config(tmp_path, scripted_judge.models_toml("longer"))
+    scripted_judge.policy = lambda body: ("A" if len(split_sides(body)[0])
+                                          > len(split_sides(body)[1]) else "B")
+    report = tmp_path / "report"
+    done = arena("judge", "--config", str(config), "--judge", "longer", "--file", str(export),
+                 "--out", str(tmp_path / "verdicts.jsonl"), "--report", str(report))
+    assert done.returncode == 0, done.stderr
+    assert "failed calls 0" in done.stdout and f"judge report written to {report}" in done.stdout
+    assert (report / "judge_report.md").is_file() and (report / "judge_report.json").is_file()
+    merged = [entry.record for entry in read_entries(report / "votes-and-verdicts.jsonl")]
+    humans = [r for r in merged if r.mode != "judge"]
+    verdicts = [r for r in merged if r.mode == "judge"]
+    assert len(verdicts) == 2 * len([r for r in humans if r.mode in ("anonymous", "named")])
+    # The judge always picked the longer conversation, whichever side it was shown on.
+    for verdict in verdicts[:20]:
+        first = sum(len(m["content"]) for m in verdict.conversation_a if m["role"] != "system")
+        second = sum(len(m["content"]) for m in verdict.conversation_b if m["role"] != "system")
+        assert verdict.winner == ("model_a" if first > second else "model_b")
