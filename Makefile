@@ -37,12 +37,16 @@ $(BENCH_VENV)/.installed: pyproject.toml
 	touch $@
 
 # Debian packages, installed only where missing: Chromium for the browser tests, PostgreSQL for
-# the storage tests against a real server, npm for axe-core (the accessibility checks).
+# the storage tests against a real server, npm for axe-core (the accessibility checks), nginx,
+# HAProxy and redis-server for the several-hosts test (tests/test_multihost.py).
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium fonts-noto-color-emoji"; \
 	command -v pg_ctl >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
+	command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
+	command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing="$$missing haproxy"; \
+	[ -x /usr/bin/redis-server ] || missing="$$missing redis-server"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
