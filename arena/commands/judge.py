@@ -59,7 +59,8 @@ def judge(
     top_p: float = typer.Option(1.0, min=0.0, max=1.0, help="Judge sampling top_p."),
     modes: list[str] = typer.Option(None, "--mode", help="Battle modes judged (repeatable; "
                                     "default anonymous and named)."),
-    limit: int = typer.Option(None, min=1, help="Judge at most this many battles."),
+    limit: int = typer.Option(None, min=1, help="Judge only the first N battles (in log "
+                              "order; a larger N later goes on from there)."),
     panel: str = typer.Option(None, "--panel", metavar="NAME", help="Also store the judges' "
                               "combined verdict (strict majority, else tie) under NAME."),
     report: Path = typer.Option(None, "--report", metavar="DIR", help="Write the judge "
