@@ -2,7 +2,9 @@
 
 A thin wrapper over the `ratings` package (which knows nothing about the arena): it parses
 flags into `ratings.RatingOptions`, runs `ratings.manifest.rate_file`, prints the table and
-writes the output, its manifest and optional plots.
+writes the output, its manifest and optional plots. With --db/--config and no INPUT it rates
+the database where it lies (`arena.jobs.db_ratings`: counts aggregated in SQL, no export),
+unless the options need the battles one by one: then it says why and rates an export.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ re-runs a manifest and says whether the table came out byte-identical.
 (re-votes, mode replay); with --out FILE.json it writes the comparison there."""
 
 
+DB_HELP = ("Rate the battles in this database, counted in SQL (options that need each "
+           "battle: exported to a JSONL file first, kept for the manifest).")
 DEDUPE_HELP = ("Count a rater's identical first prompt once: keep their first battle with "
                "it (needs the conversations).")
 ROBUSTNESS_HELP = ("Report the fewest votes whose removal would change #1 and each adjacent "
@@ -66,8 +70,7 @@ def ratings(
     input: Path = typer.Argument(None, help="Vote log: .parquet, .jsonl (our export), "
                                  ".json (FastChat clean_battle) or .csv. Omit it to "
                                  "rate the arena's database (--db or --config)."),
-    db: str = typer.Option(None, "--db", help="Rate the battles in this database "
-                           "(exported to a JSONL file first, kept for the manifest)."),
+    db: str = typer.Option(None, "--db", help=DB_HELP),
     config: Path = typer.Option(None, "--config",
                                 help="Arena config: rate the database of its [arena] "
                                 "db_url (without INPUT); its [[models]] states fill the "
@@ -149,19 +152,23 @@ def rate(
 
     try:
         if from_manifest is not None:
-            _rerun_manifest(from_manifest, input, out)
+            _rerun_manifest(from_manifest, input, out, db, config)
             return
-        input = _input_file(input, db, config, out)
         anchor_pair = _parse_anchor(anchor)
         options["model_states"] = _config_states(config)
         rating_options = _rating_options(options, anchor_pair, where, style_features)
+        if input is None and (db or config) and compare_replay is None:
+            run = _rate_in_database(db, config, rating_options, by, out)
+            if run is not None:
+                _check_anchor(run, anchor_pair)
+                _write_outputs(run, by, out, plot)
+                return
+        input = _input_file(input, db, config, out)
         if compare_replay is not None:
             _compare_judges(input, compare_replay, rating_options, input_format, out)
             return
         run = rate_file(input, rating_options, by, input_format)
-        if anchor_pair and all(anchor_pair[0] not in b.table["model"].values
-                               for b in run.boards.values()):
-            raise typer.BadParameter(f"--anchor: no model named {anchor_pair[0]!r}")
+        _check_anchor(run, anchor_pair)
     except (BattleDataError, ManifestError, ValueError) as bad:
         if isinstance(bad, typer.BadParameter):
             raise
@@ -170,12 +177,65 @@ def rate(
     _write_outputs(run, by, out, plot)
 
 
-def _rerun_manifest(manifest: Path, input: Path | None, out: Path | None) -> None:
-    """`--from-manifest`: re-run it, print the table, exit 1 unless it came out identical."""
+def _check_anchor(run: RatingRun, anchor: tuple[str, float] | None) -> None:
+    if anchor and all(anchor[0] not in b.table["model"].values for b in run.boards.values()):
+        raise typer.BadParameter(f"--anchor: no model named {anchor[0]!r}")
+
+
+def _rate_in_database(db: str | None, config: Path | None, options: RatingOptions,
+                      by: str | None, out: Path | None) -> RatingRun | None:
+    """Rate the database in SQL (the run, its manifest written with --out); None, after
+    saying why, when the options need an export."""
+    from arena.config import ConfigError, resolve_db_url
+    from arena.jobs.db_ratings import NotInSql, rate_database, write_db_run
+    from arena.store import BattleLog
+    from ratings.report import OUTPUT_SUFFIXES
+
+    if out is not None and out.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise typer.BadParameter(f"--out {out}: use a .csv, .json or .md file name")
+    try:
+        url = resolve_db_url(db, config)
+    except ConfigError as bad:
+        raise typer.BadParameter(str(bad)) from None
+    try:
+        with BattleLog(url) as log:
+            run, source = rate_database(log, options, by)
+    except NotInSql as reason:
+        typer.echo(f"rating an export of the database: {reason}", err=True)
+        return None
+    typer.echo(f"rated {run.rows_read} voted battles in {source.url} (counted in SQL, "
+               f"{len(source.rows)} aggregated rows, watermark {source.window.below})", err=True)
+    if out is not None:
+        typer.echo(f"wrote its manifest {write_db_run(run, source, out)}", err=True)
+    return run
+
+
+def _rerun_manifest(manifest: Path, input: Path | None, out: Path | None,
+                    db: str | None = None, config: Path | None = None) -> None:
+    """`--from-manifest`: re-run it, print the table, exit 1 unless it came out identical.
+    A manifest of a database run reads the same votes again (--db/--config, else the
+    recorded database)."""
+    import json
+
+    from arena.jobs.db_ratings import is_db_manifest, rerun_db_manifest
     from ratings.manifest import rerun_manifest
     from ratings.report import render_text
 
-    result = rerun_manifest(manifest, input_path=input, output=out)
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        data = {}  # rerun_manifest says what is wrong with it
+    if isinstance(data, dict) and is_db_manifest(data):
+        url = None
+        if db or config:
+            from arena.config import resolve_db_url
+            url = resolve_db_url(db, config)
+        result = rerun_db_manifest(manifest, data, url, out)
+        if not result.same_votes:
+            typer.echo("note: the votes below the watermark are not those recorded (a "
+                       "relabelled or deleted battle?)", err=True)
+    else:
+        result = rerun_manifest(manifest, input_path=input, output=out)
     typer.echo(render_text(result.run.boards, result.run.by, result.run.overall))
     verdict = "identical to" if result.identical else "DIFFERENT from"
     typer.echo(f"\nwrote {result.output} ({verdict} the recorded output, SHA-256 "
@@ -246,11 +306,13 @@ def _rating_options(options: dict[str, Any], anchor: tuple[str, float] | None,
 
 def _write_outputs(run: RatingRun, by: str | None, out: Path | None, plot: Path | None) -> None:
     """Print the table; write it with its manifest (--out) and the figures (--plot)."""
-    from ratings.manifest import write_run
+    from ratings.manifest import manifest_path, write_run
     from ratings.report import render_text
 
     typer.echo(render_text(run.boards, by, run.overall))
-    if out is not None:
+    if out is not None and run.input_format == "database":
+        typer.echo(f"\nwrote {out} and {manifest_path(out)}")
+    elif out is not None:
         manifest = write_run(run, out)
         typer.echo(f"\nwrote {out} and {manifest}")
     if plot is not None:

@@ -1,0 +1,284 @@
+"""Ratings straight from the SQL log: counts aggregated in the database, no export.
+
+`rate_database` asks the database (arena.store.aggregate) for the voted battles below a
+watermark, grouped by what the options need: model pair, winner, mode and flags always; the
+`--where`/`--by` columns (category: the labels and the rater's category); with style control
+the stored style features battle by battle, in export order, because the z-scores sum in that
+order. The aggregated rows become a battles frame (`ratings.counted.expand_counts`) that
+`ratings` rates exactly as it rates our JSONL export of the same log, and the speed columns
+(median time to first token, tokens per second) come from the stored speed of every
+generation of the battles each board uses. The board is byte-identical to `arena ratings
+EXPORT.jsonl` with the same options (tests/test_ratings_sql.py).
+
+Options the database cannot answer fall back to the export path, with the reason
+(`sql_unsupported`): online Elo (order of the votes), the rater test and vote filters (each
+rater's votes, times and prompts), sampling correction (weights normalised over the battles),
+judge boards (the judge's name), and `--where`/`--by` on a column the SQL path does not read.
+
+The manifest (`write_db_run`) records the database (password hidden), the watermark, a digest
+of the aggregated rows and every option; `rerun_db_manifest` reads the same votes (below the
+watermark: later votes never change them) and says whether the table came out byte-identical.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from arena.store import BattleLog
+from arena.store.aggregate import (
+    COLUMNS,
+    Window,
+    battle_rows_query,
+    read_frame,
+    speeds_query,
+    vote_counts_query,
+    watermark,
+)
+from arena.store.derived import STYLE_COLUMNS
+from arena.store.engine import describe_url
+from ratings.categories import with_category_sets
+from ratings.counted import COUNT, expand_counts
+from ratings.errors import BattleDataError, NoBattlesLeft
+from ratings.io import normalise_frame
+from ratings.leaderboard import Leaderboard, compute_leaderboard
+from ratings.manifest import (
+    MANIFEST_VERSION,
+    RatingRun,
+    file_sha256,
+    manifest_path,
+    package_versions,
+    rate_frame,
+    vote_filter_summary,
+    with_rank_change,
+)
+from ratings.options import RatingOptions
+from ratings.prepare import select_battles
+from ratings.report import write_output
+
+BASE_COLUMNS = ("model_a", "model_b", "winner", "mode", "flags")
+SPEED_VALUES = ("model", "ttft_s", "tokens_per_s")
+
+
+class NotInSql(BattleDataError):
+    """These options need the battles one by one: rate an export instead (the reason says
+    why)."""
+
+
+def sql_unsupported(options: RatingOptions, by: str | None) -> str | None:
+    """Why the SQL path cannot rate with these options (None: it can)."""
+    if options.method == "elo":
+        return "online Elo depends on the order of the votes"
+    if options.raters or options.exclude_flagged:
+        return "the rater test needs every rater's votes"
+    if options.max_votes_per_rater_per_day is not None or options.dedupe_prompts:
+        return "vote filters need each rater's votes, times and prompts"
+    if options.sampling_correction:
+        return "sampling correction normalises weights over the battles one by one"
+    if options.judge is not None:
+        return "judge boards need the judge's name of every verdict"
+    for column in [c for c, _ in options.where] + ([by] if by else []):
+        if column != "category" and column not in COLUMNS:
+            return f"--where/--by {column}: not a column the SQL path reads"
+    return None
+
+
+def needed_columns(options: RatingOptions, by: str | None) -> list[str]:
+    """The columns to group by: the base ones, the filter columns, the style features."""
+    columns = list(BASE_COLUMNS)
+    for column in [c for c, _ in options.where] + ([by] if by else []):
+        extra = ("labels", "category") if column == "category" else (column,)
+        columns += [c for c in extra if c not in columns]
+    if options.style:
+        columns += [c for c in STYLE_COLUMNS if c not in columns]
+    return columns
+
+
+@dataclass
+class DbSource:
+    """What a rating read from the database: the aggregated rows, the generations' speeds
+    and the window they cover."""
+
+    url: str  # password hidden
+    window: Window
+    rows: pd.DataFrame
+    speeds: pd.DataFrame
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 of the aggregated rows and speeds (values and column names)."""
+        digest = hashlib.sha256()
+        for frame in (self.rows, self.speeds):
+            digest.update(json.dumps(list(map(str, frame.columns))).encode())
+            digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+        return digest.hexdigest()
+
+
+def read_source(log: BattleLog, options: RatingOptions, by: str | None,
+                below: int | None = None) -> DbSource:
+    """The aggregated votes below `below` (default: the current watermark), in one read
+    transaction (SQLite: one snapshot; PostgreSQL: every vote below it has committed)."""
+    columns = needed_columns(options, by)
+    filters = [c for c in columns if c not in STYLE_COLUMNS and c not in ("model_a", "model_b")]
+    with log.connections.read() as connection:
+        window = Window(watermark(connection) if below is None else below)
+        query = battle_rows_query if options.style else vote_counts_query
+        rows = read_frame(connection, query(columns, window))
+        speeds = read_frame(connection, speeds_query(filters, window))
+    return DbSource(describe_url(log.url), window, rows, speeds)
+
+
+def battles_frame(rows: pd.DataFrame, options: RatingOptions) -> pd.DataFrame:
+    """The battles frame of aggregated rows, as `ratings.io` reads our JSONL export."""
+    if len(rows) == 0:
+        raise BattleDataError("the database holds no voted battles below the watermark; "
+                              "there is nothing to rate")
+    rows = rows.assign(status="voted")
+    if "labels" in rows.columns or "category" in rows.columns:
+        rows = with_category_sets(rows.copy())
+    if options.style:
+        rows = _tokens_or_words(rows, options)
+    return expand_counts(rows, COUNT)
+
+
+def _tokens_or_words(rows: pd.DataFrame, options: RatingOptions) -> pd.DataFrame:
+    """`ratings.style` uses completion tokens when every battle it rates has them, and words
+    otherwise: decide on the battles the board uses, as it does."""
+    words = {f"words_{side}" for side in ("a", "b")}
+    tokens = rows[["tokens_a", "tokens_b"]]
+    if tokens.notna().all().all():
+        return rows.drop(columns=list(words))
+    probe = expand_counts(rows.assign(**{c: 0 for c in ("tokens_a", "tokens_b")}), COUNT)
+    used = select_battles(normalise_frame(probe), options).battles.index
+    if tokens.iloc[np.asarray(used)].notna().all().all():
+        return rows.drop(columns=list(words))
+    return rows.assign(tokens_a=rows["words_a"], tokens_b=rows["words_b"]).drop(
+        columns=list(words))
+
+
+def rate_source(source: DbSource, options: RatingOptions, by: str | None) -> RatingRun:
+    """The boards of `source`, as `ratings.manifest.rate_file` rates an export."""
+    if by is not None and options.style and source.rows[["tokens_a", "tokens_b"]].isna().any(
+            axis=None):
+        raise NotInSql("style control with --by on battles lacking completion tokens")
+    frame = battles_frame(source.rows, options)
+    boards = rate_frame(frame, options, by)
+    overall = None
+    if by is not None:
+        overall = compute_leaderboard(frame, options)
+        with_rank_change(boards, overall)
+    for key, board in boards.items():
+        scoped = options if key is None else RatingOptions.from_dict(
+            {**options.to_dict(), "where": [*map(list, options.where), [by, key]]})
+        set_speeds(board, source.speeds, scoped)
+    if overall is not None:
+        set_speeds(overall, source.speeds, options)
+    return RatingRun(Path(source.url), source.digest, "database", options, by, boards,
+                     len(frame), overall)
+
+
+def set_speeds(board: Leaderboard, speeds: pd.DataFrame, options: RatingOptions) -> None:
+    """Fill the board's median_ttft_s and tokens_per_s from the generations of the battles
+    its selection keeps (the same rules, run once per distinct combination of the filter
+    columns)."""
+    if board.table.empty:
+        return
+    filters = [c for c in speeds.columns if c not in SPEED_VALUES]
+    groups = speeds.groupby(filters, dropna=False, sort=False).ngroup().to_numpy()
+    probe = speeds[filters].drop_duplicates().reset_index(drop=True)
+    probe = probe.assign(model_a="a", model_b="b", status="voted")
+    if "labels" in probe.columns or "category" in probe.columns:
+        probe = with_category_sets(probe)
+    try:
+        kept = select_battles(normalise_frame(probe), options).battles.index.to_numpy()
+    except NoBattlesLeft:
+        kept = np.array([], dtype=np.int64)
+    used = speeds.loc[np.isin(groups, kept)]
+    models = board.table["model"].astype(str)
+    for column, source in (("median_ttft_s", "ttft_s"), ("tokens_per_s", "tokens_per_s")):
+        values = used[["model", source]].dropna()
+        medians = values.astype({source: float}).groupby("model")[source].median()
+        board.table[column] = medians.reindex(models).to_numpy(dtype=float)
+
+
+def rate_database(log: BattleLog, options: RatingOptions, by: str | None = None,
+                  below: int | None = None) -> tuple[RatingRun, DbSource]:
+    """Rate the log's voted battles below `below` (default: all visible now); raises NotInSql
+    when the options need the export path."""
+    reason = sql_unsupported(options, by)
+    if reason is not None:
+        raise NotInSql(reason)
+    source = read_source(log, options, by, below)
+    return rate_source(source, options, by), source
+
+
+def write_db_run(run: RatingRun, source: DbSource, output: Path) -> Path:
+    """Write the table to `output` and its manifest beside it; returns the manifest path."""
+    write_output(run.boards, run.by, output, run.overall)
+    groups = {str(key): {"rows_used": b.rows_used, "dropped": b.dropped,
+                         **({"too_few": b.too_few} if run.options.min_votes else {})}
+              for key, b in run.boards.items()}
+    first = next(iter(run.boards.values()))
+    manifest: dict[str, Any] = {
+        "manifest_version": MANIFEST_VERSION,
+        "input": {"database": source.url, "watermark": source.window.below,
+                  "aggregate_sha256": source.digest, "aggregated_rows": len(source.rows),
+                  "format": "database"},
+        "output": {"path": str(output.resolve()), "sha256": file_sha256(output)},
+        "rows_read": run.rows_read,
+        "rows_used": first.rows_used if run.by is None else None,
+        "dropped": first.dropped if run.by is None else None,
+        "groups": groups if run.by is not None else None,
+        "by": run.by,
+        "seed": run.options.seed,
+        "vote_filters": vote_filter_summary(run),
+        "options": run.options.to_dict(),
+        "versions": package_versions(),
+    }
+    target = manifest_path(output)
+    target.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return target
+
+
+def is_db_manifest(data: dict[str, Any]) -> bool:
+    return isinstance(data.get("input"), dict) and "database" in data["input"]
+
+
+@dataclass
+class DbReproduction:
+    run: RatingRun
+    output: Path
+    manifest: Path
+    expected_sha256: str
+    actual_sha256: str
+    same_votes: bool
+
+    @property
+    def identical(self) -> bool:
+        return self.expected_sha256 == self.actual_sha256
+
+
+def rerun_db_manifest(path: Path, data: dict[str, Any], url: str | None,
+                      output: Path | None = None) -> DbReproduction:
+    """Re-derive a database manifest's table from the log at `url` (default: the recorded
+    database, which names no password), reading only the votes below its watermark."""
+    recorded = data["input"]
+    options = RatingOptions.from_dict(data["options"])
+    by = data.get("by")
+    with BattleLog(url or recorded["database"]) as log:
+        run, source = rate_database(log, options, by, below=int(recorded["watermark"]))
+    same_votes = source.digest == recorded.get("aggregate_sha256")
+    recorded_output = Path(data["output"]["path"])
+    if not recorded_output.is_absolute():
+        recorded_output = path.resolve().parent / recorded_output
+    target = output or recorded_output.with_name(
+        f"{recorded_output.stem}.rerun{recorded_output.suffix}")
+    new_manifest = write_db_run(run, source, target)
+    return DbReproduction(run, target, new_manifest, data["output"]["sha256"],
+                          file_sha256(target), same_votes)
