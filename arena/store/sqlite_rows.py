@@ -40,11 +40,9 @@ def _utc_text(value: datetime | None) -> str | None:
         return None
     if not isinstance(value, datetime) or value.tzinfo is None:
         raise ValueError(f"expected a timezone-aware datetime, got {value!r}")
-    utc = value.astimezone(UTC)
-    return (
-        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d} "
-        f"{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}.{utc.microsecond:06d}"
-    )
+    # "YYYY-MM-DD HH:MM:SS.ffffff+00:00" cut before the zone (isoformat is C, an f-string of
+    # seven fields is not; tests/test_group_commit.py compares the bytes with SQLAlchemy's).
+    return value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
 
 
 def _json_text(value: Any) -> str:
@@ -77,7 +75,7 @@ def row_values(table: Table, row: dict[str, Any]) -> tuple[Any, ...]:
     """One row of `table` (a dict with a value for every column) as the tuple `insert_values`
     binds: each value converted as SQLAlchemy would convert it for SQLite."""
     _, names, converters = _plan(table)
-    return tuple(convert(row[name]) for name, convert in zip(names, converters, strict=True))
+    return tuple([convert(row[name]) for name, convert in zip(names, converters, strict=True)])
 
 
 def insert_values(connection: Connection, table: Table, values: Sequence[tuple[Any, ...]]) -> None:
