@@ -36,13 +36,14 @@ import secrets
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 from fixtures.balancers import Nginx  # noqa: E402
-from fixtures.deployment import ArenaHost, DebianRedis, LocalPostgres  # noqa: E402
+from fixtures.deployment import ArenaHost, DebianRedis, LocalPostgres, descendants  # noqa: E402
 from fixtures.scripted_models import ScriptedModels  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 from vote_throughput import (  # noqa: E402
@@ -51,7 +52,6 @@ from vote_throughput import (  # noqa: E402
     cast_votes_raw,
     issue_sessions,
     percentile,
-    process_cpu_s,
     seed_battles,
 )
 
@@ -99,6 +99,32 @@ async def cast_direct(urls: list[str], battles: list, cast) -> tuple[list, list,
     return latencies, codes, max(result[2] for result in results)
 
 
+def own_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of one process (not its children)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_by_part(parts: dict[str, list[int]]) -> dict[str, float]:
+    """CPU seconds so far of each part's process trees; the arena hosts' split into their
+    web workers and their SQL writer children (multiprocessing's spawned processes)."""
+    seconds: dict[str, float] = {}
+    for name, roots in parts.items():
+        for pid in (p for root in roots for p in descendants(root)):
+            kind = name
+            if name == "hosts":
+                try:
+                    command = Path(f"/proc/{pid}/cmdline").read_bytes()
+                except OSError:
+                    continue
+                kind = "writers" if b"multiprocessing" in command else "workers"
+            seconds[kind] = seconds.get(kind, 0.0) + own_cpu_s(pid)
+    return seconds
+
+
 def one_round(mode: str, targets: dict, battles: list, args: argparse.Namespace,
               pids: dict[str, list[int]]) -> dict:
     """Cast `battles`' votes through the balancer or straight to the workers; the figures."""
@@ -109,7 +135,8 @@ def one_round(mode: str, targets: dict, battles: list, args: argparse.Namespace,
         share = args.concurrency if mode == "balancer" else \
             max(1, args.concurrency // len(targets["direct"]))
         cast = functools.partial(cast_votes_raw, concurrency=share)
-    cpu_before = {name: sum(map(process_cpu_s, ps)) for name, ps in pids.items()}
+    cpu_before = cpu_by_part(pids)
+    raters_before = time.process_time()
     gc.collect()
     gc.freeze()
     gc.disable()  # a collection of the raters' process would count as server latency
@@ -121,8 +148,10 @@ def one_round(mode: str, targets: dict, battles: list, args: argparse.Namespace,
                                                                 cast))
     finally:
         gc.enable()
-    cpu = {name: (sum(map(process_cpu_s, ps)) - cpu_before[name]) * 1000 / len(codes)
-           for name, ps in pids.items()}
+    cpu_after = cpu_by_part(pids)
+    cpu_after["raters"] = time.process_time() - raters_before
+    cpu = {name: (cpu_after[name] - cpu_before.get(name, 0.0)) * 1000 / len(codes)
+           for name in ("workers", "writers", "postgres", "redis", "nginx", "raters")}
     return {"mode": mode, "votes": len(codes), "accepted": codes.count(200),
             "rate": len(codes) / elapsed, "p50": statistics.median(latencies),
             "p90": percentile(latencies, 90), "p99": percentile(latencies, 99),
