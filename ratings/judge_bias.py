@@ -53,17 +53,18 @@ class BattleBootstrap:
     seed: int
 
     def blocks(self) -> Iterator[np.ndarray]:
-        """The weights, shape (block rounds, battles), round after round."""
+        """The weights, shape (block rounds, battles), round after round: each round draws
+        B battle indices uniformly with replacement and counts them (exactly Multinomial(B,
+        1/B), and far cheaper than B sequential binomials)."""
         generator = np.random.default_rng(self.seed)
-        size = max(1, BLOCK_ELEMENTS // max(self.battles, 1))
-        probabilities = np.full(self.battles, 1.0 / max(self.battles, 1))
+        n = self.battles
+        size = max(1, BLOCK_ELEMENTS // max(n, 1))
         for start in range(0, self.rounds, size):
             count = min(size, self.rounds - start)
-            if self.battles == 0:
-                yield np.zeros((count, 0))
-                continue
-            yield generator.multinomial(self.battles, probabilities,
-                                        size=count).astype(np.float64)
+            drawn = generator.integers(0, max(n, 1), size=(count, n))
+            drawn += np.arange(count)[:, None] * n  # one bincount for the whole block
+            yield np.bincount(drawn.ravel(), minlength=count * n).reshape(count, n).astype(
+                np.float64)
 
     def apply(self, statistic: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
         """`statistic(weights)` (one row per round) over every block, stacked."""
