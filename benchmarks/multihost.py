@@ -44,7 +44,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from fixtures.balancers import Nginx  # noqa: E402
 from fixtures.deployment import ArenaHost, DebianRedis, LocalPostgres, descendants  # noqa: E402
-from fixtures.scripted_models import ScriptedModels  # noqa: E402
+from fixtures.scripted_models import ScriptedModelServer  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 from vote_throughput import (  # noqa: E402
     SALT,
@@ -74,7 +74,7 @@ def start_deployment(root: Path, db_url: str, workers: int) -> tuple:
     for name in ("redis", "host-a", "host-b", "nginx"):
         (root / name).mkdir()
     redis = DebianRedis(root / "redis", secrets.token_hex(24)).start()
-    models = ScriptedModels(MODELS).start()
+    models = ScriptedModelServer(MODELS).start()
     keys = {**KEYS, "session_secret_file": write_secret(root / "session_secret"),
             "operator_token_file": write_secret(root / "operator_token")}
     env = {"ARENA_DB_URL": db_url, "ARENA_REDIS_URL": redis.url, "ARENA_LOG_LEVEL": "WARNING"}

@@ -38,7 +38,7 @@ import redis
 from fixtures.balancers import HAProxy, Nginx
 from fixtures.deployment import ArenaHost, DebianRedis, MissingBinary
 from fixtures.raters import Rater, Tally
-from fixtures.scripted_models import ScriptedModels
+from fixtures.scripted_models import ScriptedModelServer
 from sqlalchemy import create_engine, text
 
 pytestmark = pytest.mark.postgres
@@ -86,7 +86,7 @@ def deploy(db_url: str, root: Path, *, workers: int, balancers: tuple[str, ...]
             (root / name).mkdir()
         live = DebianRedis(root / "redis", secrets.token_hex(24)).start()
         started.append(live)
-        models = ScriptedModels(MODELS).start()
+        models = ScriptedModelServer(MODELS).start()
         started.append(models)
         env = {"ARENA_DB_URL": db_url, "ARENA_REDIS_URL": live.url,
                "ARENA_LOG_LEVEL": "WARNING"}
