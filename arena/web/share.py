@@ -51,8 +51,9 @@ VOTE_WORDS = {
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:0 auto;max-width:72rem;padding:1rem;
 color:#1f2328;background:#fff;line-height:1.5}
-h1{font-size:1.4rem}.vote{font-weight:600}.prompt{background:#f3f4f6;border-radius:.5rem;
-padding:.5rem 1rem;margin:1rem 0 .5rem}.answers{display:grid;gap:1rem;
+h1{font-size:1.4rem}h2{font-size:.9rem;margin:1.5rem 0 0;color:#57606a}
+.vote{font-weight:600}.prompt{background:#f3f4f6;border-radius:.5rem;
+padding:.5rem 1rem;margin:.25rem 0 .5rem}.answers{display:grid;gap:1rem;
 grid-template-columns:repeat(auto-fit,minmax(18rem,1fr))}.answer{border:1px solid #d0d7de;
 border-radius:.5rem;padding:.5rem 1rem;overflow-wrap:anywhere}.answer h3{font-size:1rem;
 margin:.25rem 0}pre{overflow-x:auto;background:#f6f8fa;padding:.5rem}
@@ -106,9 +107,9 @@ class SharedBattlePages:
         a, b = html.escape(record.model_a), html.escape(record.model_b)
         parts = [f"<p>Left: <strong>{a}</strong> · Right: <strong>{b}</strong></p>",
                  f'<p class="vote">{VOTE_WORDS[record.winner].format(a=a, b=b)}</p>']
-        for turn in record.turns:
-            parts.append(f'<section><div class="prompt">{self.text(turn.prompt)}</div>'
-                         '<div class="answers">')
+        for number, turn in enumerate(record.turns, start=1):
+            parts.append(f'<section><h2>Prompt {number}</h2><div class="prompt">'
+                         f'{self.text(turn.prompt)}</div><div class="answers">')
             for side, name, generation in (("Left", a, turn.generation_a),
                                            ("Right", b, turn.generation_b)):
                 parts.append(f'<article class="answer"><h3>{side}: {name}</h3>'
