@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from fixtures.battle_service import RuleArena, kinds
 
 from arena.battles import BattleEvent
 from arena.battles.stopping import STOPPED_UNVOTABLE, STOPPED_VOTABLE
-from arena.errors import NotYourBattle, VoteConflict
+from arena.errors import BattleNotFound, NotYourBattle, VoteConflict
+from arena.live.embedded import EmbeddedRedis
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -139,3 +141,26 @@ async def test_stop_after_the_answers_finished_changes_nothing(make_arena):
     await first.service.vote(battle_id, OWNER, "model_a")
     assert len(first.logged(battle_id).turns) == 2
     assert await first.service.stop(battle_id, OWNER) is False  # voted: nothing to stop
+
+
+async def test_with_redis_down_the_streaming_worker_still_stops_and_the_other_says_so(
+        make_arena, tmp_path: Path):
+    redis = EmbeddedRedis(data_dir=tmp_path / "own-redis").start()
+    try:
+        first = make_arena(redis_url=redis.url)
+        second = make_arena(like=first)
+        slow_models(first)
+        battle_id, stream = await first.service.start(OWNER, "Keep going.")
+        events: list[BattleEvent] = []
+        async for event in stream:
+            events.append(event)
+            if shown(events, "a") and shown(events, "b") and redis.is_running():
+                redis.kill()
+                with pytest.raises(BattleNotFound):  # no copy there, and Redis is down
+                    await second.service.stop(battle_id, OWNER)
+                assert await first.service.stop(battle_id, OWNER) is True  # its own copy
+        assert kinds(events)[-2:] == ["stopped", "ready"]
+        await first.service.vote(battle_id, OWNER, "model_a")  # votes need no Redis
+    finally:
+        redis.stop()
+    assert first.logged(battle_id).turns[0].generation_a.finish_reason == "stopped"

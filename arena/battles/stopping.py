@@ -110,14 +110,22 @@ class StopSignals(LiveConnection):
         return list(await self.client.mget(keys))
 
     async def _poll_forever(self) -> None:
+        unreachable = False  # warned once per outage, not four times a second
         while self._watched:
             await asyncio.sleep(self.poll_s)
             try:
                 await self.poll_once()
             except LiveStateUnavailable as down:
-                log.warning("stop requests from other workers not read: %s", down)
+                if not unreachable:
+                    log.warning("stop requests from other workers not read until Redis is "
+                                "back: %s", down)
+                unreachable = True
             except Exception:  # polled again next round
                 log.exception("reading stop requests failed")
+            else:
+                if unreachable:
+                    log.info("stop requests from other workers are read again")
+                unreachable = False
 
     async def aclose(self, timeout_s: float = 5.0) -> None:
         """Stop polling (the Redis client is `LiveState`'s to close)."""
