@@ -3,8 +3,9 @@
 Accepted inputs (chosen by file extension, see `read_battles`):
 
 - Parquet (our export): flat columns `model_a, model_b, winner` plus optional `judge, tstamp,
-  mode, status, flags, conversation_a, conversation_b` (JSON text), `tokens_a, tokens_b` and
-  precomputed style-feature columns.
+  mode, status, flags, conversation_a, conversation_b` (JSON text), `tokens_a, tokens_b`,
+  precomputed style-feature columns, and on judge verdicts `judge_model, judge_order,
+  judge_template_hash`.
 - JSONL (our export): one `arena.record.BattleRecord.to_dict()` per line.
 - JSON (FastChat `clean_battle`): a list of objects with `model_a, model_b, winner, judge,
   conversation_a, conversation_b, turn, anony, language, tstamp`.
