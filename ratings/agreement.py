@@ -144,44 +144,50 @@ def pair_votes(original: pd.DataFrame, replay: pd.DataFrame) -> tuple[pd.DataFra
     """One row per (original vote, replay vote) on the same battle, both in original sides.
 
     Columns: battle_id, replay_battle_id, model_a, model_b (the original's sides), swapped,
-    original, replay (outcomes in OUTCOMES). Also returns counts of replay votes left out:
-    `no_original` (its battle is not in `original`) and `original_not_voted`.
-    Raises BattleDataError when a replay names models other than its original's.
+    original, replay (outcomes in OUTCOMES), in the order of `replay`. Also returns counts of
+    replay votes left out: `no_original` (its battle is not in `original`) and
+    `original_not_voted`. Raises BattleDataError when a replay names models other than its
+    original's. Vectorised (a join, not a loop): judge reports match 10^5 verdicts.
     """
     _need(original, ("battle_id", "model_a", "model_b", "winner"), "original")
     _need(replay, ("battle_id", "replay_of", "model_a", "model_b", "winner"), "replay")
     replay = _voted(replay)
-    everything = original.drop_duplicates("battle_id").set_index("battle_id")
     voted = _voted(original).drop_duplicates("battle_id").set_index("battle_id")
-    rows = []
-    unmatched = {"no_original": 0, "original_not_voted": 0}
-    for row in replay.itertuples(index=False):
-        source = row.replay_of
-        if source not in everything.index:
-            unmatched["no_original"] += 1
-            continue
-        if source not in voted.index:
-            unmatched["original_not_voted"] += 1
-            continue
-        first = voted.loc[source]
-        same = (row.model_a, row.model_b) == (first["model_a"], first["model_b"])
-        swapped = (row.model_a, row.model_b) == (first["model_b"], first["model_a"])
-        if not (same or swapped) or first["model_a"] == first["model_b"]:
-            raise BattleDataError(
-                f"replay battle {row.battle_id} of {source} shows {row.model_a} vs "
-                f"{row.model_b}, but the original was {first['model_a']} vs {first['model_b']}"
-            )
-        outcome = _FROM_WINNER.get(str(row.winner))
-        before = _FROM_WINNER.get(str(first["winner"]))
-        if outcome is None or before is None:
-            raise BattleDataError(f"unknown winner in battle {row.battle_id} or {source}")
-        if swapped and outcome in ("a", "b"):
-            outcome = "b" if outcome == "a" else "a"
-        rows.append((source, row.battle_id, first["model_a"], first["model_b"], swapped,
-                     before, outcome))
-    pairs = pd.DataFrame(rows, columns=["battle_id", "replay_battle_id", "model_a", "model_b",
-                                        "swapped", "original", "replay"])
+    source = replay["replay_of"]
+    known = source.isin(original["battle_id"]).to_numpy()
+    matched = source.isin(voted.index).to_numpy()
+    unmatched = {"no_original": int((~known).sum()),
+                 "original_not_voted": int((known & ~matched).sum())}
+    rows = replay.loc[matched]
+    first = voted.reindex(rows["replay_of"])
+    ra, rb = _strings(rows["model_a"]), _strings(rows["model_b"])
+    fa, fb = _strings(first["model_a"]), _strings(first["model_b"])
+    swapped = (ra == fb) & (rb == fa)
+    bad = ~(((ra == fa) & (rb == fb)) | swapped) | (fa == fb)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise BattleDataError(
+            f"replay battle {rows['battle_id'].iloc[i]} of {rows['replay_of'].iloc[i]} shows "
+            f"{ra[i]} vs {rb[i]}, but the original was {fa[i]} vs {fb[i]}")
+    outcome = pd.Series(_strings(rows["winner"])).map(_FROM_WINNER)
+    before = pd.Series(_strings(first["winner"])).map(_FROM_WINNER)
+    unknown = (outcome.isna() | before.isna()).to_numpy()
+    if unknown.any():
+        i = int(np.flatnonzero(unknown)[0])
+        raise BattleDataError(f"unknown winner in battle {rows['battle_id'].iloc[i]} or "
+                              f"{rows['replay_of'].iloc[i]}")
+    flip = {"a": "b", "b": "a", "tie": "tie", "bothbad": "bothbad"}
+    outcome = np.where(swapped, outcome.map(flip).to_numpy(), outcome.to_numpy())
+    pairs = pd.DataFrame({
+        "battle_id": rows["replay_of"].to_numpy(), "replay_battle_id": rows["battle_id"].to_numpy(),
+        "model_a": first["model_a"].to_numpy(), "model_b": first["model_b"].to_numpy(),
+        "swapped": swapped, "original": before.to_numpy(), "replay": outcome,
+    })
     return pairs, unmatched
+
+
+def _strings(column: pd.Series) -> np.ndarray:
+    return column.astype(object).astype(str).to_numpy()
 
 
 def compare_judges(original: pd.DataFrame, replay: pd.DataFrame,
@@ -198,6 +204,13 @@ def compare_judges(original: pd.DataFrame, replay: pd.DataFrame,
             f"originals without a vote: {unmatched['original_not_voted']}); pass the "
             "original export and the replay server's export"
         )
+    return agreement_of_pairs(pairs, unmatched, level)
+
+
+def agreement_of_pairs(pairs: pd.DataFrame, unmatched: dict[str, int] | None = None,
+                       level: float = 0.95) -> JudgeAgreement:
+    """The agreement of paired votes (`pair_votes`' table: columns `original` and `replay`,
+    outcomes in OUTCOMES); what `compare_judges` reports once the votes are paired."""
     confusion = pd.crosstab(
         pd.Categorical(pairs["original"], OUTCOMES), pd.Categorical(pairs["replay"], OUTCOMES),
         dropna=False,
@@ -211,10 +224,11 @@ def compare_judges(original: pd.DataFrame, replay: pd.DataFrame,
     lower, upper = wilson_interval(agree, n, level)
     lower_m, upper_m = wilson_interval(agree_merged, n, level)
     return JudgeAgreement(
-        pairs=pairs, confusion=confusion, level=level, agree=agree, n=n, rate=agree / n,
-        lower=lower, upper=upper, rate_ties_merged=agree_merged / n,
+        pairs=pairs, confusion=confusion, level=level, agree=agree, n=n,
+        rate=agree / n if n else float("nan"), lower=lower, upper=upper,
+        rate_ties_merged=agree_merged / n if n else float("nan"),
         lower_ties_merged=lower_m, upper_ties_merged=upper_m,
-        kappa=cohen_kappa(confusion), unmatched=unmatched,
+        kappa=cohen_kappa(confusion), unmatched=dict(unmatched or {}),
     )
 
 
