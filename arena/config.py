@@ -97,7 +97,8 @@ class ArenaSettings:
     db_url: str = DEFAULT_DB_URL
     data_dir: str = "./data"
     redis_url: str = ""  # empty: start an embedded redis-server
-    rater_salt: str = ""  # empty: a random salt kept in <data_dir>/rater_salt
+    rater_salt: str = ""  # empty: rater_salt_file, else a random salt kept in <data_dir>
+    rater_salt_file: str = ""  # a file holding the salt (0600), shared by every host
     pair_policy: str = "uniform"
     max_turns: int = 8
     max_prompt_chars: int = 8000

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -164,3 +165,22 @@ async def test_errors_and_health_reasons_name_the_endpoint_without_its_credentia
     config.write_text(f'[[models]]\nname = "m"\nbase_url = "http://bob:{SECRET}@127.0.0.1:9"\n')
     (row,) = model_statuses(load_models_config(config).models, tmp_path)
     assert row.url == "http://127.0.0.1:9" and SECRET not in row.detail
+
+
+def test_the_rater_salt_comes_from_its_file_and_an_unusable_file_is_named_never_shown(tmp_path):
+    from arena.web.runtime import RaterSaltError, load_rater_salt
+
+    salt_file = tmp_path / "rater_salt"
+    salt_file.write_text("s3cret-salt-of-hosts-" * 2 + "\n", encoding="utf-8")
+    settings = replace(ArenaSettings(), data_dir=str(tmp_path / "data"),
+                       rater_salt_file=str(salt_file))
+    assert load_rater_salt(settings) == "s3cret-salt-of-hosts-" * 2
+    assert not (tmp_path / "data" / "rater_salt").exists()  # no second salt kept
+    assert load_rater_salt(replace(settings, rater_salt="inline-wins")) == "inline-wins"
+
+    salt_file.write_text("zq9x", encoding="utf-8")
+    with pytest.raises(RaterSaltError, match="too short") as short:
+        load_rater_salt(settings)
+    assert "zq9x" not in str(short.value) and str(salt_file) in str(short.value)
+    with pytest.raises(RaterSaltError, match="cannot read the rater salt: FileNotFoundError"):
+        load_rater_salt(replace(settings, rater_salt_file=str(tmp_path / "missing")))

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from arena.battles import BattleService, Contender, GenerateFn
 from arena.battles.sampling import PairSampler
-from arena.config import ArenaSettings
+from arena.config import ArenaSettings, ConfigError
 from arena.jobs.leaderboard import LeaderboardJob
 from arena.live import LiveState, LiveStateUnavailable
 from arena.live.limits import LimitStore
@@ -51,11 +51,28 @@ HEALTH_INTERVAL_S = 10.0
 SWEEP_INTERVAL_S = 60.0
 
 
+class RaterSaltError(ConfigError):
+    """`rater_salt_file` cannot be used; the message names the file, never the salt."""
+
+
 def load_rater_salt(settings: ArenaSettings) -> str:
-    """The configured salt, else one kept in `<data_dir>/rater_salt` (created on first use,
-    0600, atomically: workers starting together agree on it)."""
+    """The configured salt (`rater_salt`), else the one in `rater_salt_file` (so several hosts
+    share it without writing it into their configs), else one kept in `<data_dir>/rater_salt`
+    (created on first use, 0600, atomically: workers starting together agree on it)."""
     if settings.rater_salt:
         return settings.rater_salt
+    if settings.rater_salt_file:
+        path = Path(settings.rater_salt_file)
+        try:
+            salt = path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as unreadable:
+            raise RaterSaltError(f"arena.rater_salt_file ({path}): cannot read the rater salt: "
+                                 f"{type(unreadable).__name__}") from None
+        if len(salt) < 16:
+            raise RaterSaltError(f"arena.rater_salt_file ({path}): the salt is too short "
+                                 f"({len(salt)} characters; at least 16). Make one with python "
+                                 "-c 'import secrets; print(secrets.token_urlsafe(32))'")
+        return salt
     return kept_secret(Path(settings.data_dir) / "rater_salt")
 
 
@@ -116,10 +133,11 @@ class ArenaRuntime:
     guard: BattleGuard = field(init=False)
 
     def __post_init__(self) -> None:
-        # First, before any process or connection exists: an unusable token or session
-        # secret stops the start.
+        # First, before any process or connection exists: an unusable token, session secret
+        # or rater salt file stops the start.
         self.operator_token = load_operator_token(self.settings)
         session_secret = load_session_secret(self.settings)
+        rater_salt = load_rater_salt(self.settings)
         self.log = BattleLog(self.settings.db_url)  # reads, health checks, the leaderboard
         # Battle records are written by a child process (see arena.store.log_process).
         self.log_writer = LogProcess(self.settings.db_url)
@@ -159,7 +177,7 @@ class ArenaRuntime:
             live=self.live,
             sampler=PairSampler(self.settings.pair_policy, weights=weights),
             settings=self.settings,
-            salt=load_rater_salt(self.settings),
+            salt=rater_salt,
             on_vote=self.job.note_vote,
             replay=ledger,
             writer=self.log_writer,
