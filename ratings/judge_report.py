@@ -7,7 +7,7 @@ verdict mapped into the human battle's sides), `judge_report` computes
   longer answer's win rate (`ratings.judge_bias`);
 - style bias: the style-control coefficients of the judge and of the humans
   (`ratings.judge_boards.style_side_by_side`);
-- agreement with the humans (`ratings.agreement.compare_judges`, as `arena ratings
+- agreement with the humans (`ratings.agreement.agreement_of_pairs`, as `arena ratings
   --compare-replay` computes it: raw agreement with a Wilson interval, Cohen's κ, the
   confusion table) overall, per human vote kind (of the human votes of each kind, the share
   the judge matched, Wilson; and κ of the one-kind-against-the-rest table) and per order;
@@ -28,7 +28,7 @@ from typing import Any
 
 import pandas as pd
 
-from ratings.agreement import OUTCOMES, cohen_kappa, compare_judges, wilson_interval
+from ratings.agreement import OUTCOMES, agreement_of_pairs, cohen_kappa, wilson_interval
 from ratings.io import normalise_frame
 from ratings.judge_bias import (
     BattleBootstrap,
@@ -71,6 +71,14 @@ class JudgeReport(JudgeFindings):
         """Write judge_report.md, judge_report.json, one CSV per table and (with `plots`)
         the PNG figures into `directory`; returns the paths written."""
         return write_report(self, Path(directory), plots)
+
+
+def _as_pairs(judged: JudgedBattles) -> pd.DataFrame:
+    """The verdicts as `ratings.agreement.pair_votes` names its columns (human votes the
+    originals, verdicts the re-votes), so `agreement_of_pairs` summarises them exactly as
+    `arena ratings --compare-replay` does, without pairing them a second time."""
+    return judged.verdicts.rename(columns={"verdict_id": "replay_battle_id",
+                                           "human": "original", "judge": "replay"})
 
 
 def agreement_by_kind(judged: JudgedBattles, level: float) -> pd.DataFrame:
@@ -136,7 +144,7 @@ def judge_report(battles: pd.DataFrame, judge_model: str | None = None,
         position=position_bias_rates(judged, bootstrap, level),
         self_preference=self_preference(judged, families, bootstrap, level),
         longer_answer=longer_answer_rates(judged, bootstrap, level), style=style,
-        agreement=compare_judges(judged.humans, judged.judged, level),
+        agreement=agreement_of_pairs(_as_pairs(judged), judged.left_out, level),
         agreement_by_kind=agreement_by_kind(judged, level),
         agreement_by_order=agreement_by_order(judged, level), boards=boards,
         rank_correlation=rank_correlation(boards),

@@ -20,8 +20,8 @@ class JudgeFindings:
     `ratings.judge_bias.position_consistency`. `position`, `longer_answer`: rate dicts of
     `ratings.judge_bias.paired_rate` (judge, human, difference, each with lower/upper).
     `self_preference`: one such row per family. `style`: the style coefficients side by side
-    (`ratings.judge_boards.style_side_by_side`). `agreement`: `ratings.agreement.
-    compare_judges` of the human votes and the verdicts; `agreement_by_kind`,
+    (`ratings.judge_boards.style_side_by_side`). `agreement`: the human votes against
+    the verdicts (`ratings.agreement.agreement_of_pairs`); `agreement_by_kind`,
     `agreement_by_order`: the same split. `boards`: the two leaderboards side by side
     (`ratings.judge_boards.BOARD_COLUMNS`), `rank_correlation` their Spearman and Kendall.
     `problems`: parts that could not be computed, with the reason.
