@@ -6,10 +6,13 @@ still replays exactly; the vote counts for the answers shown last; the limits ho
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from fixtures.battle_service import RuleArena, drain, kinds
 
 from arena.battles.regenerate import STILL_STREAMING
+from arena.battles.stream_claims import TAKEN
 from arena.errors import NotYourBattle, RateLimited, VoteConflict
 from arena.record import BattleRecord
 
@@ -118,10 +121,38 @@ async def test_regenerate_counts_as_a_new_battle_and_a_refusal_changes_nothing(m
     await drain(await arena.service.regenerate(battle_id, OWNER))
     with pytest.raises(RateLimited, match="per minute"):
         await arena.service.regenerate(battle_id, OWNER)
+    # The refused request gave back its claim on the next stream: a follow-up may take it.
+    assert kinds(await arena.follow_up(battle_id, OWNER, "More?"))[-1] == "ready"
     await arena.service.vote(battle_id, OWNER, "model_a")  # still votable, on what was shown
     record = arena.logged(battle_id)
     assert record.turns[0].generation_a.output == "Second answer."
-    assert len(record.discarded_turns) == 1
+    assert len(record.discarded_turns) == 1 and len(record.turns) == 2
+
+
+async def test_two_requests_at_once_begin_one_stream_and_the_record_keeps_every_answer(
+        make_arena):
+    first = make_arena()
+    second = make_arena(like=first)  # another worker: same Redis keys, same SQL file
+    battle_id, _ = await first.battle(OWNER)
+
+    async def regenerate(worker: RuleArena) -> str:
+        try:
+            await drain(await worker.service.regenerate(battle_id, OWNER))
+        except VoteConflict as refused:
+            assert refused.message in (TAKEN, STILL_STREAMING)
+            return "refused"
+        return "streamed"
+
+    outcomes = await asyncio.gather(*(regenerate(w) for w in (first, second) * 3))
+    assert sorted(outcomes) == ["refused"] * 5 + ["streamed"]
+    follow_ups = await asyncio.gather(
+        *(w.service.continue_battle(battle_id, OWNER, "Next?") for w in (first, second)),
+        return_exceptions=True)
+    assert sum(isinstance(f, VoteConflict) for f in follow_ups) == 1
+    await drain(next(f for f in follow_ups if not isinstance(f, BaseException)))
+    await first.service.vote(battle_id, OWNER, "tie")
+    record = first.logged(battle_id)
+    assert len(record.turns) == 2 and len(record.discarded_turns) == 1
 
 
 async def test_a_regenerate_on_another_worker_is_logged_whole(make_arena):

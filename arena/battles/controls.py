@@ -4,19 +4,21 @@ arena.battles.stopping; the streaming in arena.battles.streaming."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from arena.battles.admission import Admission
+from arena.battles.admission import Admission, unless_redis_down
 from arena.battles.checks import check_token
 from arena.battles.interface import BattleEvent
 from arena.battles.regenerate import check_regenerable, discard_last_turn
 from arena.battles.running import RunningBattles
 from arena.battles.state import GENERATING, begin_stream
 from arena.battles.stopping import StopSignals
+from arena.battles.stream_claims import TAKEN, StreamClaims
 from arena.battles.streaming import TurnStreamer
 from arena.config import ArenaSettings
-from arena.errors import Unavailable
+from arena.errors import Unavailable, VoteConflict
 from arena.live import LiveStateUnavailable
 
 STOP_UNREACHABLE = ("the stop could not reach the server streaming these answers (its "
@@ -24,14 +26,16 @@ STOP_UNREACHABLE = ("the stop could not reach the server streaming these answers
 
 
 class BattleControls:
-    """Regenerate and Stop. Uses the service's `battles`, `admission`, `turns`, `stops` and
-    `settings`, and its `rater`."""
+    """Regenerate and Stop, and the claim on a battle's next stream that a follow-up takes too.
+    Uses the service's `battles`, `admission`, `turns`, `stops`, `claims` and `settings`, and
+    its `rater`."""
 
     settings: ArenaSettings
     battles: RunningBattles
     admission: Admission
     turns: TurnStreamer
     stops: StopSignals
+    claims: StreamClaims
 
     def rater(self, session_id: str) -> str:
         raise NotImplementedError  # BattleService's
@@ -47,11 +51,26 @@ class BattleControls:
         owner = self.rater(session_id)
         state: dict[str, Any] = await self.battles.owned(battle_id, owner)
         check_regenerable(state, self.settings.max_regenerations)
-        await self.admission.admit_new_battle(owner)
-        prompt = discard_last_turn(state)
-        begin_stream(state)
-        await self.battles.save(state)
+        async with self.next_stream(state):
+            await self.admission.admit_new_battle(owner)
+            prompt = discard_last_turn(state)
+            begin_stream(state)
+            await self.battles.save(state)
         return self.turns.stream(state, prompt, announce=False)
+
+    @contextlib.asynccontextmanager
+    async def next_stream(self, state: dict[str, Any]) -> AsyncIterator[None]:
+        """Claim the battle's next stream for this request (arena.battles.stream_claims) while
+        the block prepares it; VoteConflict when another request holds it, Unavailable when
+        Redis is down. A block that raises gives the claim back."""
+        battle_id, stream_no = state["battle_id"], state.get("stream_no", 0) + 1
+        if not await unless_redis_down(self.claims.claim(battle_id, stream_no)):
+            raise VoteConflict(TAKEN)
+        try:
+            yield
+        except BaseException:
+            await self.claims.release(battle_id, stream_no)
+            raise
 
     async def stop(self, battle_id: str, session_id: str) -> bool:
         """Stop both generations of the turn now streaming, on whichever worker streams it

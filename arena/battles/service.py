@@ -80,6 +80,7 @@ from arena.battles.state import (
     vote_key_digest,
 )
 from arena.battles.stopping import StopSignals
+from arena.battles.stream_claims import StreamClaims
 from arena.battles.streaming import TurnStreamer, wait_detached
 from arena.config import ArenaSettings
 from arena.consent import check_consent
@@ -110,9 +111,7 @@ async def wait_for_abandoned(wait_s: float) -> None:
 
 class BattleService(BattleControls, AfterVote):
     """The arena's rules over a vote log (SQL), live state (Redis), a sampler and two streams.
-
-    Regenerate and Stop come from `BattleControls` (controls.py), the reason and share link
-    after the vote from `AfterVote` (after_vote.py)."""
+    Regenerate and Stop: `BattleControls`; the reason and share link: `AfterVote`."""
 
     def __init__(
         self,
@@ -156,6 +155,7 @@ class BattleService(BattleControls, AfterVote):
         # link is signed with the rater salt, a secret every worker shares (sharing.py).
         self.stops = StopSignals(live.client, prefix=live.prefix,
                                  ttl_s=settings.generation_timeout_s + 60)
+        self.claims = StreamClaims(live.client, prefix=live.prefix, ttl_s=settings.battle_ttl_s)
         self.turns = TurnStreamer(generate, self.contenders, self.battles, stops=self.stops)
         self.share_links = ShareLinks(salt)
 
@@ -237,8 +237,9 @@ class BattleService(BattleControls, AfterVote):
                 f"this battle reached its limit of {self.settings.max_turns} turns; "
                 "vote or start a new round"
             )
-        begin_stream(state)
-        await self.battles.save(state)
+        async with self.next_stream(state):  # one follow-up, however many requests
+            begin_stream(state)
+            await self.battles.save(state)
         return self.turns.stream(state, prompt, announce=False)
 
     # ------------------------------------------------------------------------------------ vote
