@@ -22,7 +22,7 @@ from arena.record import BattleRecord
 from arena.store import BattleLog
 from arena.store.bulk import RowSpool, iter_raw, prepare
 from arena.transfer.export import WRITERS, export_battles
-from arena.transfer.importer import import_file
+from arena.transfer.importer import ImportFailed, import_file
 
 
 def every_shape() -> list[BattleRecord]:
@@ -133,3 +133,31 @@ def test_import_shows_progress_only_when_asked_or_on_a_terminal(tmp_path: Path, 
         import_file(path, log, progress=True)
     shown = capsys.readouterr().err
     assert "reading" in shown and "/3 " in shown.split("writing")[1]  # a bar of 3 battles
+
+
+def test_workers_prepare_the_same_import_and_stop_at_the_same_record(tmp_path: Path):
+    """Two worker processes: the same battles in the same order, the same first invalid
+    record, the same skipped ones in the same order, as one process."""
+    battles = [make_battle(turn_count=1) for _ in range(600)]  # three chunks of 256
+    lines = [json.dumps(battle.to_dict()) for battle in battles]
+    lines[300] = lines[300].replace('"winner": "model_a"', '"winner": "left"')
+    lines[550] = "{not json"
+    path = tmp_path / "many.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    results = {}
+    for workers in (1, 2):
+        with BattleLog(f"sqlite:///{tmp_path / f'log-{workers}.db'}") as log:
+            with pytest.raises(ImportFailed) as raised:
+                import_file(path, log, workers=workers)
+            skipped: list[str] = []
+            report = import_file(path, log, workers=workers, skip_invalid=True,
+                                 on_skip=skipped.append)
+            results[workers] = (str(raised.value), report, skipped,
+                                [battle.battle_id for battle in log.iter_battles()])
+    assert results[2] == results[1]
+    first, report, skipped, ids = results[2]
+    assert first.startswith(f"{path}:line 301: winner 'left' is not one of")
+    assert (report.read, report.inserted, report.skipped) == (600, 598, 2)
+    assert [problem.split(": ")[0] for problem in skipped] == [f"{path}:line 301",
+                                                               f"{path}:line 551"]
+    assert ids == [b.battle_id for i, b in enumerate(battles) if i not in (300, 550)]

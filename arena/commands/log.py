@@ -256,6 +256,11 @@ def import_(
         bool | None,
         typer.Option("--progress/--no-progress", help="Progress bars (default: on a TTY)."),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Processes that decode and check records (default: 1 for a "
+                     "file under 32 MB, else one per CPU, at most 8)."),
+    ] = None,
 ) -> None:
     """Add the battles of a JSONL, FastChat clean_battle or Parquet file to the vote log.
 
@@ -276,6 +281,7 @@ def import_(
             log,
             skip_invalid=skip_invalid,
             progress=progress,
+            workers=workers,
             on_skip=lambda problem: typer.echo(f"skipped {problem}", err=True),
         )
     except ImportFailed as bad:

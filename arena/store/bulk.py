@@ -109,6 +109,13 @@ class RowSpool:
         if len(self._pending) >= self._chunk:
             self._flush()
 
+    def add_pickled(self, rows: bytes, count: int) -> None:
+        """Add `count` battles given as one pickled list of PreparedBattle (made elsewhere,
+        e.g. by a worker process), without unpickling them."""
+        self._flush()
+        self._file.write(rows)
+        self.count += count
+
     def batches(self, size: int) -> Iterator[list[PreparedBattle]]:
         """Every battle added, in order, `size` at a time."""
         self._flush()

@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from arena.store import BattleLog
-from arena.store.bulk import RowSpool, insert_new, is_sqlite, prepare
+from arena.store.bulk import RowSpool, insert_new, is_sqlite
+from arena.transfer.prepare import prepared_chunks, worker_count
 from arena.transfer.readers import (
     BUFFER_BYTES,
     Entry,
@@ -69,12 +70,15 @@ def import_file(
     batch_size: int = 500,
     on_skip: Callable[[str], None] | None = None,
     progress: bool | None = None,
+    workers: int | None = None,
 ) -> ImportReport:
     """Import `path` into `log` as described in the module docstring.
 
     Raises ImportFailed (nothing written) on a missing or unreadable file, or on the first
     invalid record unless `skip_invalid`; then each skipped record's "FILE:line N: reason" is
     passed to `on_skip`. `progress=None` shows progress bars only when stderr is a terminal.
+    `workers` processes decode and check the records (arena.transfer.prepare; None: one for
+    a small file, the CPUs for a large one); the result does not depend on it.
     """
     if not path.exists():
         raise ImportFailed(f"{path}: no such file")
@@ -85,17 +89,17 @@ def import_file(
     with RowSpool() as spool:
         with _progress_bar(None, progress, "reading") as bar:
             # pass 1: validate everything before writing
-            for entry in read_entries(path, buffer_bytes=_CHUNK):
-                report.read += 1
-                bar.update(1)
-                if entry.record is not None:
-                    spool.add(prepare(entry.record, sqlite=sqlite))
-                    continue
-                if not skip_invalid:
-                    raise ImportFailed(f"{entry.where}: {entry.problem}")
-                report.skipped += 1
-                if on_skip is not None:
-                    on_skip(f"{entry.where}: {entry.problem}")
+            for chunk in prepared_chunks(path, sqlite=sqlite, buffer_bytes=_CHUNK,
+                                         workers=worker_count(path, workers)):
+                report.read += chunk.read
+                bar.update(chunk.read)
+                spool.add_pickled(chunk.rows, chunk.prepared)
+                for where, problem in chunk.problems:
+                    if not skip_invalid:
+                        raise ImportFailed(f"{where}: {problem}")
+                    report.skipped += 1
+                    if on_skip is not None:
+                        on_skip(f"{where}: {problem}")
         with _progress_bar(spool.count, progress, "writing") as bar:
             for batch in spool.batches(batch_size):  # pass 2: write
                 inserted, present = insert_new(log, batch)

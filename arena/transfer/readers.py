@@ -78,27 +78,67 @@ def parse_record(data: Any) -> BattleRecord:
     return record
 
 
+@dataclass(frozen=True)
+class Unit:
+    """One record of a file as read, before it is decoded: a JSONL line ("line", bytes), an
+    element of a JSON list ("value", the decoded JSON value) or a Parquet row ("row", a dict).
+    Cheap to make and to send to another process; `decode_unit` does the rest."""
+
+    where: str
+    kind: str
+    data: Any
+
+
 def read_entries(path: Path, *, buffer_bytes: int = BUFFER_BYTES) -> Iterator[Entry]:
     """Every record of `path`, parsed and checked, in file order (a JSON list is read
     `buffer_bytes` at a time)."""
+    for unit in read_units(path, buffer_bytes=buffer_bytes):
+        yield decode_unit(unit, path)
+
+
+def read_units(path: Path, *, buffer_bytes: int = BUFFER_BYTES) -> Iterator[Unit]:
+    """Every record of `path` as a Unit, in file order; ImportFailed when the file is not one
+    of the formats or its framing is broken (malformed JSON list, damaged Parquet)."""
     with open(path, "rb") as stream:
         head = stream.read(4)
         if is_parquet(head):
-            yield from _parquet_entries(path)
+            yield from _parquet_units(path)
             return
         stream.seek(len(_BOM) if head.startswith(_BOM) else 0)
         first = _first_character(stream)
         if first == "":
             return
         if first == "[":
-            yield from _json_list_entries(stream, path, buffer_bytes)
+            yield from _json_list_units(stream, path, buffer_bytes)
         elif first == "{":
-            yield from _jsonl_entries(stream, path)
+            for number, line in enumerate(stream, start=1):
+                if line.strip():
+                    yield Unit(f"{path}:line {number}", "line", line)
         else:
             raise ImportFailed(
                 f"{path}: not JSON Lines or a JSON list, nor Parquet (it starts with {first!r}); "
                 "expected an `arena export` file or a FastChat clean_battle file"
             )
+
+
+def decode_unit(unit: Unit, path: Path) -> Entry:
+    """The record of `unit` (of the file at `path`), parsed and checked, or its problem."""
+    if unit.kind == "line":
+        try:
+            data = _decode_line(unit.data, path)
+        except json.JSONDecodeError as bad:
+            return Entry(unit.where, problem=f"malformed JSON: {bad.msg} (column {bad.colno})")
+        return _entry(unit.where, data)
+    if unit.kind == "value":
+        return _entry(unit.where, unit.data)
+    if "battle_id" not in unit.data:
+        return _entry(unit.where, clean_battle_row(unit.data))
+    try:
+        record = record_from_flat_row(unit.data)
+        check_storable(record)
+    except InvalidRecord as bad:
+        return Entry(unit.where, problem=str(bad))
+    return Entry(unit.where, record=record)
 
 
 def utf8_failure(path: Path) -> ImportFailed | None:
@@ -158,20 +198,7 @@ def _decode_line(line: bytes, path: Path) -> Any:
     return json.loads(text)
 
 
-def _jsonl_entries(stream: IO[bytes], path: Path) -> Iterator[Entry]:
-    for number, line in enumerate(stream, start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:line {number}"
-        try:
-            data = _decode_line(line, path)
-        except json.JSONDecodeError as bad:
-            yield Entry(where, problem=f"malformed JSON: {bad.msg} (column {bad.colno})")
-            continue
-        yield _entry(where, data)
-
-
-def _json_list_entries(stream: IO[bytes], path: Path, buffer_bytes: int) -> Iterator[Entry]:
+def _json_list_units(stream: IO[bytes], path: Path, buffer_bytes: int) -> Iterator[Unit]:
     """Elements of a top-level JSON list, decoded one at a time (memory: about one element).
 
     Malformed JSON inside a list cannot be skipped (where the next element starts is
@@ -180,7 +207,7 @@ def _json_list_entries(stream: IO[bytes], path: Path, buffer_bytes: int) -> Iter
     index = 0
     try:
         for data in ijson.items(stream, "item", buf_size=buffer_bytes, use_float=True):
-            yield _entry(f"{path}:index {index}", data)
+            yield Unit(f"{path}:index {index}", "value", data)
             index += 1
     except ijson.JSONError as bad:
         if "UTF8" in str(bad):
@@ -200,19 +227,9 @@ def _reason(error: Exception) -> str:
     return reason
 
 
-def _parquet_entries(path: Path) -> Iterator[Entry]:
+def _parquet_units(path: Path) -> Iterator[Unit]:
     try:
         for index, row in enumerate(parquet_rows(path)):
-            where = f"{path}:row {index}"
-            if "battle_id" not in row:
-                yield _entry(where, clean_battle_row(row))
-                continue
-            try:
-                record = record_from_flat_row(row)
-                check_storable(record)
-            except InvalidRecord as bad:
-                yield Entry(where, problem=str(bad))
-                continue
-            yield Entry(where, record=record)
+            yield Unit(f"{path}:row {index}", "row", row)
     except ValueError as bad:
         raise ImportFailed(f"{path}: {bad}") from None
