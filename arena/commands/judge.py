@@ -58,7 +58,7 @@ def judge(
     temperature: float = typer.Option(0.0, min=0.0, help="Judge sampling temperature."),
     top_p: float = typer.Option(1.0, min=0.0, max=1.0, help="Judge sampling top_p."),
     modes: list[str] = typer.Option(None, "--mode", help="Battle modes judged (repeatable; "
-                                    "default anonymous and named)."),
+                                    "default: anonymous only)."),
     limit: int = typer.Option(None, min=1, help="Judge only the first N battles (in log "
                               "order; a larger N later goes on from there)."),
     panel: str = typer.Option(None, "--panel", metavar="NAME", help="Also store the judges' "

@@ -67,7 +67,7 @@ class LiveJudge:
 
     def submit(self, record: BattleRecord) -> bool:
         """Queue a voted battle for the judge; False (and counted) when the queue is full
-        or the battle is not one a judge rates (not voted, a re-vote, a verdict)."""
+        or the battle is not one a judge rates (not voted, not blind: named, a re-vote)."""
         if not judgeable(record):
             return False
         try:

@@ -26,7 +26,9 @@ from arena.store import BattleLog
 from arena.store.queries import existing_ids, load_records
 from arena.transfer.importer import ImportFailed, read_entries
 
-JUDGED_MODES = ("anonymous", "named")
+# Blind battles only, by default: in named mode the rater chose the pair (and saw the names),
+# so those battles are no sample of the arena's pairs and human boards leave them out too.
+JUDGED_MODES = ("anonymous",)
 
 
 def judgeable(record: BattleRecord, modes: Collection[str] = JUDGED_MODES) -> bool:
