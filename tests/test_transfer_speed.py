@@ -67,7 +67,7 @@ def write_both_ways(log: BattleLog, fmt: str, folder: Path) -> tuple[Path, Path]
         writer.write(record)
     writer.close()
     writer = WRITERS[fmt](by_raw)
-    for batch in iter_raw(log, batch_size=4):  # several batches
+    for batch in iter_raw(log, batch_size=4, need=writer.raw_need):  # several batches
         writer.write_raw(batch)
     writer.close()
     return by_record, by_raw

@@ -164,6 +164,15 @@ def reads_raw(log: BattleLog) -> bool:
     return is_sqlite(log)
 
 
+# What of a battle's turns and generations an export needs (the battle and vote rows are
+# always read whole): "full" every column; "tokens" the generations' token counts only;
+# "turns" only how many turns there are. Generations hold most of the bytes (messages,
+# answers), so the Parquet and FastChat exports read far less.
+NEEDS = ("full", "tokens", "turns")
+_KEYS = ("battle_id", "position")
+_GENERATION_KEYS = (*_KEYS, "side")
+
+
 def iter_raw(
     log: BattleLog,
     *,
@@ -171,11 +180,14 @@ def iter_raw(
     mode: str | None = None,
     status: str | None = None,
     batch_size: int = 500,
+    need: str = "full",
 ) -> Iterator[list[RawBattle]]:
     """Batches of the matching battles, in `BattleLog.iter_battles` order ((started_at,
-    battle_id), keyset pages, one short read transaction per batch)."""
+    battle_id), keyset pages, one short read transaction per batch); `need` is one of NEEDS."""
     if not reads_raw(log):
         raise ValueError("raw reads need a SQLite vote log")
+    if need not in NEEDS:
+        raise ValueError(f"need must be one of {', '.join(NEEDS)}")
     batch_size = min(batch_size, MAX_IDS)
     after: tuple[datetime, str] | None = None
     while True:
@@ -184,32 +196,41 @@ def iter_raw(
             keys = connection.execute(query).all()
             if not keys:
                 return
-            batch = _load_raw(connection, [key.battle_id for key in keys])
+            batch = _load_raw(connection, [key.battle_id for key in keys], need)
         yield batch
         after = (keys[-1].started_at, keys[-1].battle_id)
         if len(keys) < batch_size:
             return
 
 
-def _select(connection: Connection, table: Table, ids: list[str]) -> list[dict[str, Any]]:
-    names = [column.name for column in table.columns]
+def _select(connection: Connection, table: Table, ids: list[str],
+            names: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Rows of `table` (the columns `names`, default all) of the battles `ids`, read with the
+    driver's cursor: no SQLAlchemy row objects or type processing."""
+    names = names or [column.name for column in table.columns]
     quoted = ", ".join(f'"{name}"' for name in names)
     marks = ", ".join("?" for _ in ids)
-    sql = f'SELECT {quoted} FROM "{table.name}" WHERE battle_id IN ({marks})'
-    return [dict(zip(names, row, strict=True))
-            for row in connection.exec_driver_sql(sql, tuple(ids))]
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(f'SELECT {quoted} FROM "{table.name}" WHERE battle_id IN ({marks})', ids)
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    finally:
+        cursor.close()
 
 
-def _load_raw(connection: Connection, ids: list[str]) -> list[RawBattle]:
+def _load_raw(connection: Connection, ids: list[str], need: str) -> list[RawBattle]:
     battle_t, vote_t, turn_t, generation_t = TABLES
     battles = {row["battle_id"]: RawBattle(row, None, [], {})
                for row in _select(connection, battle_t, ids)}
     for row in _select(connection, vote_t, ids):
         battles[row["battle_id"]].vote = row
-    for row in _select(connection, turn_t, ids):
+    for row in _select(connection, turn_t, ids, None if need == "full" else _KEYS):
         battles[row["battle_id"]].turns.append(row)
-    for row in _select(connection, generation_t, ids):
-        battles[row["battle_id"]].generations[(row["position"], row["side"])] = row
+    if need != "turns":
+        columns = None if need == "full" else (*_GENERATION_KEYS, "prompt_tokens",
+                                               "completion_tokens")
+        for row in _select(connection, generation_t, ids, columns):
+            battles[row["battle_id"]].generations[(row["position"], row["side"])] = row
     for battle in battles.values():
         battle.turns.sort(key=lambda turn: turn["position"])
     return [battles[battle_id] for battle_id in ids if battle_id in battles]

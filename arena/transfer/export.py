@@ -36,6 +36,8 @@ DEFAULT_STATUS = {"jsonl": None, "parquet": "voted", "fastchat": "voted"}
 
 
 class BattleWriter(Protocol):
+    raw_need: str  # what write_raw reads of turns and generations (arena.store.bulk.NEEDS)
+
     def write(self, record: BattleRecord) -> None: ...
     def write_raw(self, battles: list[RawBattle]) -> None: ...
     def close(self) -> None: ...
@@ -47,6 +49,8 @@ def _dumps(value: Any) -> bytes:
 
 class JsonlBattleWriter:
     """One `BattleRecord.to_dict()` per line, UTF-8."""
+
+    raw_need = "full"
 
     def __init__(self, path: Path) -> None:
         self._stream: IO[bytes] = open(path, "wb")
@@ -63,6 +67,8 @@ class JsonlBattleWriter:
 
 class FastChatBattleWriter:
     """A JSON list written one element at a time: "[", elements joined by ",", "]"."""
+
+    raw_need = "turns"
 
     def __init__(self, path: Path) -> None:
         self._stream: IO[bytes] = open(path, "wb")
@@ -128,7 +134,8 @@ def export_battles(
         try:
             with _progress_bar(total, progress) as bar:
                 if reads_raw(log):
-                    for batch in iter_raw(log, since=since, mode=mode, status=status_filter):
+                    for batch in iter_raw(log, since=since, mode=mode, status=status_filter,
+                                          need=writer.raw_need):
                         writer.write_raw(batch)
                         written += len(batch)
                         bar.update(len(batch))

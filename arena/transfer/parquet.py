@@ -146,6 +146,8 @@ def _judge_columns(record: BattleRecord) -> dict[str, str | None]:
 class ParquetBattleWriter:
     """Buffers `batch_size` rows, then writes them as one row group."""
 
+    raw_need = "tokens"
+
     def __init__(self, path: Path, batch_size: int = 1000) -> None:
         self._writer = pq.ParquetWriter(path, PARQUET_SCHEMA, compression="zstd")
         self._rows: list[dict[str, Any]] = []
