@@ -13,7 +13,9 @@ own process (so its peak RSS is its own):
     import parquet    the Parquet export into an empty log
 
 and prints, per step, battles per second of wall time and per second of CPU time of that
-process (the machine may be shared: CPU time is what the step itself cost), and its peak RSS.
+process and its import workers (the machine may be shared: CPU time is what the step itself
+cost), its peak RSS and the largest of its workers' (an import of a large file decodes and
+checks records in worker processes: arena.transfer.prepare).
 With `--before DIR` (a copy of an older tree, e.g.
 `git archive <commit> arena serving ratings | tar -x -C DIR`) the same steps run with that
 code on the first `--sample` battles, in the same run, and the ratios are printed: the
@@ -118,7 +120,9 @@ else:
 wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
 log.close()
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({"battles": count, "wall_s": wall, "cpu_s": cpu, "rss_mb": rss}))
+workers = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"battles": count, "wall_s": wall, "cpu_s": cpu + workers.ru_utime
+                  + workers.ru_stime, "rss_mb": rss, "worker_rss_mb": workers.ru_maxrss / 1024}))
 """
 
 
@@ -189,14 +193,14 @@ def main() -> None:
 
 def report(runs: dict) -> None:
     print(f"{'step':16s} {'code':13s} {'battles':>9s} {'wall/s':>9s} {'cpu/s':>9s} "
-          f"{'RSS MB':>7s}")
+          f"{'RSS MB':>7s} {'worker MB':>9s}")
     for step in STEPS:
         for name, results in runs.items():
             if step in results:
                 r = results[step]
                 print(f"{step:16s} {name:13s} {r['battles']:9d} "
                       f"{r['battles'] / r['wall_s']:9.0f} {r['battles'] / r['cpu_s']:9.0f} "
-                      f"{r['rss_mb']:7.0f}")
+                      f"{r['rss_mb']:7.0f} {r.get('worker_rss_mb', 0):9.0f}")
         if "before" in runs and step in runs["before"]:
             old, new = runs["before"][step], runs["now (sample)"][step]
             print(f"{'':16s} {'ratio now/before (same sample)':30s} wall "
