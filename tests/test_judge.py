@@ -18,7 +18,7 @@ from arena.judge.template import TEMPLATES_DIR, TemplateError, fill
 from arena.judge.verdict import call_seed, shown, verdict_id
 from arena.record import BattleRecord
 from arena.store import BattleLog
-from arena.transfer.importer import read_entries
+from arena.transfer.importer import ImportFailed, read_entries
 from serving.records import SAMPLING_KEYS
 
 TEMPLATE = load_template()
@@ -188,3 +188,26 @@ def test_a_panel_stores_the_strict_majority_of_its_members_per_order(scripted_ju
     assert majority(["model_b", "model_b"]) == "model_b"
     with pytest.raises(PanelError, match="two or more"):
         Panel(name="solo", members=("j1",))
+
+
+def test_a_whole_last_line_is_kept_and_a_file_that_is_not_jsonl_is_left_untouched(
+        scripted_judge, tmp_path):
+    scripted_judge.policy = lambda body: "B"
+    run = JudgeRun(judges=[scripted_judge.judge_model(TEMPLATE)], template=TEMPLATE)
+    log = battles(1)
+    path = tmp_path / "verdicts.jsonl"
+    sink = JsonlSink(path)
+    judge(log, sink, run)
+    sink.close()
+    path.write_bytes(path.read_bytes().rstrip(b"\n"))  # whole, but without its newline
+    sink = JsonlSink(path)
+    again = judge(log, sink, run)
+    sink.close()
+    assert (again.asked, again.already) == (0, 2)
+    assert len(stored(path)) == 2
+    fastchat = tmp_path / "clean_battle.json"
+    fastchat.write_text('[{"model_a": "x", "model_b": "y", "winner": "model_a"}]')
+    before = fastchat.read_bytes()
+    with pytest.raises(ImportFailed, match="not a JSON Lines file of verdicts"):
+        JsonlSink(fastchat)
+    assert fastchat.read_bytes() == before

@@ -16,6 +16,7 @@ so the file stays valid JSONL and that verdict is asked again.
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
@@ -152,28 +153,37 @@ class JsonlSink:
 
 
 def _drop_cut_line(path: Path) -> None:
-    """Truncate `path` after its last newline: a line without one was cut by an interruption
-    while it was being written."""
-    if not path.exists():
-        return
-    size = path.stat().st_size
-    if size == 0:
+    """Make `path` end with a whole line: a last line without its newline is kept (newline
+    added) when it is a whole JSON value, and dropped when it was cut by an interruption while
+    it was being written. Raises ImportFailed, changing nothing, unless the file is JSON
+    Lines (a FastChat JSON list, say, must not be appended to)."""
+    if not path.exists() or path.stat().st_size == 0:
         return
     with open(path, "rb+") as stream:
-        step = min(size, 1 << 16)
+        head = stream.read(64).lstrip(b"\xef\xbb\xbf \t\r\n")
+        if head and not head.startswith(b"{"):
+            raise ImportFailed(f"{path}: not a JSON Lines file of verdicts; give --out a new "
+                               "file or one an earlier `arena judge --out` wrote")
+        size = stream.seek(0, os.SEEK_END)
         position = size
-        while position > 0:
-            start = max(0, position - step)
+        while position > 0:  # back to the last newline, 64 KiB at a time
+            start = max(0, position - (1 << 16))
             stream.seek(start)
-            chunk = stream.read(position - start)
-            if position == size and chunk.endswith(b"\n"):
-                return
-            newline = chunk.rfind(b"\n")
+            newline = stream.read(position - start).rfind(b"\n")
             if newline >= 0:
-                stream.truncate(start + newline + 1)
-                return
+                position = start + newline + 1
+                break
             position = start
-        stream.truncate(0)
+        stream.seek(position)
+        tail = stream.read()
+        if not tail.strip():
+            return
+        try:
+            json.loads(tail)
+        except ValueError:
+            stream.truncate(position)  # cut short: that verdict is asked again
+            return
+        stream.write(b"\n")
 
 
 def merge_logs(out: Path, *, verdicts: Path, file: Path | None = None,
