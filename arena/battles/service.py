@@ -155,7 +155,7 @@ class BattleService(BattleControls, AfterVote):
         # link is signed with the rater salt, a secret every worker shares (sharing.py).
         self.stops = StopSignals(live.client, prefix=live.prefix,
                                  ttl_s=settings.generation_timeout_s + 60)
-        self.claims = StreamClaims(live.client, prefix=live.prefix, ttl_s=settings.battle_ttl_s)
+        self.claims = StreamClaims(live.client, prefix=live.prefix)
         self.turns = TurnStreamer(generate, self.contenders, self.battles, stops=self.stops)
         self.share_links = ShareLinks(salt)
 

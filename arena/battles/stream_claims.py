@@ -4,9 +4,11 @@ A follow-up and a Regenerate each begin the battle's next stream (`stream_no` + 
 `arena.battles.state.begin_stream`). Two such requests at once (a double click, a script, two
 workers) would both read the same state and both stream, and the state saved last would drop
 the other's generations from the record. So each first claims ``stream:<battle_id>:<n>`` in
-Redis (SET NX, expiring after the battle's TTL): one wins, the other is refused with a
-message; a request that fails after its claim gives it back. Stream numbers only grow, so a
-claim left behind never blocks a later stream.
+Redis (SET NX): one wins, the other is refused with a message; a request that fails after its
+claim gives it back. A claim only has to outlive the moment between a request reading the
+battle's state and the winner saving the new stream number (one round trip), so it expires
+after `CLAIM_TTL_S`; stream numbers only grow, so a claim left behind never blocks a later
+stream, and Redis holds few of them.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from arena.live.encoding import duration_ms
 
 log = logging.getLogger(__name__)
 
+CLAIM_TTL_S = 60.0
 TAKEN = ("these answers are already being replaced or continued by another request; wait for "
          "its answers")
 
@@ -30,7 +33,7 @@ class StreamClaims(LiveConnection):
     live.client, prefix=live.prefix, ttl_s=...)``)."""
 
     def __init__(self, client: aioredis.Redis, *, prefix: str = DEFAULT_PREFIX,
-                 ttl_s: float = 3600.0) -> None:
+                 ttl_s: float = CLAIM_TTL_S) -> None:
         super().__init__(client, prefix=prefix)
         self.ttl_s = ttl_s
 
