@@ -179,6 +179,7 @@ async def run_scenario(deployment: Deployment) -> tuple[Tally, dict[str, float]]
         await wait_for(lambda: votes_past(at_kill + VOTES_PER_PHASE), "votes after the kill",
                        tally)
         await wait_for(lambda: board_past(at_kill + 1), "a board with later votes", tally)
+        marks["board_updated"] = time.time()
         marks["board_after_kill"] = await board_votes(board)
         marks["redis_restart"] = time.time()
         await asyncio.to_thread(deployment.redis.restart)
@@ -187,6 +188,7 @@ async def run_scenario(deployment: Deployment) -> tuple[Tally, dict[str, float]]
         await wait_for(lambda: votes_past(at_restart + VOTES_PER_PHASE),
                        "votes after the Redis restart", tally)
         await wait_for(lambda: board_past(at_restart + 1), "a board after Redis", tally)
+        marks["board_after_redis"] = time.time()
     finally:
         stop.set()
         await asyncio.gather(*running, return_exceptions=True)
@@ -244,8 +246,10 @@ def report(tally: Tally, marks: dict[str, float], in_sql: dict[str, list[str]]) 
     """What happened, for the log of the run (pytest -s shows it)."""
     print(f"\n{len(tally.acknowledged)} votes acknowledged in {tally.battles} battles; "
           f"{len(tally.unknown)} votes whose answer was lost "
-          f"({len(tally.unknown & set(in_sql))} of them in SQL); host killed at 0 s, Redis "
-          f"restarted at {marks.get('redis_restart', 0) - marks['killed']:+.1f} s")
+          f"({len(tally.unknown & set(in_sql))} of them in SQL)")
+    since = {name: f"{at - marks['killed']:+.2f} s" for name, at in marks.items()
+             if name != "board_after_kill"}
+    print(f"  times from the kill: {since}")
     for incident in tally.incidents:
         print(f"  {incident.at - marks['killed']:+.2f}s {tally.balancer[incident.rater]} "
               f"rater {incident.rater} {incident.step} {incident.worker or '-'} "
