@@ -43,7 +43,7 @@ class AfterVote:
         self.views = views
         self.mode = mode
         self.prefix = prefix
-        self.tags = tuple(getattr(service, "reason_tags", ()) or ())
+        self.tags = tuple(service.reason_tags)
         self.comment_chars = comment_chars
 
     def build(self) -> None:
@@ -89,11 +89,8 @@ class AfterVote:
         return frame
 
     async def _share_url(self, battle_id: str, session: str) -> str | None:
-        share_url = getattr(self.service, "share_url", None)
-        if share_url is None:
-            return None
         try:
-            return await share_url(battle_id, session)
+            return await self.service.share_url(battle_id, session)
         except ArenaError:
             return None  # not shareable: no link is the whole answer
         except Exception:  # the vote is saved; a missing link must not hide that

@@ -7,7 +7,7 @@ until it is voted; New round logs an unvoted battle as abandoned and clears the 
 The rater's answer to the publication question (`arena.web.ui.page.ConsentQuestion`) is an
 input of every send and goes to the service with the first prompt of each battle.
 
-The controls around a turn (`arena.web.ui.controls`): **Stop** (`stop`, shown instead of Send
+The controls around a turn (`arena.web.ui.controls`): **Stop** (`stop`, beside Send, enabled
 while the answers stream) and **Regenerate** (`regenerate`, both answers of the last turn again,
 enabled with the vote buttons). Under the prompt box, a few example prompts while it is empty
 (`arena.web.ui.examples`); after the vote, an optional reason and the share link
@@ -58,8 +58,9 @@ class BattlePanel(TurnControls):
 
     def __init__(self, guard: BattleGuard, identity: ClientIdentity, views: Views, *,
                  mode: str, prefix: str, examples: list[str] | None = None,
-                 comment_chars: int = DEFAULT_COMMENT_CHARS):
+                 comment_chars: int = DEFAULT_COMMENT_CHARS, regenerate: bool = True):
         super().__init__(guard, identity, views, mode=mode, prefix=prefix)
+        self.regenerate_offered = regenerate  # `[arena] max_regenerations` > 0
         self.pickers: tuple[gr.Dropdown, gr.Dropdown] | None = None
         # The page's answer to the publication question (set by the page before `build`);
         # None: the page does not ask, and battles are logged as never asked.
@@ -102,8 +103,6 @@ class BattlePanel(TurnControls):
         self.outputs = [self.prompt, self.send, *self.chats.values(), *self.names.values(),
                         *self.vote_buttons, self.status, *self.control_outputs(),
                         *self.after.outputs]
-        if self.examples.row is not None:
-            self.outputs.append(self.examples.row)
         if self.pickers:
             self.outputs.extend(self.pickers)
         self._wire()
@@ -177,8 +176,7 @@ class BattlePanel(TurnControls):
                 view.chats[side] += [Message("user", prompt), Message("assistant")]
             view.phase = "streaming"
             started = {**self.streaming_controls(), self.status: "",
-                       self.prompt: gr.update(value="", interactive=False),
-                       **self.examples.shown(False)}
+                       self.prompt: gr.update(value="", interactive=False)}
             yield {**self.frame(view), **started, **self._pickers_enabled(False),
                    **self.votes_enabled(False)}
             async with contextlib.aclosing(self.relay(view, events)) as frames:
@@ -216,5 +214,4 @@ class BattlePanel(TurnControls):
         return {**self.frame(view), **self.votes_enabled(False), **self.inputs_enabled(True),
                 self.status: status, self.names["a"]: "", self.names["b"]: "",
                 self.prompt: gr.update(value="", interactive=True),
-                **self._pickers_enabled(True), **self.examples.shown(True),
-                **self.after.hidden()}
+                **self._pickers_enabled(True), **self.after.hidden()}

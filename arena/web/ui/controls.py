@@ -1,7 +1,9 @@
 """The controls around a battle's turn: Stop while the answers stream, Regenerate once they are
 in.
 
-- **Stop** (`<prefix>stop`): shown in place of Send while both answers stream. A click asks the
+- **Stop** (`<prefix>stop`): beside Send, enabled only while both answers stream (Send is
+  disabled then; the two swap states, not places, so nothing jumps under the rater's finger,
+  and one frame never re-lays out the row while the next arrives). A click asks the
   service to stop both generations at once (`BattleService.stop`: the model servers' requests
   are aborted, on whichever worker streams them); the turn's own stream then ends as the
   service decides: votable when both sides produced text, failed otherwise (the same words
@@ -17,7 +19,6 @@ in.
 from __future__ import annotations
 
 import contextlib
-import inspect
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -52,11 +53,14 @@ class TurnControls(VotePanel):
 
     def build_stop(self) -> None:
         self.stop = gr.Button(STOP_LABEL, variant="stop", elem_id=f"{self.prefix}stop",
-                              visible=False, scale=1, min_width=72)
+                              interactive=False, scale=1, min_width=72)
+
+    regenerate_offered = True
 
     def build_regenerate(self) -> None:
+        """The Regenerate button; not shown when the arena allows none (max_regenerations 0)."""
         self.regenerate = gr.Button("🔄  Regenerate", elem_id=f"{self.prefix}regenerate",
-                                    interactive=False)
+                                    interactive=False, visible=self.regenerate_offered)
 
     def control_outputs(self) -> list[Any]:
         return [self.stop, self.regenerate]
@@ -71,16 +75,16 @@ class TurnControls(VotePanel):
 
     # ------------------------------------------------------------------------------ frames
     def inputs_enabled(self, enabled: bool) -> dict[Any, Any]:
-        """Send (and the prompt box) on or off; Stop hidden: no answer is streaming."""
+        """Send (and the prompt box) on or off; Stop off: no answer is streaming."""
         return {self.prompt: gr.update(interactive=enabled),
-                self.send: gr.update(interactive=enabled, visible=True),
-                self.stop: gr.update(visible=False)}
+                self.send: gr.update(interactive=enabled),
+                self.stop: gr.update(value=STOP_LABEL, interactive=False)}
 
     def streaming_controls(self) -> dict[Any, Any]:
-        """While the answers stream: Stop in place of Send, the prompt box locked."""
+        """While the answers stream: Stop on, Send off, the prompt box locked."""
         return {self.prompt: gr.update(interactive=False),
-                self.send: gr.update(interactive=False, visible=False),
-                self.stop: gr.update(value=STOP_LABEL, visible=True, interactive=True)}
+                self.send: gr.update(interactive=False),
+                self.stop: gr.update(value=STOP_LABEL, interactive=True)}
 
     def votes_enabled(self, enabled: bool) -> dict[Any, Any]:
         """The vote buttons, and Regenerate with them."""
@@ -131,10 +135,7 @@ class TurnControls(VotePanel):
 
     async def _regenerated(self, client: Client, battle_id: str) -> AsyncIterator[BattleEvent]:
         """The regenerated turn's events, within the limits (`BattleGuard.regenerate`)."""
-        through_guard = getattr(self.guard, "regenerate", None)
-        events: Any = (through_guard(client, battle_id) if through_guard is not None
-                       else self.service.regenerate(battle_id, client.session))
-        return await events if inspect.isawaitable(events) else events
+        return await self.guard.regenerate(client, battle_id)
 
 
 async def _prepend(first: BattleEvent, rest: AsyncIterator[BattleEvent]

@@ -4,8 +4,8 @@ The prompts come from a text file, one per line (blank lines and lines starting 
 skipped): `[arena] example_prompts_file`, or `examples/prompts.txt` shipped with the arena when
 that is empty. Each page load draws `EXAMPLES_SHOWN` of them at random (a load event, so every
 visitor sees another few); a click copies the prompt into the box, where the rater may edit it
-or send it with Enter. The row shows only while the prompt box is empty (a CSS rule in
-`arena.web.ui.style` hides it while text is typed) and before the battle's first prompt.
+or send it with Enter. The row shows only while the prompt box is empty and the battle has no
+message yet (CSS rules in `arena.web.ui.style`).
 
 The file is the operator's: its lines are shown as button labels (plain text, never parsed as
 Markdown or HTML). A prompt longer than the arena's `max_prompt_chars` is skipped, since sending
@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+
+from arena.config import ArenaSettings
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +51,10 @@ def load_prompts(path: str | Path, *, max_chars: int) -> list[str]:
     return prompts
 
 
-def configured_prompts(settings: Any) -> list[str]:
+def configured_prompts(settings: ArenaSettings) -> list[str]:
     """The arena's example prompts: its configured file, else the shipped one (none if the
     shipped file is missing, e.g. in an installed wheel without `examples/`)."""
-    configured = getattr(settings, "example_prompts_file", "") or ""
+    configured = settings.example_prompts_file
     max_chars = settings.max_prompt_chars
     if configured:
         return load_prompts(configured, max_chars=max_chars)
@@ -122,9 +124,3 @@ class ExampleRow:
 
         fill_example.__name__ = f"fill_example_{index}"
         return fill_example
-
-    def shown(self, visible: bool) -> dict[Any, Any]:
-        """The row shown (a fresh battle) or hidden (a battle under way)."""
-        if self.row is None or not self.buttons:
-            return {}
-        return {self.row: gr.update(visible=visible)}

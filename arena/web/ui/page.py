@@ -57,7 +57,7 @@ from arena.web.ui.keys import KEYS_HEAD, KEYS_PATH, keys_script
 from arena.web.ui.leaderboard import build_leaderboard_tab
 from arena.web.ui.panel import PRIVATE_EVENT, Views, VotePanel
 from arena.web.ui.revote import RevotePanel
-from arena.web.ui.style import PAGE_CSS
+from arena.web.ui.style import ARENA_THEME, PAGE_CSS
 from arena.web.ui.text import ABOUT_MARKDOWN, markdown_text
 
 log = logging.getLogger(__name__)
@@ -77,6 +77,7 @@ MOUNT_OPTIONS: dict[str, Any] = {
     "show_error": False,
     "mcp_server": False,
     "css": PAGE_CSS,
+    "theme": ARENA_THEME,
 }
 
 
@@ -94,7 +95,8 @@ def build_ui(
     revoting = service.replay is not None  # `arena serve --revote`: logged battles, no prompt
     question = ConsentQuestion(settings)
     screen = {"examples": configured_prompts(settings),
-              "comment_chars": getattr(settings, "reason_comment_chars", 500)}
+              "comment_chars": settings.reason_comment_chars,
+              "regenerate": settings.max_regenerations > 0}
     arena: VotePanel = (RevotePanel(guard, identity, views) if revoting
                         else BattlePanel(guard, identity, views, mode="anonymous", prefix="",
                                          **screen))
@@ -157,7 +159,7 @@ class ConsentQuestion:
     def build(self) -> None:
         self.answer = gr.State(None)
         with gr.Column(elem_id="consent", variant="panel") as self.box:
-            gr.Markdown("### May we publish your conversation?", elem_id="consent-title")
+            gr.Markdown("## May we publish your conversation?", elem_id="consent-title")
             gr.Markdown(self.terms, elem_id="consent-terms")
             # At phone width the terms fold (arena.web.ui.style shows one copy or the other),
             # so the prompt box is on the first screen.
