@@ -26,7 +26,7 @@ IMPORTERS = (*PACKAGES, "tests", "benchmarks", "examples")
 CORE = ("arena.battles", "arena.live", "arena.store", "arena.record", "arena.config",
         "arena.errors", "arena.ids")
 FEATURES = ("arena.web", "arena.revote", "arena.drift", "arena.jobs", "arena.transfer",
-            "arena.commands", "arena.cli")
+            "arena.commands", "arena.cli", "arena.judge")
 
 MAX_MODULE_LINES = 400
 MAX_CLASS_LINES = 250

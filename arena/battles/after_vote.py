@@ -1,5 +1,6 @@
-"""What a rater may do after the vote, as part of `BattleService` (a base class of it): give a
-reason (arena.battles.reasons) and get a share link (arena.battles.sharing). Both read the
+"""What a rater may do after the vote, as part of `BattleService` (a base class of it): see the
+names again (`reveal`), give a reason (arena.battles.reasons) and get a share link
+(arena.battles.sharing). Both read the
 vote from SQL, the source of truth, so they work on any worker, also once Redis forgot the
 battle."""
 
@@ -8,10 +9,11 @@ from __future__ import annotations
 import asyncio
 
 from arena.battles.checks import check_owner, check_token
+from arena.battles.interface import Reveal
 from arena.battles.reasons import check_reason
 from arena.battles.running import RunningBattles
 from arena.battles.sharing import ShareLinks
-from arena.battles.state import NOT_YOURS, OPEN
+from arena.battles.state import NOT_YOURS, OPEN, VOTED, reveal_of
 from arena.config import ArenaSettings
 from arena.errors import NotYourBattle, VoteConflict
 from arena.store import BattleLog
@@ -33,6 +35,14 @@ class AfterVote:
 
     def rater(self, session_id: str) -> str:
         raise NotImplementedError  # BattleService's
+
+    async def reveal(self, battle_id: str, session_id: str) -> Reveal:
+        """The names of a battle this session already voted on (e.g. for a page reload)."""
+        check_token(battle_id, "battle_id")
+        state = await self.battles.owned(battle_id, self.rater(session_id))
+        if state["status"] != VOTED:
+            raise VoteConflict("names are revealed only after the vote")
+        return reveal_of(state, state["winner"])
 
     @property
     def reason_tags(self) -> tuple[str, ...]:

@@ -69,7 +69,6 @@ from arena.battles.state import (
     GENERATING,
     READY,
     REPLAY_ONLY,
-    VOTED,
     battle_record,
     begin_stream,
     closed_reason,
@@ -87,7 +86,7 @@ from arena.consent import check_consent
 from arena.errors import BadInput, BattleNotFound, Unavailable, VoteConflict
 from arena.ids import new_battle_id
 from arena.live import LiveState, LiveStateUnavailable
-from arena.record import Consent
+from arena.record import BattleRecord, Consent
 from arena.store import BattleLog, DuplicateBattle
 from arena.store.group_writer import GroupWriter, RecordWriter
 
@@ -125,6 +124,7 @@ class BattleService(BattleControls, AfterVote):
         salt: str,
         rng: random.Random | None = None,
         on_vote: Callable[[], None] | None = None,
+        on_voted: Callable[[BattleRecord], None] | None = None,
         replay: RevoteSource | None = None,
         writer: RecordWriter | None = None,
         categories: Collection[str] | None = None,
@@ -138,6 +138,8 @@ class BattleService(BattleControls, AfterVote):
         self.salt = salt
         self.rng = rng or random.SystemRandom()
         self.on_vote = on_vote
+        # Given each newly voted record (the live judge's queue); must never block or raise.
+        self.on_voted = on_voted
         # The values a battle's `category` may take (none: a battle has no category).
         self.categories = frozenset(
             getattr(settings, "categories", ()) if categories is None else categories)
@@ -272,7 +274,10 @@ class BattleService(BattleControls, AfterVote):
                 await self.battles.save({**state, "vote_key": key}, tolerate_outage=True)
             await self.admission.release_vote(battle_id)
             raise
-        return await self._settle_vote(state, winner, key)
+        reveal = await self._settle_vote(state, winner, key)
+        if self.on_voted is not None:  # e.g. the live judge's queue: never in the rater's way
+            self.on_voted(record)
+        return reveal
 
     async def _answer_duplicate(self, state: dict[str, Any], key: str | None) -> Reveal:
         """A vote on a logged battle: its retry (same key) gets the Reveal, else VoteConflict."""
@@ -310,14 +315,6 @@ class BattleService(BattleControls, AfterVote):
     async def sweep_expired(self, now: float | None = None) -> int:
         """Log as abandoned this process's battles idle for longer than `battle_ttl_s`."""
         return await self.battles.sweep_expired(time.time() if now is None else now)
-
-    async def reveal(self, battle_id: str, session_id: str) -> Reveal:
-        """The names of a battle this session already voted on (e.g. for a page reload)."""
-        check_token(battle_id, "battle_id")
-        state = await self.battles.owned(battle_id, self.rater(session_id))
-        if state["status"] != VOTED:
-            raise VoteConflict("names are revealed only after the vote")
-        return reveal_of(state, state["winner"])
 
     # ---------------------------------------------------------------------------- re-voting
     async def start_replay(self, session_id: str) -> tuple[str, AsyncIterator[BattleEvent]]:

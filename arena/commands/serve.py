@@ -146,17 +146,21 @@ def _load_config(
     from arena.config import ConfigError, load_arena_settings
     from arena.web.challenge import check_challenge_settings
     from arena.web.operator import load_operator_token
+    from arena.web.runtime import load_rater_salt
     from arena.web.sessions import load_session_secret
     from serving.config import ModelConfigError, load_models_config
 
     try:
         settings = load_arena_settings(config)
         serving = load_models_config(config)
-        # An unusable operator token or session secret stops here, with its message, before
-        # any process starts (the kept session secret is created here, before the workers).
+        # An unusable operator token, session secret, rater salt file or live judge stops
+        # here, with its message, before any process starts (the kept session secret and
+        # rater salt are created here, before the workers).
         load_operator_token(settings)
         load_session_secret(settings)
+        load_rater_salt(settings)
         check_challenge_settings(settings)
+        _check_live_judge(settings, serving)
     except (ConfigError, ModelConfigError) as bad:
         typer.echo(f"error: {bad}", err=True)
         raise typer.Exit(2) from None
@@ -168,6 +172,24 @@ def _load_config(
         redis_url=redis_url or settings.redis_url,
     )
     return settings, serving
+
+
+def _check_live_judge(settings: ArenaSettings, serving: ServingConfig) -> None:
+    """ConfigError unless `[arena] judge_model` (when set) is a configured model and
+    `judge_template` a template that loads (docs/judge.md)."""
+    from arena.config import ConfigError
+
+    if not settings.judge_model:
+        return
+    if settings.judge_model not in serving.names():
+        raise ConfigError(f"arena.judge_model: {settings.judge_model!r} is not a [[models]] "
+                          f"name; the models are {', '.join(serving.names())}")
+    from arena.judge.template import TemplateError, load_template
+
+    try:
+        load_template(settings.judge_template or "pairwise-v1")
+    except TemplateError as bad:
+        raise ConfigError(f"arena.judge_template: {bad}") from None
 
 
 def _load_revote_pool(path: Path, *, announce: bool, require_consent: bool) -> ReplayPool:

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -76,6 +76,17 @@ def load_rater_salt(settings: ArenaSettings) -> str:
     return kept_secret(Path(settings.data_dir) / "rater_salt")
 
 
+def make_live_judge(settings: ArenaSettings, serving: ServingConfig, writer: LogProcess,
+                    http: Any) -> Any:
+    """The live judge of `[arena] judge_model` (arena.judge.live.LiveJudge), or None when no
+    judge is configured; a judge model or template the config lacks stops the start."""
+    if not settings.judge_model:
+        return None
+    from arena.judge.live import live_judge_for
+
+    return live_judge_for(settings, serving, writer.write, http)
+
+
 def make_session_challenge(settings: ArenaSettings, live: LiveState, secret: str) -> Any:
     """The challenge new sessions must pass (`arena.web.challenge`), or None (the default)."""
     if settings.session_challenge == "none":
@@ -131,6 +142,8 @@ class ArenaRuntime:
     operator_token: str | None = field(init=False, default=None, repr=False)
     identity: ClientIdentity = field(init=False)
     guard: BattleGuard = field(init=False)
+    # The live judge (arena.judge.live.LiveJudge) when [arena] judge_model is set, else None.
+    live_judge: Any = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         # First, before any process or connection exists: an unusable token, session secret
@@ -143,6 +156,9 @@ class ArenaRuntime:
         self.log_writer = LogProcess(self.settings.db_url)
         self.live = LiveState.from_url(self.redis_url)
         self.http = make_http_client()
+        # The live judge ([arena] judge_model; docs/judge.md): verdicts through the writer.
+        self.live_judge = None if self.revote_pool is not None else make_live_judge(
+            self.settings, self.serving, self.log_writer, self.http)
         timeouts = StreamTimeouts(
             first_token=self.settings.first_token_timeout_s,
             total=self.settings.generation_timeout_s,
@@ -157,19 +173,7 @@ class ArenaRuntime:
             from arena.revote.pool import ReplayLedger
 
             ledger = ReplayLedger(self.revote_pool, self.live, self.log)
-        self.job = LeaderboardJob(
-            log=self.log,
-            live=self.live,
-            out_dir=Path(self.settings.data_dir) / "leaderboards",
-            every_votes=self.settings.leaderboard_every_votes,
-            keep=self.settings.snapshots_keep,
-            provisional_votes=self.settings.provisional_votes,
-            category_min_votes=self.settings.category_min_votes,
-            sampling_correction=self.settings.sampling_correction,
-            # Battles other raters are still being shown are never published, nor their
-            # re-votes: the release would name their models.
-            withheld=self.revote_pool.battles if self.revote_pool is not None else (),
-        )
+        self.job = self._leaderboard_job()
         self.service = BattleService(
             contenders=contenders,
             generate=make_generate(self.serving, self.http, timeouts),
@@ -179,6 +183,7 @@ class ArenaRuntime:
             settings=self.settings,
             salt=rater_salt,
             on_vote=self.job.note_vote,
+            on_voted=self.live_judge.submit if self.live_judge is not None else None,
             replay=ledger,
             writer=self.log_writer,
         )
@@ -192,6 +197,22 @@ class ArenaRuntime:
             max_streams=self.settings.max_concurrent_streams or stream_capacity(self.serving),
         )
         self._tasks: list[asyncio.Task[None]] = []
+
+    def _leaderboard_job(self) -> LeaderboardJob:
+        """The leaderboard job of this arena's settings (arena.jobs.leaderboard)."""
+        return LeaderboardJob(
+            log=self.log,
+            live=self.live,
+            out_dir=Path(self.settings.data_dir) / "leaderboards",
+            every_votes=self.settings.leaderboard_every_votes,
+            keep=self.settings.snapshots_keep,
+            provisional_votes=self.settings.provisional_votes,
+            category_min_votes=self.settings.category_min_votes,
+            sampling_correction=self.settings.sampling_correction,
+            # Battles other raters are still being shown are never published, nor their
+            # re-votes: the release would name their models.
+            withheld=self.revote_pool.battles if self.revote_pool is not None else (),
+        )
 
     async def health(self) -> dict[str, Any]:
         """The detailed health report (operators only; the public `/healthz` gets its `ok`):
@@ -207,6 +228,9 @@ class ArenaRuntime:
             report["sql"] = "ok"
         except Exception as broken:  # reported, not raised
             report.update(ok=False, sql=f"error: {broken}")
+        if self.live_judge is not None:
+            report["live_judge"] = {**asdict(self.live_judge.stats),
+                                    "pending": self.live_judge.pending}
         return report
 
     async def leaderboard(self) -> dict[str, Any] | None:
@@ -228,12 +252,16 @@ class ArenaRuntime:
             self._tasks.append(
                 asyncio.create_task(self.job.run_forever(self.settings.leaderboard_interval_s))
             )
+        if self.live_judge is not None:
+            await self.live_judge.start()
 
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        if self.live_judge is not None:  # before the client and the writer it uses
+            await self.live_judge.aclose()
         await self.http.aclose()
         await self.guard.aclose()
         # Votes in flight reach SQL and battles being abandoned are logged (bounded wait),
