@@ -1,7 +1,8 @@
 """The leaderboard job on a real SQLite log and a real Redis: snapshot, cache, reproduction.
 
-Pruning and the disk bound of the snapshots are in test_snapshots.py; the release's own rules
-in test_public_release.py."""
+The job rates counts kept current in SQL (arena.jobs.live_board); its watermark under
+out-of-order commits is in test_leaderboard_job_watermark.py. Pruning and the disk bound of
+the snapshots are in test_snapshots.py; the release's own rules in test_public_release.py."""
 
 from __future__ import annotations
 
@@ -14,12 +15,12 @@ import random
 import pytest
 from factories import make_battle
 
+from arena.jobs.db_ratings import rerun_db_manifest
 from arena.jobs.leaderboard import LeaderboardJob
 from arena.live import LiveState, LiveStateUnavailable
 from arena.live.connection import CALL_DEADLINE_S
 from arena.live.embedded import EmbeddedRedis
 from arena.store import BattleLog
-from ratings.manifest import rerun_manifest
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -54,6 +55,11 @@ async def job(tmp_path, redis_url, live_prefix):
     yield job
     await live.aclose()
     log.close()
+
+
+def rerun(job: LeaderboardJob, manifest):
+    """`arena ratings --from-manifest MANIFEST --db URL`: re-derive from the live log."""
+    return rerun_db_manifest(manifest, json.loads(manifest.read_text()), job.log.url)
 
 
 def snapshot_folders(job: LeaderboardJob) -> list[str]:
@@ -95,30 +101,46 @@ async def test_the_board_is_cached_snapshotted_and_reproducible(job):
     cached = await job.live.get_leaderboard()
     assert cached.table == board and cached.votes == 120
 
-    assert board["left_out"] == {"named": 1, "flagged": 1, "in_revote_pool": 0}
+    assert board["left_out"] == {"named": 1, "flagged": 1, "in_revote_pool": None}
+    assert board["dropped"] == {"status_not_voted": 0, "mode_named": 1, "flagged_battle": 1}
 
-    # The snapshot: the table, its manifest and the public release it was rated from; no copy
-    # of the log.
+    # The snapshot: the tables and their manifests; no copy of the log, no release (not asked).
     folder = job.out_dir / board["snapshot"]
     assert sorted(path.name for path in folder.iterdir()) == [
-        "leaderboard.json", "leaderboard.json.manifest.json",
-        "release.jsonl", "release.jsonl.manifest.json"]
+        "leaderboard-style.json", "leaderboard-style.json.manifest.json",
+        "leaderboard.json", "leaderboard.json.manifest.json"]
     stamp = board["snapshot"]
     assert board["manifest_url"] == f"/snapshots/{stamp}/leaderboard.json.manifest.json"
-    assert board["export_url"] == f"/snapshots/{stamp}/release.jsonl"
-    assert board["release_manifest_url"] == f"/snapshots/{stamp}/release.jsonl.manifest.json"
-    rows = [json.loads(line) for line in (folder / "release.jsonl").read_text().splitlines()]
-    assert len(rows) == 120 and not any("rater_hash" in row or "battle_id" in row for row in rows)
+    assert board["style_manifest_url"] == (
+        f"/snapshots/{stamp}/leaderboard-style.json.manifest.json")
+    assert board["export_url"] is None and board["release_manifest_url"] is None
     manifest = folder / "leaderboard.json.manifest.json"
     recorded = json.loads(manifest.read_text())
     assert recorded["rows_used"] == 120 and recorded["options"]["robustness"] is True
+    assert recorded["input"]["watermark"] == board["watermark"]
     published = json.loads((folder / "leaderboard.json").read_text())
     assert published["robustness"] == robustness
-    # Paths relative to the folder: nothing of this machine's layout is published.
-    assert (recorded["input"]["path"], recorded["output"]["path"]) == (
-        "release.jsonl", "leaderboard.json")
-    reproduction = rerun_manifest(manifest)
-    assert reproduction.identical
+    # Nothing of this machine's layout nor the database's address is published.
+    assert (recorded["input"]["database"], recorded["output"]["path"]) == (
+        None, "leaderboard.json")
+    # Re-derived from the live log below the watermark, however many votes came after.
+    record(job, planted_battles(30, seed=8))
+    assert rerun(job, manifest).identical
+    assert rerun(job, folder / "leaderboard-style.json.manifest.json").identical
+    later = await job.refresh()
+    assert later["votes"] == 150 and later["watermark"] > board["watermark"]
+
+
+async def test_a_release_is_published_when_asked(job):
+    job.release_every_s = 0.0
+    record(job, planted_battles(30))
+    board = await job.refresh()
+    stamp = board["snapshot"]
+    assert board["export_url"] == f"/snapshots/{stamp}/release.jsonl"
+    assert board["release_manifest_url"] == f"/snapshots/{stamp}/release.jsonl.manifest.json"
+    folder = job.out_dir / stamp
+    rows = [json.loads(line) for line in (folder / "release.jsonl").read_text().splitlines()]
+    assert len(rows) == 30 and not any("rater_hash" in row or "battle_id" in row for row in rows)
 
 
 # ---------------------------------------------------------------------------- the job's loop
@@ -230,10 +252,8 @@ async def test_only_named_or_flagged_votes_mean_no_board(job):
     record(job, [make_battle(model_a="beta", model_b="gamma", winner="model_b", turn_count=1)])
     board = await job.refresh()
     assert [(row["model"], row["battles"]) for row in board["rows"]] == [("gamma", 1), ("beta", 1)]
-    # The release holds only what the board rates (no status or flags column): the board's
-    # rules drop nothing more from it.
-    assert board["dropped"] == {"mode_named": 0}
-    assert board["left_out"] == {"named": 1, "flagged": 1, "in_revote_pool": 0}
+    assert board["dropped"] == {"status_not_voted": 0, "mode_named": 1, "flagged_battle": 1}
+    assert board["left_out"] == {"named": 1, "flagged": 1, "in_revote_pool": None}
     assert (await job.live.get_leaderboard()).table == board
     assert snapshot_folders(job) == [board["snapshot"]]
 
@@ -262,7 +282,7 @@ async def test_a_disconnected_graph_gets_a_board_without_style_control(job):
     manifest = job.out_dir / board["snapshot"] / "leaderboard.json.manifest.json"
     options = json.loads(manifest.read_text())["options"]
     assert options["allow_disconnected"] is True and options["style"] is False
-    assert rerun_manifest(manifest).identical
+    assert rerun(job, manifest).identical
 
 
 async def test_the_job_keeps_running_while_redis_is_down(tmp_path, own_redis, caplog):

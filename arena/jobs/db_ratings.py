@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -112,22 +113,29 @@ class DbSource:
 
     @property
     def digest(self) -> str:
-        """SHA-256 of the aggregated rows and speeds (values and column names)."""
-        digest = hashlib.sha256()
-        for frame in (self.rows, self.speeds):
-            digest.update(json.dumps(list(map(str, frame.columns))).encode())
-            digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+        """SHA-256 of the aggregated rows, whatever their order and however they were read
+        (at once, or window by window): the sorted 64-bit hashes of the rows, numbers as
+        floats and everything else as text, with the column names."""
+        canonical = pd.DataFrame({
+            name: (pd.to_numeric(column, errors="coerce").astype(float)
+                   if name in STYLE_COLUMNS or name == COUNT else column.astype(str))
+            for name, column in self.rows.items()})
+        hashes = np.sort(pd.util.hash_pandas_object(canonical, index=False).to_numpy())
+        digest = hashlib.sha256(json.dumps(list(map(str, self.rows.columns))).encode())
+        digest.update(hashes.tobytes())
         return digest.hexdigest()
 
 
 def read_source(log: BattleLog, options: RatingOptions, by: str | None,
-                below: int | None = None) -> DbSource:
-    """The aggregated votes below `below` (default: the current watermark), in one read
-    transaction (SQLite: one snapshot; PostgreSQL: every vote below it has committed)."""
+                below: int | None = None, withheld: Collection[str] = ()) -> DbSource:
+    """The aggregated votes below `below` (default: the current watermark), except the
+    `withheld` battles and their re-votes, in one read transaction (SQLite: one snapshot;
+    PostgreSQL: every vote below it has committed)."""
     columns = needed_columns(options, by)
     filters = [c for c in columns if c not in STYLE_COLUMNS and c not in ("model_a", "model_b")]
     with log.connections.read() as connection:
-        window = Window(watermark(connection) if below is None else below)
+        window = Window(watermark(connection) if below is None else below, None,
+                        frozenset(withheld))
         query = battle_rows_query if options.style else vote_counts_query
         rows = read_frame(connection, query(columns, window))
         speeds = read_frame(connection, speeds_query(filters, window))
@@ -208,18 +216,24 @@ def set_speeds(board: Leaderboard, speeds: pd.DataFrame, options: RatingOptions)
 
 
 def rate_database(log: BattleLog, options: RatingOptions, by: str | None = None,
-                  below: int | None = None) -> tuple[RatingRun, DbSource]:
-    """Rate the log's voted battles below `below` (default: all visible now); raises NotInSql
-    when the options need the export path."""
+                  below: int | None = None, withheld: Collection[str] = ()
+                  ) -> tuple[RatingRun, DbSource]:
+    """Rate the log's voted battles below `below` (default: all visible now) but the
+    `withheld` ones; raises NotInSql when the options need the export path."""
     reason = sql_unsupported(options, by)
     if reason is not None:
         raise NotInSql(reason)
-    source = read_source(log, options, by, below)
+    source = read_source(log, options, by, below, withheld)
     return rate_source(source, options, by), source
 
 
-def write_db_run(run: RatingRun, source: DbSource, output: Path) -> Path:
-    """Write the table to `output` and its manifest beside it; returns the manifest path."""
+def write_db_run(run: RatingRun, source: DbSource, output: Path, *,
+                 portable: bool = False) -> Path:
+    """Write the table to `output` and its manifest beside it; returns the manifest path.
+
+    `portable` (the live board's public snapshots): the output's path relative to the
+    manifest and no database URL (re-run it with --db or --config); a withheld re-voting
+    pool is recorded by its size and digest, never its battle ids."""
     write_output(run.boards, run.by, output, run.overall)
     groups = {str(key): {"rows_used": b.rows_used, "dropped": b.dropped,
                          **({"too_few": b.too_few} if run.options.min_votes else {})}
@@ -227,10 +241,12 @@ def write_db_run(run: RatingRun, source: DbSource, output: Path) -> Path:
     first = next(iter(run.boards.values()))
     manifest: dict[str, Any] = {
         "manifest_version": MANIFEST_VERSION,
-        "input": {"database": source.url, "watermark": source.window.below,
-                  "aggregate_sha256": source.digest, "aggregated_rows": len(source.rows),
-                  "format": "database"},
-        "output": {"path": str(output.resolve()), "sha256": file_sha256(output)},
+        "input": {"database": None if portable else source.url,
+                  "watermark": source.window.below, "aggregate_sha256": source.digest,
+                  "aggregated_rows": len(source.rows), "format": "database",
+                  "withheld": _withheld_summary(source.window.withheld)},
+        "output": {"path": output.name if portable else str(output.resolve()),
+                   "sha256": file_sha256(output)},
         "rows_read": run.rows_read,
         "rows_used": first.rows_used if run.by is None else None,
         "dropped": first.dropped if run.by is None else None,
@@ -244,6 +260,13 @@ def write_db_run(run: RatingRun, source: DbSource, output: Path) -> Path:
     target = manifest_path(output)
     target.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return target
+
+
+def _withheld_summary(withheld: frozenset[str]) -> dict[str, Any] | None:
+    if not withheld:
+        return None
+    digest = hashlib.sha256("\n".join(sorted(withheld)).encode("utf-8")).hexdigest()
+    return {"battles": len(withheld), "sha256": digest}
 
 
 def is_db_manifest(data: dict[str, Any]) -> bool:
@@ -269,6 +292,11 @@ def rerun_db_manifest(path: Path, data: dict[str, Any], url: str | None,
     """Re-derive a database manifest's table from the log at `url` (default: the recorded
     database, which names no password), reading only the votes below its watermark."""
     recorded = data["input"]
+    if recorded.get("withheld"):
+        raise NotInSql(f"{path} left out a re-voting pool of {recorded['withheld']['battles']} "
+                       "battles, whose ids it does not record: it cannot be re-derived")
+    if not (url or recorded.get("database")):
+        raise NotInSql(f"{path} does not name its database: give --db or --config")
     options = RatingOptions.from_dict(data["options"])
     by = data.get("by")
     with BattleLog(url or recorded["database"]) as log:

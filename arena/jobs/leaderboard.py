@@ -1,8 +1,20 @@
 """The background leaderboard job: recompute ratings from the SQL log, cache them, snapshot them.
 
 Runs on one worker. It wakes every `interval_s` seconds, or sooner once `every_votes` new votes
-were cast in this process, and then, in a new snapshot folder `<out_dir>/<UTC stamp>/`
-(`arena.jobs.snapshots`: written whole or not at all):
+were cast in this process. By default it rates counts kept current in memory
+(`arena.jobs.live_board`: each refresh reads only the votes committed since the last one, with
+one indexed query, and rates them as `arena ratings --db` would below the same watermark),
+writing in a new snapshot folder `<out_dir>/<UTC stamp>/` (written whole or not at all):
+`leaderboard.json` (Bradley–Terry, sandwich CIs, robustness), `leaderboard-categories.json`
+(one board per label) and, every `style_every_s` seconds, `leaderboard-style.json` (style
+control; between two style fits the board keeps the last style rows), each with a manifest
+that records the watermark: `arena ratings --from-manifest <folder>/leaderboard.json.manifest
+.json --db URL` re-derives it byte for byte from the live database, however many votes came
+after. With `release_every_s` the folder also holds the public release (at most that often: it
+writes the whole log). Then steps 4 and 5 below.
+
+With `sampling_correction` (weights normalised battle by battle: not in SQL) it runs the
+release path instead: in the snapshot folder it
 
 1. writes the public data release of the log (`arena.transfer.public`, the same file
    `arena export --public` writes): `release.jsonl` and `release.jsonl.manifest.json`;
@@ -32,11 +44,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Collection
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from arena.jobs.live_board import (
+    ROW_KEYS,
+    LiveCounts,
+    category_entry,
+    live_board_dict,
+    rate_categories,
+    rate_overall,
+    rate_style,
+    style_rows,
+)
 from arena.jobs.snapshots import SnapshotStore
 from arena.live import LiveState, LiveStateUnavailable
 from arena.store import BattleLog
@@ -49,7 +72,6 @@ from arena.transfer.public import (
 )
 from ratings.errors import BattleDataError, ConstantStyleFeature
 from ratings.io import read_battles
-from ratings.leaderboard import Leaderboard
 from ratings.manifest import RatingRun, rate_read_frame, write_run
 from ratings.options import DEFAULT_PROVISIONAL_VOTES, STYLE_FEATURES, RatingOptions
 
@@ -57,6 +79,8 @@ log = logging.getLogger(__name__)
 
 TABLE_FILE = "leaderboard.json"
 CATEGORIES_FILE = "leaderboard-categories.json"
+STYLE_FILE = "leaderboard-style.json"
+DEFAULT_STYLE_EVERY_S = 300.0
 DEFAULT_KEEP = 5
 DEFAULT_CATEGORY_MIN_VOTES = 50
 
@@ -78,6 +102,8 @@ class LeaderboardJob:
         provisional_votes: int = DEFAULT_PROVISIONAL_VOTES,
         category_min_votes: int = DEFAULT_CATEGORY_MIN_VOTES,
         sampling_correction: bool = False,
+        style_every_s: float = DEFAULT_STYLE_EVERY_S,
+        release_every_s: float | None = None,
     ) -> None:
         self.log = log
         self.live = live
@@ -89,6 +115,11 @@ class LeaderboardJob:
         self.provisional_votes = provisional_votes
         self.category_min_votes = category_min_votes
         self.sampling_correction = sampling_correction
+        self.style_every_s = style_every_s
+        self.release_every_s = release_every_s
+        self.counts = LiveCounts(withheld=self.withheld)
+        self._style: tuple[float, int, dict[str, Any]] | None = None  # (when, watermark, parts)
+        self._release_at: float | None = None
         self.last_board: dict[str, Any] | None = None
         self._votes_since = 0
         self._wake = asyncio.Event()
@@ -147,6 +178,69 @@ class LeaderboardJob:
             return {}
 
     def _compute(self, states: dict[str, str]) -> dict[str, Any] | None:
+        if self.sampling_correction:
+            return self._compute_from_release(states)
+        source = self.counts.update(self.log)
+        common = {"provisional_votes": self.provisional_votes,
+                  "model_states": tuple(sorted(states.items()))}
+        with self.snapshots.new_snapshot() as pending:
+            try:
+                run, _ = rate_overall(source, common, pending.path, TABLE_FILE)
+            except BattleDataError as nothing_to_rate:
+                log.info("no leaderboard yet: %s", nothing_to_rate)
+                return None
+            categories = rate_categories(source, common, self.category_min_votes,
+                                         pending.path / CATEGORIES_FILE)
+            style = self._style_parts(source.window.below, common, pending.path)
+            release = self._maybe_release(pending.path)
+            pending.publish()
+        board = live_board_dict(run, categories, style, self.provisional_votes,
+                                self.category_min_votes)
+        board["watermark"] = source.window.below
+        return self._with_urls(board, pending.stamp, release, categories is not None,
+                               style.get("style_watermark") == source.window.below)
+
+    def _style_parts(self, below: int, common: dict[str, Any], folder: Path
+                     ) -> dict[str, Any]:
+        """The style board's rows and coefficients: fitted now when due (written as
+        STYLE_FILE), else those of the last fit."""
+        now = time.monotonic()
+        if self._style is None or now - self._style[0] >= self.style_every_s:
+            run = rate_style(self.log, below, self.withheld, common, folder / STYLE_FILE)
+            parts: dict[str, Any] = {"style_rows": None, "style_coefficients": None}
+            if run is not None:
+                data = run.boards[None].to_dict()
+                parts = {"style_rows": style_rows(data["leaderboard"] or []),
+                         "style_coefficients": data["style_coefficients"],
+                         "style_watermark": below}
+            self._style = (now, below, parts)
+        return self._style[2]
+
+    def _maybe_release(self, folder: Path) -> Any:
+        """The public release in the snapshot, when `release_every_s` says it is due."""
+        now = time.monotonic()
+        if self.release_every_s is None or (
+                self._release_at is not None and now - self._release_at < self.release_every_s):
+            return None
+        self._release_at = now
+        return export_public(self.log, folder / RELEASE_FILE, key=self.release_key,
+                             withheld=self.withheld)
+
+    @staticmethod
+    def _with_urls(board: dict[str, Any], stamp: str, release: Any, categories: bool,
+                   style: bool) -> dict[str, Any]:
+        board["snapshot"] = stamp
+        board["manifest_url"] = f"/snapshots/{stamp}/{TABLE_FILE}.manifest.json"
+        board["categories_manifest_url"] = (
+            f"/snapshots/{stamp}/{CATEGORIES_FILE}.manifest.json" if categories else None)
+        board["style_manifest_url"] = (
+            f"/snapshots/{stamp}/{STYLE_FILE}.manifest.json" if style else None)
+        board["export_url"] = f"/snapshots/{stamp}/{RELEASE_FILE}" if release else None
+        board["release_manifest_url"] = (
+            f"/snapshots/{stamp}/{manifest_path(Path(RELEASE_FILE)).name}" if release else None)
+        return board
+
+    def _compute_from_release(self, states: dict[str, str]) -> dict[str, Any] | None:
         with self.snapshots.new_snapshot() as pending:
             release = export_public(self.log, pending.path / RELEASE_FILE,
                                     key=self.release_key, withheld=self.withheld)
@@ -205,7 +299,7 @@ def rate_snapshot(export_path: Path, output: Path, *,
     board = run.boards[None]
     data = board.to_dict()
     rows = data["leaderboard"] or []
-    style_rows = _style_rows(rows) if options.style else None
+    styled = style_rows(rows) if options.style else None
     categories = _rate_categories(export_path, frame, output.with_name(CATEGORIES_FILE),
                                   RatingOptions(ci="sandwich", allow_disconnected=True,
                                                 min_votes=category_min_votes, **common))
@@ -213,7 +307,7 @@ def rate_snapshot(export_path: Path, output: Path, *,
         "computed_at": datetime.now(UTC).isoformat(),
         "votes": board.rows_used,
         "rows": [{key: row.get(key) for key in ROW_KEYS} for row in rows],
-        "style_rows": style_rows,
+        "style_rows": styled,
         "style_coefficients": data["style_coefficients"],
         "dropped": board.dropped,
         "robustness": data.get("robustness"),
@@ -225,16 +319,6 @@ def rate_snapshot(export_path: Path, output: Path, *,
         # Rewritten to the snapshot's URL by the job; None when no category board was made.
         "categories_manifest_url": CATEGORIES_FILE if categories else None,
     }
-
-
-def _style_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
-    """The style-controlled board's rows (None when the table has no style columns)."""
-    if not rows or "style_rating" not in rows[0]:
-        return None
-    return [{"rank": row.get("style_rank"), "model": row["model"],
-             "rating": row.get("style_rating"), "lower": row.get("style_lower"),
-             "upper": row.get("style_upper"), "battles": row["battles"],
-             "win_rate": row["win_rate"]} for row in rows]
 
 
 def _rate_overall(export_path: Path, frame: Any, common: dict[str, Any]
@@ -272,18 +356,5 @@ def _rate_categories(export_path: Path, frame: Any, output: Path, options: Ratin
         log.info("no category boards: %s", none)
         return {}
     write_run(run, output, portable=True)
-    return {str(label): _category_entry(board, options.min_votes)
+    return {str(label): category_entry(board, options.min_votes)
             for label, board in run.boards.items()}
-
-
-def _category_entry(board: Leaderboard, min_votes: int) -> dict[str, Any]:
-    rows = board.to_dict()["leaderboard"] or []
-    return {"votes": board.rows_used, "too_few": board.too_few, "min_votes": min_votes,
-            "rows": [{key: row.get(key) for key in (*ROW_KEYS, "rank_change")}
-                     for row in rows]}
-
-
-# Every row of the cached board (overall and per category) has these keys.
-ROW_KEYS = ("rank", "rank_ub", "model", "rating", "lower", "upper", "battles", "win_rate",
-            "votes", "tie_share", "bothbad_share", "median_ttft_s", "tokens_per_s",
-            "provisional", "state")

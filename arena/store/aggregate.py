@@ -38,6 +38,7 @@ from sqlalchemy import (
     cast,
     func,
     literal,
+    or_,
     select,
     text,
 )
@@ -65,10 +66,13 @@ JSON_COLUMNS = ("flags", "labels")
 
 @dataclass(frozen=True)
 class Window:
-    """The votes with `since` <= commit_key < `below` (`since` None: from the first)."""
+    """The votes with `since` <= commit_key < `below` (`since` None: from the first), except
+    the battles in `withheld` and their re-votes (replay_of in it: a re-voting pool being
+    served, which the live board leaves out)."""
 
     below: int
     since: int | None = None
+    withheld: frozenset[str] = frozenset()
 
 
 def watermark(connection: Connection) -> int:
@@ -89,6 +93,10 @@ def _voted(query: Select, window: Window, join: Table | None = None) -> Select:
     conditions = [battle_t.c.status == "voted", vote_t.c.commit_key < window.below]
     if window.since is not None:
         conditions.append(vote_t.c.commit_key >= window.since)
+    if window.withheld:
+        pool = sorted(window.withheld)
+        conditions.append(~battle_t.c.battle_id.in_(pool))
+        conditions.append(or_(battle_t.c.replay_of.is_(None), ~battle_t.c.replay_of.in_(pool)))
     return query.where(and_(*conditions))
 
 
