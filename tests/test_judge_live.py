@@ -85,3 +85,25 @@ async def test_the_config_names_the_live_judge_and_its_template(scripted_judge):
         assert live.judge.params["structured_outputs"] == {"choice": ["A", "B", "tie"]}
         with pytest.raises(KeyError, match="no model named 'nobody'"):
             live_judge_for(ArenaSettings(judge_model="nobody"), serving, None, http)
+
+
+async def test_a_vote_in_the_battle_service_queues_its_battle_for_the_judge(arena,
+                                                                           scripted_judge):
+    scripted_judge.policy = lambda body: "A"
+    async with make_http_client() as http:
+        live = LiveJudge(scripted_judge.judge_model(TEMPLATE), TEMPLATE,
+                         arena.service.battles.write, http=http)
+        arena.service.on_voted = live.submit  # as arena serve wires it ([arena] judge_model)
+        await live.start()
+        voted, _ = await arena.battle("rater-1")
+        reveal = await arena.service.vote(voted, "rater-1", "model_b")
+        left, _ = await arena.battle("rater-2")
+        await arena.service.end(left, "rater-2")  # abandoned: nothing to judge
+        await live.drain()
+        await live.aclose()
+    assert reveal is not None and live.stats.queued == 1
+    verdicts = list(arena.log.iter_battles(mode="judge"))
+    assert len(verdicts) == 2 and {v.replay_of for v in verdicts} == {voted}
+    human = arena.logged(voted)
+    assert human.winner == "model_b" and human.mode == "anonymous"  # the vote as it was
+    assert {v.model_a for v in verdicts} == {human.model_a, human.model_b}
