@@ -19,10 +19,16 @@ as medians, with the ratio balancer / direct.
 - closed loop (`--concurrency C`): C raters vote again as soon as their vote returns (the
   ceiling; latency is then C / throughput by construction).
 
-Afterwards every acknowledged vote must be in PostgreSQL once (else the script exits 1).
+CPU per vote is reported by part (the hosts' web workers, their SQL writer children,
+PostgreSQL, Redis, nginx, the raters): on a shared machine it says what the votes/s cannot,
+how many votes/s the cores would carry (1000 ms x cores / total ms per vote). Afterwards every
+acknowledged vote must be in PostgreSQL once (else the script exits 1).
 
-    .venv/bin/python benchmarks/multihost.py --rate 500 --votes 4000 --rounds 3
-    .venv/bin/python benchmarks/multihost.py --concurrency 32 --votes 4000 --rounds 3
+    .venv/bin/python benchmarks/multihost.py --rate 500 --votes 3000 --rounds 3 --workers 1
+    .venv/bin/python benchmarks/multihost.py --concurrency 32 --votes 3000 --rounds 2 --workers 1
+
+(`--workers 1` on a 2-core machine: two hosts of two workers each are eight arena processes
+on two cores, which cost about a third more CPU per vote.)
 """
 
 from __future__ import annotations
