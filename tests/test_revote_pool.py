@@ -48,6 +48,23 @@ def test_the_pool_skips_failed_generations_and_self_battles(tmp_path):
                                       "both sides are the same model": 1})
 
 
+def test_the_pool_skips_judge_verdicts_which_repeat_a_battle_in_shown_order(tmp_path):
+    consented = {"publish_consent": True, "terms_version": "1"}
+    battle = make_battle(**consented)
+    verdict = make_battle(
+        **consented, mode="judge", replay_of=battle.battle_id, rater_hash="judge:tiny-a",
+        model_a=battle.model_b, model_b=battle.model_a,
+        judge={"model": "tiny-a", "template": "pairwise-v1", "template_hash": "sha256:00",
+               "order": "swapped", "raw_output": "A", "choice_logprobs": None,
+               "generation": battle.turns[0].generation_a.to_dict(), "panel": None})
+    path = tmp_path / "log.jsonl"
+    path.write_text("".join(json.dumps(b.to_dict()) + "\n" for b in (battle, verdict)),
+                    encoding="utf-8")
+    loaded = ReplayPool.load(path)
+    assert len(loaded) == 1
+    assert loaded.skipped == Counter({"an LLM judge's verdict, not a battle": 1})
+
+
 def test_only_battles_whose_rater_agreed_to_publish_are_shown_unless_the_operator_says(
         tmp_path):
     """Re-voting shows strangers other raters' text: never asked and declined are left out,

@@ -147,6 +147,8 @@ def _parse(line: str) -> tuple[BattleRecord | None, str | None]:
 
 def skip_reason(record: BattleRecord) -> str | None:
     """Why a logged battle cannot be shown again, or None when it can."""
+    if record.mode == "judge":
+        return "an LLM judge's verdict, not a battle"
     if record.mode == "replay":
         return "already a replay vote"
     if record.status not in REPLAYABLE_STATUSES:
