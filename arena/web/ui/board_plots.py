@@ -130,17 +130,20 @@ def speed_chart(rows: list[dict[str, Any]]) -> str:
         return ""
     x_max = max(max(p[1] for p in points) * 1.1, 0.1)
     y_max = max(max(p[2] for p in points) * 1.1, 1.0)
-    parts = ['<div class="lb-chart lb-speed" aria-label="Speed: time to first token against '
-             'tokens per second"><div class="lb-title">Speed: median time to first token '
-             '(s, across) and tokens/s (up); hover or tap a point</div><div class="lb-plane">'
+    parts = ['<div class="lb-chart lb-speed" role="group" aria-label="Speed: time to first '
+             'token against tokens per second"><div class="lb-title">Speed: median time to '
+             'first token (s, across) and tokens/s (up); hover or tap a point</div>'
+             '<div class="lb-plane">'
              f'<span class="lb-ylabel" style="top:0">{y_max:.0f}<br>tok/s</span>'
              '<span class="lb-ylabel" style="bottom:0">0</span>']
     for model, ttft, speed in points:
         x, y = 100 * ttft / x_max, 100 * speed / y_max
         side = (" lb-east" if x > 50 else "") + (" lb-low" if y > 70 else "")
         tip = f"{model}: first token after {ttft:.2f} s (median), {speed:.1f} tokens/s"
-        parts.append(f'<span class="lb-pt{side}" tabindex="0" data-model="{escape(model)}" '
-                     f'aria-label="{escape(tip)}" style="left:{x:.2f}%;bottom:{y:.2f}%">'
+        # role="img": a name (aria-label) is allowed only on an element with a role.
+        parts.append(f'<span class="lb-pt{side}" role="img" tabindex="0" '
+                     f'data-model="{escape(model)}" aria-label="{escape(tip)}" '
+                     f'style="left:{x:.2f}%;bottom:{y:.2f}%">'
                      f'<span class="lb-pt-name" aria-hidden="true">{escape(model)}</span>'
                      f'<span class="lb-tip" role="tooltip">{escape(tip)}</span></span>')
     parts.append(f'</div><div class="lb-axis"><span>0 s</span><span>time to first token'

@@ -2,8 +2,9 @@
 in.
 
 - **Stop** (`<prefix>stop`): beside Send, enabled only while both answers stream (Send is
-  disabled then; the two swap states, not places, so nothing jumps under the rater's finger,
-  and one frame never re-lays out the row while the next arrives). A click asks the
+  disabled then) and, by a CSS rule (`arena.web.ui.style`), shown only while enabled: toggling
+  Gradio's `visible` instead re-rendered the row between two quick frames and lost the
+  second frame's updates (seen under load: votes never enabled). A click asks the
   service to stop both generations at once (`BattleService.stop`: the model servers' requests
   are aborted, on whichever worker streams them); the turn's own stream then ends as the
   service decides: votable when both sides produced text, failed otherwise (the same words

@@ -67,6 +67,9 @@ footer { display: none !important; }
 /* The terms fold away at phone width only (the phone copy lives in an accordion). */
 #consent-terms-phone { display: none !important; }
 .arena-keys { font-size: 0.85em; }
+/* Stop shows only while it can act (it is enabled exactly while the answers stream): CSS, so
+   no frame re-lays out the prompt row while the answers arrive. */
+#stop:disabled, #named-stop:disabled { display: none !important; }
 .arena-after-vote { border-top: 1px solid var(--border-color-primary); padding-top: 0.5em; }
 """
 
