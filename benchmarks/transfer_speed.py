@@ -13,9 +13,10 @@ own process (so its peak RSS is its own):
     import parquet    the Parquet export into an empty log
 
 and prints, per step, battles per second of wall time and per second of CPU time of that
-process and its import workers (the machine may be shared: CPU time is what the step itself
-cost), its peak RSS and the largest of its workers' (an import of a large file decodes and
-checks records in worker processes: arena.transfer.prepare).
+process (the machine may be shared: CPU time is what the step itself cost) and its peak RSS.
+Imports run in one process (`--workers 1`), so their CPU time is all of it; the "/2" steps
+run the same import with two worker processes (arena.transfer.prepare), whose CPU time is not
+counted: compare their wall time.
 With `--before DIR` (a copy of an older tree, e.g.
 `git archive <commit> arena serving ratings | tar -x -C DIR`) the same steps run with that
 code on the first `--sample` battles, in the same run, and the ratios are printed: the
@@ -38,8 +39,8 @@ ROOT = Path(__file__).resolve().parents[1]
 WORDS = ("the of and to in is that for it as with was on be by this are model answer code "
          "function value list error return first second data time because which would "
          "question example result python number string").split()
-STEPS = ("import jsonl", "export jsonl", "export parquet", "export fastchat",
-         "import fastchat", "import parquet")
+STEPS = ("import jsonl", "import jsonl/2", "export jsonl", "export parquet", "export fastchat",
+         "import fastchat", "import fastchat/2", "import parquet")
 
 
 def _text(rng: random.Random, characters: int) -> str:
@@ -109,20 +110,23 @@ import json, resource, sys, time
 from pathlib import Path
 from arena.store import BattleLog
 step, source, db, out = sys.argv[1:5]
+step, _, workers = step.partition("/")
 log = BattleLog(f"sqlite:///{db}")
 wall, cpu = time.perf_counter(), time.process_time()
 if step.startswith("import"):
     from arena.transfer.importer import import_file
-    count = import_file(Path(source), log).inserted
+    import inspect
+    # One process unless the step says how many workers (older trees have no workers).
+    options = ({"workers": int(workers or 1)}
+               if "workers" in inspect.signature(import_file).parameters else {})
+    count = import_file(Path(source), log, **options).inserted
 else:
     from arena.transfer.export import export_battles
     count = export_battles(log, step.split()[1], Path(out), progress=False)
 wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
 log.close()
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-workers = resource.getrusage(resource.RUSAGE_CHILDREN)
-print(json.dumps({"battles": count, "wall_s": wall, "cpu_s": cpu + workers.ru_utime
-                  + workers.ru_stime, "rss_mb": rss, "worker_rss_mb": workers.ru_maxrss / 1024}))
+print(json.dumps({"battles": count, "wall_s": wall, "cpu_s": cpu, "rss_mb": rss}))
 """
 
 
@@ -142,7 +146,7 @@ def run_all(code: Path, source: Path, folder: Path, steps: tuple[str, ...]) -> d
     log, results = folder / "log.db", {}
     files = {fmt: folder / f"export.{fmt}" for fmt in ("jsonl", "parquet", "fastchat")}
     for step in steps:
-        kind, fmt = step.split()
+        kind, fmt = step.split("/")[0].split()
         if kind == "export":
             results[step] = run_step(code, step, source, log, files[fmt])
             continue
@@ -182,7 +186,7 @@ def main() -> None:
         sample = args.workdir / f"source-{args.sample}.jsonl"
         if not sample.exists():
             write_source(sample, args.sample)
-        before_steps = tuple(step for step in STEPS if step != "import parquet")
+        before_steps = tuple(step for step in STEPS if step != "import parquet" and "/" not in step)
         runs["before"] = run_all(args.before.resolve(), sample, args.workdir / "before",
                                  before_steps)
         runs["now (sample)"] = run_all(ROOT, sample, args.workdir / "now-sample", before_steps)
@@ -192,18 +196,18 @@ def main() -> None:
 
 
 def report(runs: dict) -> None:
-    print(f"{'step':16s} {'code':13s} {'battles':>9s} {'wall/s':>9s} {'cpu/s':>9s} "
-          f"{'RSS MB':>7s} {'worker MB':>9s}")
+    print(f"{'step':18s} {'code':13s} {'battles':>9s} {'wall/s':>9s} {'cpu/s':>9s} "
+          f"{'RSS MB':>7s}")
     for step in STEPS:
         for name, results in runs.items():
             if step in results:
                 r = results[step]
-                print(f"{step:16s} {name:13s} {r['battles']:9d} "
+                print(f"{step:18s} {name:13s} {r['battles']:9d} "
                       f"{r['battles'] / r['wall_s']:9.0f} {r['battles'] / r['cpu_s']:9.0f} "
-                      f"{r['rss_mb']:7.0f} {r.get('worker_rss_mb', 0):9.0f}")
+                      f"{r['rss_mb']:7.0f}")
         if "before" in runs and step in runs["before"]:
             old, new = runs["before"][step], runs["now (sample)"][step]
-            print(f"{'':16s} {'ratio now/before (same sample)':30s} wall "
+            print(f"{'':18s} {'ratio now/before (same sample)':30s} wall "
                   f"{(new['battles'] / new['wall_s']) / (old['battles'] / old['wall_s']):.1f}x, "
                   f"cpu {(new['battles'] / new['cpu_s']) / (old['battles'] / old['cpu_s']):.1f}x")
 
