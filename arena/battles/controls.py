@@ -11,15 +11,17 @@ from typing import Any
 from arena.battles.admission import Admission, unless_redis_down
 from arena.battles.checks import check_token
 from arena.battles.interface import BattleEvent
+from arena.battles.lost_streams import refuse_if_stream_lost
 from arena.battles.regenerate import check_regenerable, discard_last_turn
 from arena.battles.running import RunningBattles
-from arena.battles.state import GENERATING, begin_stream
+from arena.battles.state import GENERATING, begin_stream, mark_streaming
 from arena.battles.stopping import StopSignals
 from arena.battles.stream_claims import TAKEN, StreamClaims
 from arena.battles.streaming import TurnStreamer
 from arena.config import ArenaSettings
 from arena.errors import Unavailable, VoteConflict
 from arena.live import LiveStateUnavailable
+from arena.live.presence import WorkerPresence
 
 STOP_UNREACHABLE = ("the stop could not reach the server streaming these answers (its "
                     "live-state store is unreachable); try again, or start a new round")
@@ -27,8 +29,8 @@ STOP_UNREACHABLE = ("the stop could not reach the server streaming these answers
 
 class BattleControls:
     """Regenerate and Stop, and the claim on a battle's next stream that a follow-up takes too.
-    Uses the service's `battles`, `admission`, `turns`, `stops`, `claims` and `settings`, and
-    its `rater`."""
+    Uses the service's `battles`, `admission`, `turns`, `stops`, `claims`, `presence` and
+    `settings`, and its `rater`."""
 
     settings: ArenaSettings
     battles: RunningBattles
@@ -36,6 +38,7 @@ class BattleControls:
     turns: TurnStreamer
     stops: StopSignals
     claims: StreamClaims
+    presence: WorkerPresence
 
     def rater(self, session_id: str) -> str:
         raise NotImplementedError  # BattleService's
@@ -50,13 +53,22 @@ class BattleControls:
         check_token(battle_id, "battle_id")
         owner = self.rater(session_id)
         state: dict[str, Any] = await self.battles.owned(battle_id, owner)
+        await self.end_if_stream_lost(state)
         check_regenerable(state, self.settings.max_regenerations)
         async with self.next_stream(state):
             await self.admission.admit_new_battle(owner)
             prompt = discard_last_turn(state)
             begin_stream(state)
+            await self.presence.ensure_running()
+            mark_streaming(state, self.presence.worker_id, prompt)
             await self.battles.save(state)
         return self.turns.stream(state, prompt, announce=False)
+
+    async def end_if_stream_lost(self, state: dict[str, Any]) -> None:
+        """StreamLost (409 stream_lost) if the battle was streaming on a worker that is gone;
+        the battle is then logged as abandoned, end_reason host_lost
+        (arena.battles.lost_streams)."""
+        await refuse_if_stream_lost(state, self.presence, self.battles)
 
     @contextlib.asynccontextmanager
     async def next_stream(self, state: dict[str, Any]) -> AsyncIterator[None]:
@@ -80,6 +92,7 @@ class BattleControls:
         InvalidField as for a vote; Unavailable when the stop cannot reach the worker."""
         check_token(battle_id, "battle_id")
         state = await self.battles.owned(battle_id, self.rater(session_id))
+        await self.end_if_stream_lost(state)
         if state["status"] != GENERATING or state["mode"] == "replay":
             return False
         try:

@@ -26,13 +26,17 @@ rules live here once:
   generations cancelled; votable if both sides wrote text). After it, they may give one
   reason (tags from `reason_tags`, a short comment) and, if they agreed to publish the text,
   get a share link to a read-only page of the battle.
+- Workers die (a host lost): a vote claimed by a worker that is gone is taken over by the
+  retry (vote_claims.py), and a battle streaming on a worker that is gone is ended as
+  abandoned (`host_lost`) when the rater next acts on it (lost_streams.py). Each worker keeps
+  a presence key in Redis for this (arena.live.presence).
 
 The parts: the battle's state and record (state.py), input checks (checks.py), where running
 battles are kept (running.py), rate limits and vote claims (admission.py), streaming a turn
 (streaming.py), battles over logged battles for re-voting (revoting.py), the pair of a new
 battle (pairing.py), the models' lifecycle states (lifecycle.py), Regenerate and Stop
 (controls.py, regenerate.py, stopping.py), the reason and share link (after_vote.py,
-reasons.py, sharing.py).
+reasons.py, sharing.py), workers that die (vote_claims.py, lost_streams.py).
 """
 
 from __future__ import annotations
@@ -42,9 +46,8 @@ import logging
 import random
 import time
 from collections.abc import AsyncIterator, Callable, Collection, Mapping
-from typing import Any
 
-from arena.battles.admission import Admission, AlreadyVoted, unless_redis_down
+from arena.battles.admission import Admission, unless_redis_down
 from arena.battles.after_vote import AfterVote
 from arena.battles.checks import (
     check_category,
@@ -53,10 +56,9 @@ from arena.battles.checks import (
     check_named,
     check_prompt,
     check_token,
-    check_winner,
 )
 from arena.battles.controls import BattleControls
-from arena.battles.interface import BattleEvent, Contender, GenerateFn, Reveal
+from arena.battles.interface import BattleEvent, Contender, GenerateFn
 from arena.battles.lifecycle import ModelStates, check_not_retired, retired_names
 from arena.battles.pair_counts import reconcile_pair_counts
 from arena.battles.pairing import draw_pair
@@ -65,29 +67,27 @@ from arena.battles.running import RunningBattles
 from arena.battles.sampling import Pair, PairSampler, new_side_seed
 from arena.battles.sharing import ShareLinks
 from arena.battles.state import (
-    ALREADY_VOTED,
     GENERATING,
     READY,
     REPLAY_ONLY,
-    battle_record,
     begin_stream,
     closed_reason,
+    mark_streaming,
     new_battle_state,
     rater_hash,
-    reveal_of,
-    utcnow,
-    vote_key_digest,
 )
 from arena.battles.stopping import StopSignals
 from arena.battles.stream_claims import StreamClaims
 from arena.battles.streaming import TurnStreamer, wait_detached
+from arena.battles.voting import VoteTaking
 from arena.config import ArenaSettings
 from arena.consent import check_consent
 from arena.errors import BadInput, BattleNotFound, Unavailable, VoteConflict
 from arena.ids import new_battle_id
-from arena.live import LiveState, LiveStateUnavailable
+from arena.live import LiveState
+from arena.live.presence import WorkerPresence
 from arena.record import BattleRecord, Consent
-from arena.store import BattleLog, DuplicateBattle
+from arena.store import BattleLog
 from arena.store.group_writer import GroupWriter, RecordWriter
 
 log = logging.getLogger(__name__)
@@ -108,9 +108,10 @@ async def wait_for_abandoned(wait_s: float) -> None:
                     "they may be missing from the log", wait_s)
 
 
-class BattleService(BattleControls, AfterVote):
+class BattleService(BattleControls, VoteTaking, AfterVote):
     """The arena's rules over a vote log (SQL), live state (Redis), a sampler and two streams.
-    Regenerate and Stop: `BattleControls`; the reason and share link: `AfterVote`."""
+    Regenerate and Stop: `BattleControls`; the vote: `VoteTaking`; the reason and share
+    link: `AfterVote`."""
 
     def __init__(
         self,
@@ -152,7 +153,10 @@ class BattleService(BattleControls, AfterVote):
         # Lifecycle states (preview, active, retired), shared by the workers through Redis.
         self.states = ModelStates(live, self.contenders)
         self.battles = RunningBattles(live, writer or GroupWriter(log), settings, log)
-        self.admission = Admission(live, settings, self.battles)
+        # This worker's presence in Redis: another worker ends a battle this one streamed, or
+        # takes over a vote it claimed, once it is gone (lost_streams.py, vote_claims.py).
+        self.presence = WorkerPresence(live.client, prefix=live.prefix)
+        self.admission = Admission(live, settings, self.battles, self.presence)
         # Stop requests reach the worker that streams through Redis (stopping.py); a share
         # link is signed with the rater salt, a secret every worker shares (sharing.py).
         self.stops = StopSignals(live.client, prefix=live.prefix,
@@ -168,6 +172,7 @@ class BattleService(BattleControls, AfterVote):
         await wait_for_abandoned(wait_s)
         await self.stops.aclose()
         await self.battles.aclose()
+        await self.presence.aclose()
 
     # ----------------------------------------------------------------------------------- start
     def rater(self, session_id: str) -> str:
@@ -218,6 +223,8 @@ class BattleService(BattleControls, AfterVote):
         sides = ((left, self.contenders[left]), (right, self.contenders[right]))
         state = new_battle_state(battle_id, owner, mode, sides, pair=pair, category=category,
                                  consent=consent, states=(states[left], states[right]))
+        await self.presence.ensure_running()
+        mark_streaming(state, self.presence.worker_id, prompt)
         await self.battles.save(state)
         return battle_id, self.turns.stream(state, prompt, announce=True)
 
@@ -230,6 +237,7 @@ class BattleService(BattleControls, AfterVote):
         state = await self.battles.owned(battle_id, self.rater(session_id))
         if state["mode"] == "replay":
             raise VoteConflict(REPLAY_ONLY)
+        await self.end_if_stream_lost(state)
         if state["status"] == GENERATING:
             raise VoteConflict("both answers are still streaming; wait for them to finish")
         if state["status"] != READY:
@@ -241,64 +249,12 @@ class BattleService(BattleControls, AfterVote):
             )
         async with self.next_stream(state):  # one follow-up, however many requests
             begin_stream(state)
+            await self.presence.ensure_running()
+            mark_streaming(state, self.presence.worker_id, prompt)
             await self.battles.save(state)
         return self.turns.stream(state, prompt, announce=False)
 
-    # ------------------------------------------------------------------------------------ vote
-    async def vote(self, battle_id: str, session_id: str, winner: str, *,
-                   idempotency_key: str | None = None) -> Reveal:
-        """Record the vote durably in SQL, then reveal the names. A retry with the same
-        `idempotency_key` (the client's) after the vote was recorded and its answer lost gets
-        the same Reveal; any other second vote is refused. Refused (VoteConflict) when already
-        voted, still generating, failed or ended; NotYourBattle for another session's battle;
-        BadInput for an unknown winner; InvalidField for a malformed id or key."""
-        check_token(battle_id, "battle_id")
-        winner = check_winner(winner)
-        key = (None if idempotency_key is None
-               else vote_key_digest(check_token(idempotency_key, "idempotency_key")))
-        try:
-            state = await self.admission.admit_vote(battle_id, self.rater(session_id))
-        except AlreadyVoted as voted:
-            if key is not None and voted.state is not None and voted.state.get("vote_key") == key:
-                return reveal_of(voted.state, voted.state["winner"])
-            raise
-        record = battle_record(state, status="voted", winner=winner, voted_at=utcnow())
-        try:
-            await self.battles.write(record)
-        except DuplicateBattle:
-            return await self._answer_duplicate(state, key)
-        except BaseException:
-            # It may have committed even so (the writer died after the commit): the key stays
-            # with the battle, so that a retry with it finds its own vote.
-            if key is not None:
-                await self.battles.save({**state, "vote_key": key}, tolerate_outage=True)
-            await self.admission.release_vote(battle_id)
-            raise
-        reveal = await self._settle_vote(state, winner, key)
-        if self.on_voted is not None:  # e.g. the live judge's queue: never in the rater's way
-            self.on_voted(record)
-        return reveal
-
-    async def _answer_duplicate(self, state: dict[str, Any], key: str | None) -> Reveal:
-        """A vote on a logged battle: its retry (same key) gets the Reveal, else VoteConflict."""
-        recorded = await self.battles.logged(state["battle_id"])
-        if recorded is None or recorded.winner is None or recorded.rater_hash != state["owner"]:
-            raise VoteConflict(ALREADY_VOTED)
-        if key is not None and state.get("vote_key") == key:  # its answer was lost
-            return await self._settle_vote(state, recorded.winner, key)
-        await self.battles.settle_vote(state, recorded.winner, state.get("vote_key"),  # a key:
-                                       count_pair=state.get("vote_key") is not None)  # uncounted
-        raise VoteConflict(ALREADY_VOTED)
-
-    async def _settle_vote(self, state: dict[str, Any], winner: str, key: str | None) -> Reveal:
-        """After the vote is durable: update what is rebuildable, and reveal the names."""
-        await self.battles.settle_vote(state, winner, key)
-        if state.get("replay_of") and self.replay is not None:
-            await self._note_revote(state["replay_of"])
-        if self.on_vote is not None:
-            self.on_vote()
-        return reveal_of(state, winner)
-
+    # ----------------------------------------------------------------------- after the battle
     async def reconcile_pair_counts(self) -> dict[Pair, int]:
         """Repair the sampler's counts in Redis from SQL (`arena.battles.pair_counts`)."""
         return await reconcile_pair_counts(self.log, self.live)
@@ -346,12 +302,3 @@ class BattleService(BattleControls, AfterVote):
                      model_state_b=states.get(state["model_b"]))
         await self.battles.save(state)
         return battle_id, stream_logged_turns(state, self.battles)
-
-    async def _note_revote(self, original_id: str) -> None:
-        assert self.replay is not None
-        try:
-            await self.replay.note_vote(original_id)
-        except LiveStateUnavailable:
-            # Rebuilt from SQL with the rest of the re-vote ledger after a flush or outage.
-            log.warning("replay vote count of %s not updated: live state unavailable",
-                        original_id)

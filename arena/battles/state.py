@@ -97,6 +97,20 @@ def begin_stream(state: dict[str, Any]) -> None:
     state["stream_no"] = state.get("stream_no", 0) + 1
 
 
+def mark_streaming(state: dict[str, Any], worker_id: str, prompt: str) -> None:
+    """Stamp a state about to be saved as generating with the worker that streams the turn
+    (`streamer`) and the turn's prompt (`streaming_prompt`), so that another worker can end
+    the battle if this one dies mid-turn (arena.battles.lost_streams)."""
+    state["streamer"] = worker_id
+    state["streaming_prompt"] = prompt
+
+
+def clear_streaming(state: dict[str, Any]) -> None:
+    """The turn ended (ready, failed, stopped or abandoned): no streamer any more."""
+    state.pop("streamer", None)
+    state.pop("streaming_prompt", None)
+
+
 def closed_reason(state: dict[str, Any]) -> str:
     """Why a battle in this state takes no vote (or follow-up), in the rater's words."""
     return {

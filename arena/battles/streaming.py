@@ -30,7 +30,7 @@ from arena.battles.checks import find_identity_leak
 from arena.battles.interface import BattleEvent, Contender, GenerateFn
 from arena.battles.lockstep import Lockstep, Pacing, PassThrough, ReleasePolicy, side_finished
 from arena.battles.running import RunningBattles
-from arena.battles.state import FAILED, READY, SIDES, battle_record, utcnow
+from arena.battles.state import FAILED, READY, SIDES, battle_record, clear_streaming, utcnow
 from arena.battles.stopping import (
     STOPPED_FINISH_REASON,
     STOPPED_UNVOTABLE,
@@ -291,6 +291,7 @@ class TurnStreamer:
             partial[side] = record
         state["turns"].append(Turn(len(state["turns"]), prompt, partial["a"],
                                    partial["b"]).to_dict())
+        clear_streaming(state)
         try:
             await self.battles.abandon(state, "disconnected_mid_turn")
         except Exception:  # nobody is left to tell; keep the process alive
@@ -303,6 +304,7 @@ class TurnStreamer:
         failed or, after a stop, had written nothing."""
         turn = Turn(len(state["turns"]), prompt, records["a"], records["b"])
         state["turns"].append(turn.to_dict())
+        clear_streaming(state)
         for side in SIDES:
             state[f"conversation_{side}"] = [
                 *records[side].messages,

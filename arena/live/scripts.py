@@ -39,7 +39,8 @@ return {hits, ttl, 0}
 # The whole admission of a vote on a stored battle, atomically, in one round trip: read the
 # battle's state (KEYS[1]); only if ARGV[1] owns it and its status is ARGV[2], count the vote
 # against the rater's rate limit (KEYS[2], window ARGV[3] ms, at most ARGV[4] hits) and, within
-# it, claim the vote (SET KEYS[3] ARGV[1] NX PX ARGV[5]). Returns {outcome, state JSON or '',
+# it, claim the vote (SET KEYS[3] ARGV[6] NX PX ARGV[5]: the claim's value, see
+# arena.battles.vote_claims). Returns {outcome, state JSON or '',
 # hits, ms until the window closes}; outcome is one of the VoteAdmission outcomes. Nothing is
 # counted or claimed unless the rater owns a battle in that status.
 ADMIT_STORED_VOTE_LUA = """
@@ -51,8 +52,18 @@ if state['owner'] ~= ARGV[1] then return {'not_owner', '', 0, 0} end
 if state['status'] ~= ARGV[2] then return {'not_ready', raw, 0, 0} end
 """ + count_hit_lua("KEYS[2]", "ARGV[3]") + """
 if hits > tonumber(ARGV[4]) then return {'limited', '', hits, ttl} end
-if redis.call('SET', KEYS[3], ARGV[1], 'NX', 'PX', ARGV[5]) then
+if redis.call('SET', KEYS[3], ARGV[6], 'NX', 'PX', ARGV[5]) then
   return {'admitted', raw, hits, ttl}
 end
 return {'taken', '', hits, ttl}
+"""
+
+# Take a vote claim over from a claimer that is gone: only if the claim (KEYS[1]) still holds
+# ARGV[1] ('' for no claim at all), set it to ARGV[2] with a TTL of ARGV[3] ms. Returns 1 if
+# taken, 0 if the claim changed meanwhile (another caller took it first).
+TAKE_OVER_VOTE_LUA = """
+local current = redis.call('GET', KEYS[1]) or ''
+if current ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1
 """

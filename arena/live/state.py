@@ -8,8 +8,11 @@ key                            what, and how it comes back after a flush
 =============================  ================================================================
 ``battle:<id>``                JSON state of a running battle, with a TTL. Lost battles end as
                                "unknown or expired"; the service also keeps its own in memory.
-``vote:<id>``                  Vote idempotency key (SET NX): the first claimer wins. After a
-                               flush SQL's unique battle id still refuses a second vote.
+``vote:<id>``                  Vote claim (SET NX): the first claimer wins while it is alive
+                               (arena.battles.vote_claims). After a flush SQL's unique battle
+                               id still refuses a second vote.
+``worker:<worker_id>``         A worker's presence (presence.py), renewed while it runs. Every
+                               live worker sets its own again within 2.5 s.
 ``rate:<action>:<rater>``      Fixed-window counter (INCR + PEXPIRE at the first hit). A flush
                                just opens a fresh window.
 ``pair_counts``                Hash of votes per unordered pair for the sampler (HINCRBY).
@@ -25,8 +28,9 @@ key                            what, and how it comes back after a flush
                                last saw (`restore_model_states`).
 =============================  ================================================================
 
-Every call that cannot reach Redis raises `LiveStateUnavailable` (see connection.py). The Lua
-behind the atomic steps is in scripts.py; how values are encoded, in encoding.py.
+Every call that cannot reach Redis raises `LiveStateUnavailable` (see connection.py). The vote
+keys' calls are in votes.py (a base class); the Lua behind the atomic steps is in scripts.py;
+how values are encoded, in encoding.py; workers' presence keys, in presence.py.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from arena.live.connection import DEFAULT_PREFIX, LiveConnection, raises_unavailable
+from arena.live.connection import DEFAULT_PREFIX, raises_unavailable
 from arena.live.encoding import (
     decode_state,
     duration_ms,
@@ -47,13 +51,14 @@ from arena.live.encoding import (
     pair_of_field,
     rate_window_ms,
 )
-from arena.live.results import CachedLeaderboard, RateLimitDecision, VoteAdmission
-from arena.live.scripts import ADMIT_STORED_VOTE_LUA, ADMIT_VOTE_LUA, RATE_LUA
+from arena.live.results import CachedLeaderboard, RateLimitDecision
+from arena.live.scripts import RATE_LUA
+from arena.live.votes import DEFAULT_VOTE_CLAIM_TTL_S, LiveVotes
 
-DEFAULT_VOTE_CLAIM_TTL_S = 24 * 3600
+__all__ = ["DEFAULT_VOTE_CLAIM_TTL_S", "LiveState"]
 
 
-class LiveState(LiveConnection):
+class LiveState(LiveVotes):
     """Shared, rebuildable arena state over one `redis.asyncio.Redis` client.
 
     Use `LiveState.from_url` (fast-failing timeouts) or pass a client made with
@@ -63,8 +68,6 @@ class LiveState(LiveConnection):
     def __init__(self, client: aioredis.Redis, *, prefix: str = DEFAULT_PREFIX) -> None:
         super().__init__(client, prefix=prefix)
         self._rate = client.register_script(RATE_LUA)
-        self._admit_vote = client.register_script(ADMIT_VOTE_LUA)
-        self._admit_stored_vote = client.register_script(ADMIT_STORED_VOTE_LUA)
         self._pair_cache: tuple[float, dict[frozenset[str], int]] | None = None
         # Seconds on a monotonic clock: the pair-count cache's age is measured on it (Redis
         # keeps its own time for TTLs and rate windows). Replaceable so a test can move it.
@@ -85,74 +88,6 @@ class LiveState(LiveConnection):
 
     # -------------------------------------------------------------------------------- votes
     @raises_unavailable
-    async def claim_vote(
-        self, battle_id: str, owner: str, *, ttl_s: float = DEFAULT_VOTE_CLAIM_TTL_S
-    ) -> bool:
-        """True for exactly one caller per battle (SET NX): that caller may record the vote.
-
-        Every later claim, by anyone including the winner, gets False until the claim expires
-        (``ttl_s``) or is released. SQL's unique battle id is the durable guard behind it.
-        """
-        claimed = await self.client.set(self.key("vote", battle_id), owner, nx=True,
-                                        px=duration_ms(ttl_s, "vote claim TTL"))
-        return bool(claimed)
-
-    @raises_unavailable
-    async def admit_vote(
-        self,
-        battle_id: str,
-        rater: str,
-        *,
-        limit: int,
-        window_s: float,
-        claim_ttl_s: float = DEFAULT_VOTE_CLAIM_TTL_S,
-    ) -> tuple[RateLimitDecision, bool]:
-        """`hit_rate_limit` on the rater's votes, then `claim_vote` if allowed: one round trip.
-
-        Returns the rate-limit decision and whether this caller now holds the battle's vote
-        claim (always False when the rate limit refused the vote: nothing is claimed then).
-        """
-        window_ms = rate_window_ms(limit, window_s)
-        hits, ttl_ms, claimed = await self._admit_vote(
-            keys=[self.key("rate", "vote", rater), self.key("vote", battle_id)],
-            args=[window_ms, limit, rater, duration_ms(claim_ttl_s, "vote claim TTL")],
-        )
-        decision = RateLimitDecision.of_hit(int(claimed) >= 0, hits, ttl_ms, limit)
-        return decision, int(claimed) == 1
-
-    @raises_unavailable
-    async def admit_stored_vote(
-        self,
-        battle_id: str,
-        rater: str,
-        *,
-        votable_status: str,
-        limit: int,
-        window_s: float,
-        claim_ttl_s: float = DEFAULT_VOTE_CLAIM_TTL_S,
-    ) -> VoteAdmission:
-        """Read the battle's state, check that ``rater`` owns it and that its status is
-        ``votable_status``, then `admit_vote`: all atomically, in one round trip.
-
-        The vote path's only read of the battle: the state comes back with the admission.
-        """
-        window_ms = rate_window_ms(limit, window_s)
-        outcome, raw, hits, ttl_ms = await self._admit_stored_vote(
-            keys=[
-                self.key("battle", battle_id),
-                self.key("rate", "vote", rater),
-                self.key("vote", battle_id),
-            ],
-            args=[rater, votable_status, window_ms, limit,
-                  duration_ms(claim_ttl_s, "vote claim TTL")],
-        )
-        state = decode_state(raw) if raw else None
-        decision = None
-        if outcome in ("limited", "taken", "admitted"):
-            decision = RateLimitDecision.of_hit(outcome != "limited", hits, ttl_ms, limit)
-        return VoteAdmission(outcome=outcome, state=state, decision=decision)
-
-    @raises_unavailable
     async def settle_vote(
         self,
         battle_id: str,
@@ -169,12 +104,6 @@ class LiveState(LiveConnection):
             if pair is not None:
                 pipe.hincrby(self.key("pair_counts"), pair_field(*pair), 1)
             await pipe.execute()
-
-    @raises_unavailable
-    async def release_vote(self, battle_id: str) -> bool:
-        """Drop the vote claim (e.g. the SQL write failed) so the vote can be retried; True
-        if there was one."""
-        return bool(await self.client.delete(self.key("vote", battle_id)))
 
     # --------------------------------------------------------------------------- rate limits
     @raises_unavailable
