@@ -82,6 +82,7 @@ PHONE_CSS = f"""
   #consent-terms {{ display: none !important; }}
   #consent-terms-phone {{ display: block !important; }}
   #consent {{ padding: 0.25em 0.5em; }}
+  #consent-title h2 {{ font-size: 1.15em !important; margin: 0.2em 0 !important; }}
   #consent button {{ padding: 0.4em 0.6em; font-size: 0.95em; }}
   /* Empty chats and names take no room until the first answer streams in. */
   .arena-chat:not(:has(.message-content)) {{ display: none !important; }}
