@@ -61,7 +61,10 @@ class ArenaSettings:
     sets the proof of work's cost. `trusted_proxies` lists the networks (CIDR) of the reverse
     proxies whose `X-Forwarded-For` is believed (`arena.web.client_address`). The leaderboard
     job reruns every `leaderboard_interval_s` seconds or after `leaderboard_every_votes` votes
-    and keeps the newest `snapshots_keep` snapshots.
+    and keeps the newest `snapshots_keep` snapshots; it refits the style-controlled board at
+    most every `leaderboard_style_every_s` seconds and writes the public release into a
+    snapshot at most every `leaderboard_release_every_s` seconds (0: every refresh; negative:
+    never), because the release holds the whole log.
 
     Public safety (docs/security.md): `operator_token_file` names a file holding the operator
     secret (else the environment variable ARENA_OPERATOR_TOKEN; neither: operator routes are
@@ -109,6 +112,8 @@ class ArenaSettings:
     first_token_timeout_s: float = 60.0
     leaderboard_interval_s: float = 300.0
     leaderboard_every_votes: int = 50
+    leaderboard_style_every_s: float = 300.0
+    leaderboard_release_every_s: float = 3600.0  # 0: every refresh; negative: never
     host: str = "127.0.0.1"
     port: int = 7860
     title: str = "Arena"

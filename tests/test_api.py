@@ -204,8 +204,8 @@ def test_the_leaderboard_job_rates_this_tests_votes_and_publishes_what_it_rated(
 ):
     """The board counts exactly the rateable votes in SQL once this test's votes are in (a
     board left by earlier tests would not), and its snapshot holds the public release it rated
-    (public ids, no rater, no text without consent), with a manifest whose hashes match the
-    files served."""
+    (public ids, no rater, no text without consent), with a manifest that names its watermark
+    in the live log and whose output hash matches the file served."""
     rater = Rater(arena_server.url)  # worker 0 runs the job, woken by its own votes
     before = rateable_votes(arena_server.log)
     mine = []
@@ -239,11 +239,13 @@ def test_the_leaderboard_job_rates_this_tests_votes_and_publishes_what_it_rated(
     assert not [row for row in exported if private & set(row)]
     assert not [row for row in exported if row.get("conversation_a") and
                 row["public_id"] in {public_id(key, b) for b in mine}]  # no consent given
+    # The board's manifest names the live database below a watermark (it re-derives from
+    # there, docs/scale.md); the release beside it holds the same votes.
     manifest = httpx.get(f"{arena_server.url}{board['manifest_url']}", timeout=10).json()
-    assert manifest["input"]["sha256"] == hashlib.sha256(export.content).hexdigest()
+    assert manifest["input"]["database"] is None and manifest["input"]["watermark"] > 0
     table = httpx.get(f"{arena_server.url}{snapshot}/leaderboard.json", timeout=10)
     assert manifest["output"]["sha256"] == hashlib.sha256(table.content).hexdigest()
-    assert manifest["rows_read"] == len(exported) == manifest["rows_used"] == rateable
+    assert manifest["rows_used"] == rateable == len(exported)
 
 
 def test_openapi_and_health_are_served(arena_server):

@@ -64,8 +64,9 @@ def battles(count: int, offset: int = 0) -> list:
 async def job(tmp_path, redis_url, live_prefix):
     log = BattleLog(f"sqlite:///{tmp_path / 'arena.db'}")
     live = LiveState.from_url(redis_url, prefix=live_prefix)
+    # A release in every snapshot (release_every_s=0), as these tests check what it holds.
     job = LeaderboardJob(log=log, live=live, out_dir=tmp_path / "leaderboards",
-                         every_votes=50, keep=2)
+                         every_votes=50, keep=2, release_every_s=0.0)
     yield job
     await live.aclose()
     log.close()
@@ -179,23 +180,25 @@ async def test_ten_thousand_votes_with_refreshes_stay_within_the_stated_disk_bou
 
 
 @asynchronous
-async def test_a_downloaded_snapshot_re_derives_its_board_byte_for_byte(job, tmp_path):
-    """Copy one snapshot folder elsewhere (as a visitor downloading it would) and run
-    `arena ratings --from-manifest` on it: the same table, byte for byte, with style control,
-    from the public release alone."""
+async def test_a_downloaded_snapshot_re_derives_from_the_live_log_byte_for_byte(job, tmp_path):
+    """Copy one snapshot folder elsewhere (as a visitor downloading it would), record more
+    votes, and run `arena ratings --from-manifest` on it against the live database: the same
+    tables, byte for byte, with and without style control, from the battles below the
+    snapshot's watermark."""
     job.log.record_battles(battles(300))
     board = await job.refresh()
-    assert board["style_rows"], "the public release must carry the style features"
+    assert board["style_rows"], "the stored style features must reach the style board"
     downloaded = tmp_path / "download"
     shutil.copytree(job.out_dir / board["snapshot"], downloaded)
-    manifest = downloaded / "leaderboard.json.manifest.json"
-    result = CliRunner().invoke(app, ["ratings", "--from-manifest", str(manifest)])
-    assert result.exit_code == 0, result.output
-    assert "identical to the recorded output" in result.output
-    rerun = downloaded / "leaderboard.rerun.json"
-    assert rerun.read_bytes() == (downloaded / "leaderboard.json").read_bytes()
-    options = json.loads(manifest.read_text())["options"]
-    assert options["style"] is True
+    job.log.record_battles(battles(50, offset=300))  # votes after the snapshot
+    for name in ("leaderboard.json", "leaderboard-style.json"):
+        manifest = downloaded / f"{name}.manifest.json"
+        result = CliRunner().invoke(app, ["ratings", "--from-manifest", str(manifest),
+                                          "--db", job.log.url])
+        assert result.exit_code == 0, result.output
+        assert "identical to the recorded output" in result.output
+    style = json.loads((downloaded / "leaderboard-style.json.manifest.json").read_text())
+    assert style["options"]["style"] is True
 
 
 @asynchronous

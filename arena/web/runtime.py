@@ -209,6 +209,9 @@ class ArenaRuntime:
             provisional_votes=self.settings.provisional_votes,
             category_min_votes=self.settings.category_min_votes,
             sampling_correction=self.settings.sampling_correction,
+            style_every_s=self.settings.leaderboard_style_every_s,
+            release_every_s=(None if self.settings.leaderboard_release_every_s < 0
+                             else self.settings.leaderboard_release_every_s),
             # Battles other raters are still being shown are never published, nor their
             # re-votes: the release would name their models.
             withheld=self.revote_pool.battles if self.revote_pool is not None else (),
