@@ -221,3 +221,39 @@ def test_a_busy_arena_says_so_and_keeps_the_prompt(
     assert "capacity" in status and "try again" in status
     assert second.page.input_value("#prompt textarea") == "My turn?"
     first.page.click("#stop")
+
+
+FOCUSED = ("() => { const e = document.activeElement; const owner = e.closest('[id]');"
+           " return e.getAttribute('role') === 'tab' ? 'tab' : (owner ? owner.id : e.tagName); }")
+
+
+def tab_order(page, presses: int) -> list[str]:
+    """The ids Tab visits from the page's first control, Agree (tabs as 'tab'), repeats
+    collapsed."""
+    page.focus("#consent-agree")
+    seen: list[str] = ["consent-agree"]
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        focused = page.evaluate(FOCUSED)
+        if not seen or seen[-1] != focused:
+            seen.append(focused)
+    return seen
+
+
+def test_the_focus_order_follows_the_page(make_ui_arena, open_page) -> None:
+    """Tab goes question, tabs, prompt, Send, examples, New round on a fresh page; once both
+    answers are in, the votes come before the prompt box and Regenerate after it."""
+    server = make_ui_arena()
+    page = open_page(server)
+    p = page.page
+    order = tab_order(p, 16)
+    assert order[:3] == ["consent-agree", "consent-decline", "tab"], order
+    fresh = [i for i in order if i != "tab"]
+    assert fresh[2:9] == ["prompt", "send", "example-0", "example-1", "example-2",
+                          "example-3", "new-round"], order
+    page.ask("Hello?")
+    page.wait_until_votable()
+    order = tab_order(p, 24)
+    ready = [i for i in order if i not in ("tab", "consent-agree", "consent-decline")]
+    assert ready[:7] == ["vote-a", "vote-b", "vote-tie", "vote-bothbad", "prompt", "send",
+                         "regenerate"], order
