@@ -204,13 +204,13 @@ def peer(out: Path, chunk: int = 100_000) -> None:
 
 
 OPTION_SETS = {
-    "default (BT, sandwich)": {},
-    "bootstrap 1,000 rounds": {"ci": "bootstrap", "rounds": 1000},
-    "style control (4 features)": {"style": True},
+    "default": {},  # Bradley–Terry, sandwich intervals
+    "bootstrap": {"ci": "bootstrap", "rounds": 1000},
+    "style": {"style": True},  # 4 features, sandwich intervals
 }
 
 
-def compare(folder: Path, repeat: int) -> None:
+def compare(folder: Path, repeat: int, names: list[str]) -> None:
     """Median seconds of `arena ratings --db` (SQL) and of the Parquet export, per option
     set, measured alternately in this process."""
     from arena.jobs.db_ratings import rate_database
@@ -219,8 +219,8 @@ def compare(folder: Path, repeat: int) -> None:
 
     url = f"sqlite:///{folder / LOG}"
     print(f"{'options':30} {'SQL s':>8} {'Parquet s':>10} {'ratio':>6}  aggregated rows")
-    for name, fields in OPTION_SETS.items():
-        options = RatingOptions(**fields)
+    for name in names:
+        options = RatingOptions(**OPTION_SETS[name])
         sql_times, file_times, rows = [], [], 0
         for _ in range(repeat):
             start = time.perf_counter()
@@ -300,13 +300,15 @@ def main() -> None:
         command = sub.add_parser(name)
         command.add_argument("folder", type=Path)
         command.add_argument("--repeat", type=int, default=3)
+        command.add_argument("--options", default=",".join(OPTION_SETS),
+                             help="Comma-separated option sets: " + ", ".join(OPTION_SETS))
     args = parser.parse_args()
     if args.command == "build" and args.peer_only:
         peer(args.out)
     elif args.command == "build":
         build(args.out, args.battles, args.seed)
     elif args.command == "compare":
-        compare(args.folder, args.repeat)
+        compare(args.folder, args.repeat, args.options.split(","))
     else:
         job(args.folder, args.repeat)
 

@@ -336,7 +336,15 @@ def test_an_upgraded_database_has_the_schema_of_a_fresh_one_and_of_the_tables(
             differences = compare_metadata(context, models)
     finally:
         engine.dispose()
-    assert [d for d in differences if "alembic_version" not in repr(d)] == []
+    # SQLite's covering indexes for the ratings are the migration's own (r0005: PostgreSQL
+    # has no btree on JSON), not the models'.
+    sqlite_only = ("ix_battle_rating", "ix_vote_rating", "ix_generation_speed")
+    assert [d for d in differences if "alembic_version" not in repr(d)
+            and not any(name in repr(d) for name in sqlite_only)] == []
+    if old_url.startswith("sqlite"):
+        indexes = {name for table in ("battle", "vote", "generation")
+                   for name, _ in schema_of(old_url)[table]["indexes"]}
+        assert set(sqlite_only) <= indexes
 
 
 # ------------------------------------------------------------------- concurrent first opens

@@ -17,6 +17,11 @@ below W" is a set no later commit can grow (the leaderboard's watermark):
   snapshot sees every vote below W that will ever exist.
 Old votes get their rowid on SQLite and 0 on PostgreSQL (all older than any later reader).
 
+SQLite only: covering indexes for the ratings' reads (SQLITE_RATING_INDEXES), so that the
+GROUP BY and the speeds read narrow index pages instead of the battle rows with their
+conversations (measured on 1.7 M battles: 25 s -> 6 s for the counts). They are not in
+arena/store/tables.py: PostgreSQL has no btree on JSON, and its planner reads the heap anyway.
+
 Revision ID: 0005
 Revises: 0004
 """
@@ -41,6 +46,12 @@ BACKFILL_BATCH = 2000
 STYLE = ("tokens_a", "tokens_b", "words_a", "words_b", "headers_a", "headers_b", "lists_a",
          "lists_b", "bold_a", "bold_b")
 
+SQLITE_RATING_INDEXES = {
+    "ix_battle_rating": ("battle", ("battle_id", "status", "model_a", "model_b", "mode",
+                                    "flags", "labels", "category", "language")),
+    "ix_vote_rating": ("vote", ("battle_id", "commit_key", "winner")),
+    "ix_generation_speed": ("generation", ("battle_id", "side", "ttft_s", "tokens_per_s")),
+}
 SQLITE_TRIGGER = """
 CREATE TRIGGER vote_commit_key AFTER INSERT ON vote
 BEGIN
@@ -79,6 +90,9 @@ def upgrade() -> None:
         op.execute(SQLITE_TRIGGER)
     op.create_index("ix_vote_commit_key", "vote", ["commit_key"])
     _backfill(bind)
+    if bind.dialect.name == "sqlite":
+        for name, (table, columns) in SQLITE_RATING_INDEXES.items():
+            op.create_index(name, table, list(columns))
     meta = sa.table("arena_meta", sa.column("key", sa.String), sa.column("value", sa.Text))
     op.execute(
         meta.update()
