@@ -1,18 +1,20 @@
-"""Votes/s and latency through the load balancer: two arena hosts on PostgreSQL and Redis.
+"""Votes/s and latency through a load balancer: two arena hosts on PostgreSQL and Redis.
 
 The deployment of tests/test_multihost.py (examples/deploy/'s files; tests/fixtures/
 deployment.py starts it), here on one machine: a PostgreSQL cluster of its own (fsync on, as
 in production, unless `--no-fsync`), Debian's redis-server, two `arena serve --workers W
---no-ui` hosts and Debian's nginx in front. The battles are already generated: each rater
-session (issued by the arena through nginx) gets one ready battle written into Redis as the
-battle service leaves it after two turns (benchmarks/vote_throughput.py's `ready_state`), so
-what is measured is the vote: nginx, a worker (session check, limits, the Redis admission),
+--no-ui` hosts and Debian's nginx and HAProxy in front (examples/deploy/nginx.conf,
+haproxy.cfg; nginx, or both in turn with `--balancer both`). The battles are already
+generated: each rater session (issued by the arena through nginx) gets one ready battle
+written into Redis as the battle service leaves it after two turns
+(benchmarks/vote_throughput.py's `ready_state`), so
+what is measured is the vote: the balancer, a worker (session check, limits, the Redis admission),
 its SQL writer's commit to PostgreSQL, the settle in Redis.
 
 The peer, in the same run and on the same deployment: the same votes sent straight to the
-workers (round robin, no balancer). Rounds alternate, balancer then direct, each on its own
-fresh battles, so that a slow stretch of the shared machine hits both; reported per round and
-as medians, with the ratio balancer / direct.
+workers (round robin, no balancer). Rounds alternate, each balancer then direct, each on its
+own fresh battles, so that a slow stretch of the shared machine hits all; reported per round
+and as medians, with the ratio balancer / direct.
 
 - open loop (`--rate R`, default): votes arrive as a Poisson process of R per second;
   latency counts from each vote's scheduled arrival (the test of "R votes/s, p99 < X ms");
@@ -20,7 +22,7 @@ as medians, with the ratio balancer / direct.
   ceiling; latency is then C / throughput by construction).
 
 CPU per vote is reported by part (the hosts' web workers, their SQL writer children,
-PostgreSQL, Redis, nginx, the raters): on a shared machine it says what the votes/s cannot,
+PostgreSQL, Redis, the balancers, the raters): on a shared machine it says what the votes/s cannot,
 how many votes/s the cores would carry (1000 ms x cores / total ms per vote). Afterwards every
 acknowledged vote must be in PostgreSQL once (else the script exits 1).
 
@@ -48,7 +50,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from fixtures.balancers import Nginx  # noqa: E402
+from fixtures.balancers import HAProxy, Nginx  # noqa: E402
 from fixtures.deployment import ArenaHost, DebianRedis, LocalPostgres, descendants  # noqa: E402
 from fixtures.scripted_models import ScriptedModelServer  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
@@ -75,23 +77,32 @@ def write_secret(path: Path) -> str:
     return str(path)
 
 
-def start_deployment(root: Path, db_url: str, workers: int) -> tuple:
-    """Redis, the scripted models (only probed: no battle is generated), two hosts, nginx."""
-    for name in ("redis", "host-a", "host-b", "nginx"):
+def start_deployment(root: Path, db_url: str, workers: int, started: list) -> tuple:
+    """Redis, the scripted models (only probed: no battle is generated), two hosts, nginx
+    and HAProxy; each part is appended to `started` as it starts (the caller stops them)."""
+    for name in ("redis", "host-a", "host-b", "nginx", "haproxy"):
         (root / name).mkdir()
     redis = DebianRedis(root / "redis", secrets.token_hex(24)).start()
+    started.append(redis)
     models = ScriptedModelServer(MODELS).start()
+    started.append(models)
     keys = {**KEYS, "session_secret_file": write_secret(root / "session_secret"),
             "operator_token_file": write_secret(root / "operator_token")}
     env = {"ARENA_DB_URL": db_url, "ARENA_REDIS_URL": redis.url, "ARENA_LOG_LEVEL": "WARNING"}
-    hosts = [ArenaHost(name, root / f"host-{name}", example=f"host-{name}.toml", env=env,
-                       models_toml=models.models_toml(), keys=keys, workers=workers).start()
-             for name in ("a", "b")]
+    hosts = []
+    for name in ("a", "b"):
+        hosts.append(ArenaHost(name, root / f"host-{name}", example=f"host-{name}.toml",
+                               env=env, models_toml=models.models_toml(), keys=keys,
+                               workers=workers).start())
+        started.append(hosts[-1])
     for host in hosts:
         host.wait_ready()
-    nginx = Nginx(root / "nginx", [a for h in hosts for a in h.addresses],
-                  tag_upstream=False).start()
-    return redis, models, hosts, nginx
+    upstreams = [a for h in hosts for a in h.addresses]
+    balancers = {}
+    for name, kind in (("nginx", Nginx), ("haproxy", HAProxy)):
+        balancers[name] = kind(root / name, upstreams, tag_upstream=False).start()
+        started.append(balancers[name])
+    return redis, hosts, balancers
 
 
 async def cast_direct(urls: list[str], battles: list, cast) -> tuple[list, list, float]:
@@ -135,10 +146,10 @@ def one_round(mode: str, targets: dict, battles: list, args: argparse.Namespace,
               pids: dict[str, list[int]]) -> dict:
     """Cast `battles`' votes through the balancer or straight to the workers; the figures."""
     if args.rate is not None:
-        share = args.rate if mode == "balancer" else args.rate / len(targets["direct"])
+        share = args.rate if mode != "direct" else args.rate / len(targets["direct"])
         cast = functools.partial(cast_votes_at_rate, rate=share)
     else:
-        share = args.concurrency if mode == "balancer" else \
+        share = args.concurrency if mode != "direct" else \
             max(1, args.concurrency // len(targets["direct"]))
         cast = functools.partial(cast_votes_raw, concurrency=share)
     cpu_before = cpu_by_part(pids)
@@ -147,8 +158,8 @@ def one_round(mode: str, targets: dict, battles: list, args: argparse.Namespace,
     gc.freeze()
     gc.disable()  # a collection of the raters' process would count as server latency
     try:
-        if mode == "balancer":
-            latencies, codes, elapsed = asyncio.run(cast(targets["balancer"], battles))
+        if mode != "direct":
+            latencies, codes, elapsed = asyncio.run(cast(targets[mode], battles))
         else:
             latencies, codes, elapsed = asyncio.run(cast_direct(targets["direct"], battles,
                                                                 cast))
@@ -157,7 +168,8 @@ def one_round(mode: str, targets: dict, battles: list, args: argparse.Namespace,
     cpu_after = cpu_by_part(pids)
     cpu_after["raters"] = time.process_time() - raters_before
     cpu = {name: (cpu_after[name] - cpu_before.get(name, 0.0)) * 1000 / len(codes)
-           for name in ("workers", "writers", "postgres", "redis", "nginx", "raters")}
+           for name in ("workers", "writers", "postgres", "redis", "nginx", "haproxy",
+                        "raters")}
     return {"mode": mode, "votes": len(codes), "accepted": codes.count(200),
             "rate": len(codes) / elapsed, "p50": statistics.median(latencies),
             "p90": percentile(latencies, 90), "p99": percentile(latencies, 99),
@@ -166,21 +178,23 @@ def one_round(mode: str, targets: dict, battles: list, args: argparse.Namespace,
 
 
 def print_rounds(rounds: list[dict]) -> None:
+    per_round = len({r["mode"] for r in rounds})
     names = list(rounds[0]["cpu"])
     print("| round | path | votes | accepted | votes/s | p50 ms | p90 ms | p99 ms | max ms | "
           f"CPU ms/vote: {' / '.join(names)} |")
     print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---|")
     for index, r in enumerate(rounds):
         cpu = " / ".join(f"{r['cpu'][n]:.2f}" for n in names)
-        print(f"| {index // 2 + 1} | {r['mode']} | {r['votes']} | {r['accepted']} "
+        print(f"| {index // per_round + 1} | {r['mode']} | {r['votes']} | {r['accepted']} "
               f"| {r['rate']:.0f} | {r['p50']:.1f} | {r['p90']:.1f} | {r['p99']:.1f} "
               f"| {r['max']:.1f} | {cpu} |" + (f" refused {r['refused']}" if r["refused"]
                                               else ""))
     for key in ("rate", "p50", "p99"):
-        lb = statistics.median(r[key] for r in rounds if r["mode"] == "balancer")
         direct = statistics.median(r[key] for r in rounds if r["mode"] == "direct")
-        print(f"median {key}: balancer {lb:.1f}, direct {direct:.1f}, "
-              f"balancer / direct {lb / direct:.2f}")
+        for mode in dict.fromkeys(r["mode"] for r in rounds if r["mode"] != "direct"):
+            lb = statistics.median(r[key] for r in rounds if r["mode"] == mode)
+            print(f"median {key}: {mode} {lb:.1f}, direct {direct:.1f}, "
+                  f"{mode} / direct {lb / direct:.2f}")
 
 
 def voted_in_sql(db_url: str) -> int:
@@ -198,6 +212,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=None, help="open loop: votes/s")
     parser.add_argument("--concurrency", type=int, default=32, help="closed loop raters")
     parser.add_argument("--workers", type=int, default=2, help="workers per host")
+    parser.add_argument("--balancer", choices=("nginx", "haproxy", "both"), default="nginx")
     parser.add_argument("--no-fsync", action="store_true", help="PostgreSQL with fsync off")
     parser.add_argument("--root", type=Path, default=Path("/tmp/arena-scale"))
     return parser.parse_args()
@@ -210,31 +225,32 @@ def main() -> None:
             LocalPostgres(args.root, fsync=not args.no_fsync) as postgres:
         root = Path(tmp)
         db_url = postgres.create_database("arena")
-        redis, models, hosts, nginx = start_deployment(root, db_url, args.workers)
+        started: list = []
         try:
-            targets = {"balancer": nginx.url,
+            redis, hosts, balancers = start_deployment(root, db_url, args.workers, started)
+            modes = [*(balancers if args.balancer == "both" else [args.balancer]), "direct"]
+            targets = {**{name: b.url for name, b in balancers.items()},
                        "direct": [url for host in hosts for url in host.urls]}
-            pids = {"hosts": [h.process.pid for h in hosts], "nginx": [nginx.process.pid],
+            pids = {"hosts": [h.process.pid for h in hosts],
+                    **{name: [b.process.pid] for name, b in balancers.items()},
                     "redis": [redis.process.pid], "postgres": [postgres.pid()]}
             load_before = os.getloadavg()[0]
             rounds = []
             for _ in range(args.rounds):
-                for mode in ("balancer", "direct"):
-                    tokens = asyncio.run(issue_sessions(nginx.url, args.votes))
+                for mode in modes:
+                    tokens = asyncio.run(issue_sessions(targets["nginx"], args.votes))
                     battles = asyncio.run(seed_battles(redis.url, tokens))
                     rounds.append(one_round(mode, targets, battles, args, pids))
             stored = voted_in_sql(db_url)
         finally:
-            nginx.stop()
-            for host in hosts:
-                host.stop()
-            models.stop()
-            redis.stop()
+            for part in reversed(started):
+                part.stop()
     load = (f"open loop at {args.rate:g} votes/s (Poisson)" if args.rate is not None
             else f"closed loop, {args.concurrency} raters")
     fsync = "off" if args.no_fsync else "on"
     print(f"two hosts x {args.workers} workers, PostgreSQL (fsync {fsync}), Debian "
-          f"redis-server, nginx; {load}; load average before: {load_before:.1f}, "
+          f"redis-server, {' and '.join(modes[:-1])}; {load}; "
+          f"load average before: {load_before:.1f}, "
           f"after: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print_rounds(rounds)
     accepted = sum(r["accepted"] for r in rounds)
