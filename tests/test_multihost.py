@@ -293,7 +293,7 @@ async def vote_lost_with_its_host(deployment: Deployment) -> tuple[str, httpx.Re
             if await rater.join() in host_a.addresses:
                 break
         battle_id, worker = await rater.battle()
-        if worker not in host_a.addresses:  # not an AssertionError: that one is the xfail's
+        if worker not in host_a.addresses:
             raise RuntimeError(f"the battle ran on {worker}, not on host A")
         for pid in host_a.writer_pids():
             os.kill(pid, signal.SIGSTOP)
@@ -312,10 +312,6 @@ async def vote_lost_with_its_host(deployment: Deployment) -> tuple[str, httpx.Re
     return battle_id, retry
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="a vote claimed in Redis by a host that died before its commit "
-                   "blocks that battle's vote (claim TTL 24 h): the retry is told 'already has "
-                   "a vote' though SQL has none (requests-S3.md)")
 def test_vote_retried_after_its_host_died_before_the_commit_is_recorded(small_deployment):
     battle_id, retry = asyncio.run(vote_lost_with_its_host(small_deployment))
     in_sql = voted_in_sql(small_deployment.db_url).get(battle_id)
