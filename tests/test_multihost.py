@@ -67,7 +67,8 @@ class Deployment:
 
 
 def write_secret(path: Path) -> Path:
-    """A secret shared by every host (the session secret, the operator token), mode 0600."""
+    """A secret shared by every host (the session secret, the operator token, the rater
+    salt), mode 0600."""
     path.touch(mode=0o600)
     path.write_text(secrets.token_urlsafe(32) + "\n", encoding="utf-8")
     return path
@@ -79,6 +80,7 @@ def deploy(db_url: str, root: Path, *, workers: int, balancers: tuple[str, ...]
     """Redis, the scripted models, hosts A and B (`workers` each) and `balancers` in front."""
     shared = {"session_secret_file": str(write_secret(root / "session_secret")),
               "operator_token_file": str(write_secret(root / "operator_token")),
+              "rater_salt_file": str(write_secret(root / "rater_salt")),
               "trusted_proxies": ["127.0.0.1"], **LOAD_KEYS}
     started: list = []
     try:
