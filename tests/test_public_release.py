@@ -82,6 +82,16 @@ def test_public_ids_are_keyed_stable_and_not_the_log_ids(tmp_path):
     assert (tmp_path / "release_key").stat().st_mode & 0o777 == 0o600
 
 
+def verdict_of(battle):
+    """An LLM judge's verdict on `battle` (mode judge), as arena.judge stores one."""
+    return make_battle(
+        mode="judge", replay_of=battle.battle_id, rater_hash="judge:tiny-a",
+        publish_consent=True, terms_version="1",
+        judge={"model": "tiny-a", "template": "pairwise-v1", "template_hash": "sha256:00",
+               "order": "original", "raw_output": "A", "choice_logprobs": None,
+               "generation": battle.turns[0].generation_a.to_dict(), "panel": None})
+
+
 def test_only_the_votes_the_default_board_rates_are_published(tmp_path):
     pool_original = make_battle()
     kept = [make_battle(), make_battle(mode="replay", replay_of="battle-elsewhere")]
@@ -92,12 +102,13 @@ def test_only_the_votes_the_default_board_rates_are_published(tmp_path):
         make_battle(status="error"),
         pool_original,
         make_battle(mode="replay", replay_of=pool_original.battle_id),
+        verdict_of(kept[0]),
     ]
     rows, manifest = release_rows(tmp_path, battles, withheld={pool_original.battle_id})
     assert sorted(row["public_id"] for row in rows) == sorted(
         public_id(KEY, b.battle_id) for b in kept)
     assert manifest["rows"] == 2
-    assert manifest["left_out"] == {"named": 1, "flagged": 1, "in_revote_pool": 2}
+    assert manifest["left_out"] == {"judge": 1, "named": 1, "flagged": 1, "in_revote_pool": 2}
 
 
 def test_text_is_published_only_with_consent_scrubbed_and_without_system_prompts(tmp_path):

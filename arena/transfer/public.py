@@ -16,12 +16,13 @@ millisecond) with its `completion_tokens`: enough for time to first token and to
 second (ratings.timings), never a time of day.
 
 Which battles (`left_out_reason`): voted battles the default leaderboard rates (mode not
-`named`, no flags), except those still in a re-voting pool (`withheld`: an original battle id
-in the pool, or a re-vote of one). Text (`conversation_a/_b`, user and assistant messages, no
-system prompt) only when the record says `publish_consent` is true, never for a re-vote (mode
-`replay`: the re-voter did not write it), and scrubbed of personal data by
-`arena.transfer.scrub.TextScrubber`. Nothing identifies a rater: no rater hash, no time finer
-than the UTC day of the vote, no endpoint, served model id, system prompt, sampling
+`named` and not `judge`: an LLM judge's verdicts are not rater votes, and each would repeat a
+battle's text under another id; no flags), except those still in a re-voting pool (`withheld`:
+an original battle id in the pool, or a re-vote of one). Text (`conversation_a/_b`, user and
+assistant messages, no system prompt) only when the record says `publish_consent` is true,
+never for a re-vote (mode `replay`: the re-voter did not write it), and scrubbed of personal
+data by `arena.transfer.scrub.TextScrubber`. Nothing identifies a rater: no rater hash, no time
+finer than the UTC day of the vote, no endpoint, served model id, system prompt, sampling
 parameters, seeds or timings. `public_id` is an HMAC-SHA256 of the log's battle id under a key
 kept in the data directory (`release_key`), so it is stable across releases and cannot be
 turned back into the log's id, or matched with an id a rater was shown, without that key.
@@ -58,7 +59,7 @@ KEY_FILE = "release_key"
 PUBLIC_ID_HEX = 32  # 128 bits of the HMAC
 # Why a voted battle is left out, in the order the rules are applied (a battle counts under
 # the first that applies). The first two are the default leaderboard's own rules.
-LEFT_OUT_REASONS = ("named", "flagged", "in_revote_pool")
+LEFT_OUT_REASONS = ("judge", "named", "flagged", "in_revote_pool")
 # The manifest's name for battles no labeller has seen (labeller_version null).
 UNLABELLED = "unlabelled"
 
@@ -91,6 +92,8 @@ def public_id(key: bytes, battle_id: str) -> str:
 
 def left_out_reason(record: BattleRecord, withheld: Collection[str] = ()) -> str | None:
     """Why a voted battle is not published (one of LEFT_OUT_REASONS), or None to publish it."""
+    if record.mode == "judge":
+        return "judge"  # an LLM judge's verdict, not a rater's vote: never on the public board
     if record.mode == "named":
         return "named"  # names were shown: the default board does not rate it
     if record.flags:
