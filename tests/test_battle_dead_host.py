@@ -271,3 +271,16 @@ async def test_a_battle_streaming_on_a_live_host_is_only_told_to_wait(make_arena
     assert events[-1].kind == "ready"
     assert (await host_b.service.vote(battle_id, OWNER, "tie")).winner == "tie"
     assert host_b.logged(battle_id).status == "voted"
+
+
+# -------------------------------------------------------------------------------- presence
+async def test_a_presence_key_lost_by_redis_is_not_taken_for_a_dead_worker(make_arena):
+    host_a, host_b, _ = two_hosts(make_arena)
+    presence = host_a.service.presence
+    await presence.ensure_running()
+    # A Redis restarted from an older snapshot lost the key; host A sets it again in 0.25 s.
+    await presence.client.delete(presence.worker_key(presence.worker_id))
+    assert not await host_b.service.presence.gone(presence.worker_id)
+    await presence.aclose()  # a worker that closes leaves at once, with no TTL to wait for
+    assert not await presence.client.exists(presence.worker_key(presence.worker_id))
+    assert await host_b.service.presence.gone(presence.worker_id)
