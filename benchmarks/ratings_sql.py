@@ -19,8 +19,10 @@ SQL, expand, rate) and `ratings.manifest.rate_file` on the Parquet export with t
 options, alternating, --repeat times each; it prints the medians and their ratio (goal: SQL
 within 2x of Parquet).
 
-`job` times the live leaderboard's refresh (`LeaderboardJob.refresh`) at that size: the first
-(full) refresh and then refreshes after 50 new votes each (goal: under 1 s).
+`job` times the live leaderboard's refresh at that size (what `LeaderboardJob.refresh` runs,
+without Redis): the first (full) read, then refreshes after 50 new votes each (delta read,
+overall board, category boards; goal: under 1 s), then one with robustness and one style
+fit (the job runs those every `style_every_s`).
 """
 
 from __future__ import annotations
@@ -267,11 +269,14 @@ def job(folder: Path, repeat: int) -> None:
             start = time.perf_counter()
             source = counts.update(log)
             reads.append(time.perf_counter() - start)
-            rate_overall(source, common, out, f"board-{round_}.json")
+            rate_overall(source, common, out, f"board-{round_}.json", robustness=False)
             rate_categories(source, common, 50, out / f"categories-{round_}.json")
             totals.append(time.perf_counter() - start)
         print(f"refresh after 50 votes: median {statistics.median(totals):.2f} s over "
               f"{repeat} (delta read {statistics.median(reads) * 1000:.0f} ms)", flush=True)
+        start = time.perf_counter()
+        rate_overall(source, common, out, "robust.json", robustness=True)
+        print(f"the same with robustness: {time.perf_counter() - start:.2f} s", flush=True)
         start = time.perf_counter()
         rate_style(log, counts.below, (), common, out / "style.json")
         print(f"style fit (full read, battle by battle): {time.perf_counter() - start:.2f} s",

@@ -129,6 +129,12 @@ async def test_the_board_is_cached_snapshotted_and_reproducible(job):
     assert rerun(job, folder / "leaderboard-style.json.manifest.json").identical
     later = await job.refresh()
     assert later["votes"] == 150 and later["watermark"] > board["watermark"]
+    # Robustness and style are refitted every style_every_s (300 s): kept, with their mark.
+    assert later["robustness"] == robustness
+    assert later["robustness_watermark"] == later["style_watermark"] == board["watermark"]
+    fast = job.out_dir / later["snapshot"] / "leaderboard.json.manifest.json"
+    assert json.loads(fast.read_text())["options"]["robustness"] is False
+    assert rerun(job, fast).identical
 
 
 async def test_a_release_is_published_when_asked(job):

@@ -7,7 +7,9 @@ one indexed query, and rates them as `arena ratings --db` would below the same w
 writing in a new snapshot folder `<out_dir>/<UTC stamp>/` (written whole or not at all):
 `leaderboard.json` (Bradley–Terry, sandwich CIs, robustness), `leaderboard-categories.json`
 (one board per label) and, every `style_every_s` seconds, `leaderboard-style.json` (style
-control; between two style fits the board keeps the last style rows), each with a manifest
+control) and robustness in `leaderboard.json` (between two such refreshes the board keeps the
+last style rows and robustness, with `style_watermark` and `robustness_watermark`; at 130
+models they cost seconds, the rest of a refresh does not), each with a manifest
 that records the watermark: `arena ratings --from-manifest <folder>/leaderboard.json.manifest
 .json --db URL` re-derives it byte for byte from the live database, however many votes came
 after. With `release_every_s` the folder also holds the public release (at most that often: it
@@ -120,6 +122,7 @@ class LeaderboardJob:
         self.counts = LiveCounts(withheld=self.withheld)
         self._style: tuple[float, int, dict[str, Any]] | None = None  # (when, watermark, parts)
         self._release_at: float | None = None
+        self._robustness: tuple[dict[str, Any] | None, int | None] = (None, None)
         self.last_board: dict[str, Any] | None = None
         self._votes_since = 0
         self._wake = asyncio.Event()
@@ -183,29 +186,35 @@ class LeaderboardJob:
         source = self.counts.update(self.log)
         common = {"provisional_votes": self.provisional_votes,
                   "model_states": tuple(sorted(states.items()))}
+        # The style fit and robustness's refits are the costly parts: at most every
+        # style_every_s; between them the board keeps the last ones (with their watermark).
+        slow = self._style is None or time.monotonic() - self._style[0] >= self.style_every_s
         with self.snapshots.new_snapshot() as pending:
             try:
-                run, _ = rate_overall(source, common, pending.path, TABLE_FILE)
+                run, _ = rate_overall(source, common, pending.path, TABLE_FILE, slow)
             except BattleDataError as nothing_to_rate:
                 log.info("no leaderboard yet: %s", nothing_to_rate)
                 return None
             categories = rate_categories(source, common, self.category_min_votes,
                                          pending.path / CATEGORIES_FILE)
-            style = self._style_parts(source.window.below, common, pending.path)
+            style = self._style_parts(source.window.below, common, pending.path, slow)
             release = self._maybe_release(pending.path)
             pending.publish()
         board = live_board_dict(run, categories, style, self.provisional_votes,
                                 self.category_min_votes)
         board["watermark"] = source.window.below
+        if slow:
+            self._robustness = (board["robustness"], source.window.below)
+        board["robustness"], board["robustness_watermark"] = self._robustness
         return self._with_urls(board, pending.stamp, release, categories is not None,
                                style.get("style_watermark") == source.window.below)
 
-    def _style_parts(self, below: int, common: dict[str, Any], folder: Path
+    def _style_parts(self, below: int, common: dict[str, Any], folder: Path, due: bool
                      ) -> dict[str, Any]:
-        """The style board's rows and coefficients: fitted now when due (written as
+        """The style board's rows and coefficients: fitted now when `due` (written as
         STYLE_FILE), else those of the last fit."""
         now = time.monotonic()
-        if self._style is None or now - self._style[0] >= self.style_every_s:
+        if due or self._style is None:
             run = rate_style(self.log, below, self.withheld, common, folder / STYLE_FILE)
             parts: dict[str, Any] = {"style_rows": None, "style_coefficients": None}
             if run is not None:
