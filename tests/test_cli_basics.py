@@ -1,6 +1,9 @@
 import subprocess
 import sys
 
+from arena.record import SCHEMA_VERSION
+from arena.store import STORE_SCHEMA_VERSION
+
 
 def test_cli_help_lists_commands():
     result = subprocess.run(
@@ -15,4 +18,5 @@ def test_version_reports_schema():
         [sys.executable, "-m", "arena", "version"], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
-    assert "battle record format 1, battle-log schema 3" in result.stdout
+    expected = f"battle record format {SCHEMA_VERSION}, battle-log schema {STORE_SCHEMA_VERSION}"
+    assert expected in result.stdout
