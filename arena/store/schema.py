@@ -3,7 +3,8 @@
 The migrations live in arena/store/migrations/versions (one Alembic revision per store schema
 version: r0001 is the schema arena created before Alembic, r0002 adds the consent columns,
 r0003 the labels and the models' lifecycle states, r0004 regenerated turns, the rater's
-reason and LLM-judge verdicts).
+reason and LLM-judge verdicts, r0005 the stored style features and generation speeds, the
+vote's commit key (a trigger) and, on SQLite, covering indexes for the ratings' reads).
 `arena_meta.schema_version` keeps the number in step with the revision, so that an arena from
 before Alembic, which reads only that row, refuses a newer database instead of misreading it.
 
