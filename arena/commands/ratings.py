@@ -44,6 +44,9 @@ re-runs a manifest and says whether the table came out byte-identical.
 
 DB_HELP = ("Rate the battles in this database, counted in SQL (options that need each "
            "battle: exported to a JSONL file first, kept for the manifest).")
+JUDGE_HELP = ("Rate LLM judge verdicts (mode judge, from `arena judge`) instead of human votes: "
+              "NAME = that judge's (or panel's), '*' = every judge's. Without it verdicts never "
+              "enter a board (counted as dropped 'judge').")
 DEDUPE_HELP = ("Count a rater's identical first prompt once: keep their first battle with "
                "it (needs the conversations).")
 ROBUSTNESS_HELP = ("Report the fewest votes whose removal would change #1 and each adjacent "
@@ -118,6 +121,7 @@ def ratings(
     provisional_votes: int = typer.Option(300, metavar="N", help=PROVISIONAL_HELP),
     sampling_correction: bool = typer.Option(False, "--correct-sampling",
                                              help=CORRECT_SAMPLING_HELP),
+    judge: str = typer.Option(None, "--judge", metavar="NAME", help=JUDGE_HELP),
     plot: Path = typer.Option(None, help="Write PNG figures into this directory."),
     from_manifest: Path = typer.Option(
         None, help="Re-run a FILE.manifest.json (checks the input's SHA-256 first)."),
