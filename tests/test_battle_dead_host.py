@@ -75,9 +75,11 @@ def two_hosts(make_arena, *, commit_first: bool = False, **limits
 def die(host: RuleArena) -> None:
     """The host is killed: its presence is no longer renewed (the key lapses after its TTL);
     nothing else of it runs any cleanup."""
-    renewer = host.service.presence._renewer
-    assert renewer is not None, "the host never started its presence"
-    renewer.cancel()
+    renewer, stop = host.service.presence._renewer, host.service.presence._stop
+    assert renewer is not None and stop is not None, "the host never started its presence"
+    # Stopped between renewals, not cancelled: a cancel inside a Redis command can leave the
+    # client the two hosts share waiting (arena/live/presence.py, aclose).
+    stop.set()
 
 
 async def lapsed(host: RuleArena) -> None:
