@@ -47,6 +47,12 @@ def _dumps(value: Any) -> bytes:
     return orjson.dumps(value)
 
 
+def jsonl_line(record: BattleRecord) -> bytes:
+    """One line of the JSONL export (`BattleRecord.to_dict()`, compact UTF-8 JSON, newline):
+    the bytes every JSONL writer of the log (this module, the operator's HTTP export) sends."""
+    return _dumps(record.to_dict()) + b"\n"
+
+
 class JsonlBattleWriter:
     """One `BattleRecord.to_dict()` per line, UTF-8."""
 
@@ -56,7 +62,7 @@ class JsonlBattleWriter:
         self._stream: IO[bytes] = open(path, "wb")
 
     def write(self, record: BattleRecord) -> None:
-        self._stream.write(_dumps(record.to_dict()) + b"\n")
+        self._stream.write(jsonl_line(record))
 
     def write_raw(self, battles: list[RawBattle]) -> None:
         self._stream.write(b"".join(_dumps(raw.record_dict(b)) + b"\n" for b in battles))

@@ -16,7 +16,6 @@ not tell how much of a guess was right.
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import os
 import stat
@@ -31,6 +30,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from arena.config import ArenaSettings, ConfigError
 from arena.errors import BadInput
 from arena.store import BattleLog
+from arena.transfer.export import jsonl_line
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +152,7 @@ def log_export_lines(
     chunk: list[bytes] = []
     size = 0
     for record in log.iter_battles(mode=mode, status=status, since=since):
-        line = (json.dumps(record.to_dict(), ensure_ascii=False) + "\n").encode("utf-8")
+        line = jsonl_line(record)
         chunk.append(line)
         size += len(line)
         if size >= CHUNK_BYTES:
