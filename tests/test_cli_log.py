@@ -196,8 +196,8 @@ def test_public_export_writes_the_release_and_its_manifest(db: str, tmp_path: Pa
     result = arena("export", "--public", "--config", str(config), "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == (
-        "wrote the public release of 3 battles (0 with text; left out: named 0, flagged 0, "
-        f"in revote pool 0) to {out} and {out}.manifest.json")
+        "wrote the public release of 3 battles (0 with text; left out: judge 0, named 0, "
+        f"flagged 0, in revote pool 0) to {out} and {out}.manifest.json")
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == 3 and all("rater_hash" not in row and "battle_id" not in row
                                   for row in rows)

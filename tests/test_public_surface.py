@@ -29,6 +29,9 @@ PUBLIC_API = {
     "/api/battles", "/api/battles/{battle_id}/turns", "/api/battles/{battle_id}/vote",
     "/api/battles/{battle_id}/end", "/api/models", "/api/leaderboard", "/healthz",
     "/api/sessions", "/api/sessions/challenge",
+    # After the vote, and Regenerate and Stop (each checks the session owns the battle).
+    "/api/battles/{battle_id}/regenerate", "/api/battles/{battle_id}/stop",
+    "/api/battles/{battle_id}/reason", "/api/battles/{battle_id}/share", "/api/reasons",
 }
 # Public pages and Gradio routes an anonymous client may fetch without a body.
 PUBLIC_GETS = ("/", "/config", "/healthz", "/api/models", "/api/leaderboard", "/openapi.json",
