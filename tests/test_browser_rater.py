@@ -95,7 +95,12 @@ def test_a_rater_regenerates_votes_gives_a_reason_and_shares_the_battle(
 
         # Regenerate: both answers again, the pair and prompt unchanged.
         p.click("#regenerate")
-        p.wait_for_function("() => document.querySelector('#vote-a').disabled")
+        # New answers replace the first ones (the tiny models may finish before a check of
+        # the disabled vote buttons would run), then the battle is votable again.
+        deadline = time.monotonic() + 60
+        while (page.messages("a")[-1], page.messages("b")[-1]) == first:
+            assert time.monotonic() < deadline, "Regenerate showed no new answers in 60 s"
+            p.wait_for_timeout(200)
         page.wait_until_votable()
         assert [m for m in page.messages("a")][0] == prompt and len(page.messages("a")) == 2
         assert axe_violations(p) == []
