@@ -143,8 +143,21 @@ async def test_two_requests_at_once_begin_one_stream_and_the_record_keeps_every_
             return "refused"
         return "streamed"
 
-    outcomes = await asyncio.gather(*(regenerate(w) for w in (first, second) * 3))
+    # The one stream stays open (its models stall) until the five others are answered, so
+    # "at once" holds however slow the machine: none can start after it ended.
+    for worker in (first, second):
+        script_all(worker, SECOND, ending="stall")
+    tasks = [asyncio.create_task(regenerate(w)) for w in (first, second) * 3]
+    pending = set(tasks)
+    async with asyncio.timeout(60):
+        while len(tasks) - len(pending) < 5:
+            _, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+    for worker in (first, second):
+        worker.models.release()
+    outcomes = await asyncio.gather(*tasks)
     assert sorted(outcomes) == ["refused"] * 5 + ["streamed"]
+    for worker in (first, second):
+        script_all(worker, SECOND)
     follow_ups = await asyncio.gather(
         *(w.service.continue_battle(battle_id, OWNER, "Next?") for w in (first, second)),
         return_exceptions=True)
