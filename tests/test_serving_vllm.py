@@ -320,7 +320,8 @@ async def test_killed_server_mid_stream_gives_an_error_record_and_health_tracks_
 
         result = await tracker.check(endpoint)
         assert not result.ok and await tracker.is_down("tiny-b")
-        assert "ConnectError" in result.reason
+        # Refused, or (when the probe reaches the dying process's socket first) reset.
+        assert any(kind in result.reason for kind in ("ConnectError", "ReadError")), result
     finally:
         # From this (main) thread: attached servers die with the thread that started them.
         startup_s = vllm_servers.restart("tiny-b")
