@@ -157,12 +157,22 @@ def write_run(run: RatingRun, output: Path, *, portable: bool = False) -> Path:
     folder (no absolute path of this machine), so the folder can be published, downloaded
     and re-run anywhere; `rerun_manifest` reads relative paths against the manifest's folder.
     """
-    write_output(run.boards, run.by, output, run.overall)
     input_path, output_path = str(run.input_path.resolve()), str(output.resolve())
     if portable:
         folder = output.resolve().parent
         input_path = os.path.relpath(run.input_path.resolve(), folder)
         output_path = output.name
+    source = {"path": input_path, "sha256": run.input_sha256, "format": run.input_format,
+              "bytes": run.input_path.stat().st_size}
+    return write_with_manifest(run, output, source, output_path)
+
+
+def write_with_manifest(run: RatingRun, output: Path, source: dict[str, Any],
+                        output_path: str) -> Path:
+    """Write the table to `output` and `FILE.manifest.json` beside it, the manifest's
+    `input` being `source` (a file's path and hash, or a database's watermark) and its
+    output recorded under `output_path`; returns the manifest path."""
+    write_output(run.boards, run.by, output, run.overall)
     groups = {
         str(key): {"rows_used": b.rows_used, "dropped": b.dropped,
                    **({"too_few": b.too_few} if run.options.min_votes else {})}
@@ -171,8 +181,7 @@ def write_run(run: RatingRun, output: Path, *, portable: bool = False) -> Path:
     first = next(iter(run.boards.values()))
     manifest: dict[str, Any] = {
         "manifest_version": MANIFEST_VERSION,
-        "input": {"path": input_path, "sha256": run.input_sha256,
-                  "format": run.input_format, "bytes": run.input_path.stat().st_size},
+        "input": source,
         "output": {"path": output_path, "sha256": file_sha256(output)},
         "rows_read": run.rows_read,
         "rows_used": first.rows_used if run.by is None else None,

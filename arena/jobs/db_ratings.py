@@ -50,18 +50,14 @@ from ratings.errors import BattleDataError, NoBattlesLeft
 from ratings.io import normalise_frame
 from ratings.leaderboard import Leaderboard, compute_leaderboard
 from ratings.manifest import (
-    MANIFEST_VERSION,
     RatingRun,
     file_sha256,
-    manifest_path,
-    package_versions,
     rate_frame,
-    vote_filter_summary,
     with_rank_change,
+    write_with_manifest,
 )
 from ratings.options import RatingOptions
 from ratings.prepare import select_battles
-from ratings.report import write_output
 
 BASE_COLUMNS = ("model_a", "model_b", "winner", "mode", "flags")
 SPEED_VALUES = ("model", "ttft_s", "tokens_per_s")
@@ -234,32 +230,12 @@ def write_db_run(run: RatingRun, source: DbSource, output: Path, *,
     `portable` (the live board's public snapshots): the output's path relative to the
     manifest and no database URL (re-run it with --db or --config); a withheld re-voting
     pool is recorded by its size and digest, never its battle ids."""
-    write_output(run.boards, run.by, output, run.overall)
-    groups = {str(key): {"rows_used": b.rows_used, "dropped": b.dropped,
-                         **({"too_few": b.too_few} if run.options.min_votes else {})}
-              for key, b in run.boards.items()}
-    first = next(iter(run.boards.values()))
-    manifest: dict[str, Any] = {
-        "manifest_version": MANIFEST_VERSION,
-        "input": {"database": None if portable else source.url,
-                  "watermark": source.window.below, "aggregate_sha256": source.digest,
-                  "aggregated_rows": len(source.rows), "format": "database",
-                  "withheld": _withheld_summary(source.window.withheld)},
-        "output": {"path": output.name if portable else str(output.resolve()),
-                   "sha256": file_sha256(output)},
-        "rows_read": run.rows_read,
-        "rows_used": first.rows_used if run.by is None else None,
-        "dropped": first.dropped if run.by is None else None,
-        "groups": groups if run.by is not None else None,
-        "by": run.by,
-        "seed": run.options.seed,
-        "vote_filters": vote_filter_summary(run),
-        "options": run.options.to_dict(),
-        "versions": package_versions(),
-    }
-    target = manifest_path(output)
-    target.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    return target
+    database = {"database": None if portable else source.url,
+                "watermark": source.window.below, "aggregate_sha256": source.digest,
+                "aggregated_rows": len(source.rows), "format": "database",
+                "withheld": _withheld_summary(source.window.withheld)}
+    return write_with_manifest(run, output, database,
+                               output.name if portable else str(output.resolve()))
 
 
 def _withheld_summary(withheld: frozenset[str]) -> dict[str, Any] | None:
