@@ -13,7 +13,7 @@ from arena.battles.interface import Reveal
 from arena.battles.reasons import check_reason
 from arena.battles.running import RunningBattles
 from arena.battles.sharing import ShareLinks
-from arena.battles.state import NOT_YOURS, OPEN, VOTED, reveal_of
+from arena.battles.state import NOT_YOURS, OPEN, VOTED, SaltedRaters, reveal_of
 from arena.config import ArenaSettings
 from arena.errors import NotYourBattle, VoteConflict
 from arena.store import BattleLog
@@ -24,17 +24,14 @@ NO_VOTE = "this battle ended without a vote, so it takes no reason and has no sh
 REASON_GIVEN = "this vote already has a reason; a vote takes one"
 
 
-class AfterVote:
+class AfterVote(SaltedRaters):
     """The reason and the share link of a vote. Uses the service's `settings`, `log`,
-    `battles`, `share_links` and its `rater`."""
+    `battles` and `share_links`."""
 
     settings: ArenaSettings
     log: BattleLog
     battles: RunningBattles
     share_links: ShareLinks
-
-    def rater(self, session_id: str) -> str:
-        raise NotImplementedError  # BattleService's
 
     async def reveal(self, battle_id: str, session_id: str) -> Reveal:
         """The names of a battle this session already voted on (e.g. for a page reload)."""

@@ -14,7 +14,7 @@ from arena.battles.interface import BattleEvent
 from arena.battles.lost_streams import refuse_if_stream_lost
 from arena.battles.regenerate import check_regenerable, discard_last_turn
 from arena.battles.running import RunningBattles
-from arena.battles.state import GENERATING, begin_stream, mark_streaming
+from arena.battles.state import GENERATING, SaltedRaters, begin_stream, mark_streaming
 from arena.battles.stopping import StopSignals
 from arena.battles.stream_claims import TAKEN, StreamClaims
 from arena.battles.streaming import TurnStreamer
@@ -27,10 +27,10 @@ STOP_UNREACHABLE = ("the stop could not reach the server streaming these answers
                     "live-state store is unreachable); try again, or start a new round")
 
 
-class BattleControls:
+class BattleControls(SaltedRaters):
     """Regenerate and Stop, and the claim on a battle's next stream that a follow-up takes too.
     Uses the service's `battles`, `admission`, `turns`, `stops`, `claims`, `presence` and
-    `settings`, and its `rater`."""
+    `settings`."""
 
     settings: ArenaSettings
     battles: RunningBattles
@@ -39,9 +39,6 @@ class BattleControls:
     stops: StopSignals
     claims: StreamClaims
     presence: WorkerPresence
-
-    def rater(self, session_id: str) -> str:
-        raise NotImplementedError  # BattleService's
 
     async def regenerate(self, battle_id: str, session_id: str) -> AsyncIterator[BattleEvent]:
         """Replace the last turn's answers by new ones: both sides, the same pair and prompt,

@@ -74,7 +74,6 @@ from arena.battles.state import (
     closed_reason,
     mark_streaming,
     new_battle_state,
-    rater_hash,
 )
 from arena.battles.stopping import StopSignals
 from arena.battles.stream_claims import StreamClaims
@@ -175,9 +174,6 @@ class BattleService(BattleControls, VoteTaking, AfterVote):
         await self.presence.aclose()
 
     # ----------------------------------------------------------------------------------- start
-    def rater(self, session_id: str) -> str:
-        return rater_hash(self.salt, session_id)
-
     async def healthy_models(self) -> list[str]:
         """Configured models not flagged down; raises Unavailable if Redis is unreachable."""
         down = await unless_redis_down(self.live.down_models())

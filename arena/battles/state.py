@@ -34,6 +34,16 @@ def rater_hash(salt: str, session_id: str) -> str:
     return hashlib.sha256(f"{salt}\x00{session_id}".encode()).hexdigest()[:32]
 
 
+class SaltedRaters:
+    """The rater behind a session, as every part of the battle service names it: the salted
+    hash of the session id under the service's `salt`."""
+
+    salt: str
+
+    def rater(self, session_id: str) -> str:
+        return rater_hash(self.salt, session_id)
+
+
 def vote_key_digest(key: str) -> str:
     """What a battle's state keeps of a vote's idempotency key: a SHA-256 (hex, 32 chars), so
     client-chosen text is never stored or echoed."""

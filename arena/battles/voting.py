@@ -14,7 +14,14 @@ from arena.battles.checks import check_token, check_winner
 from arena.battles.interface import Reveal
 from arena.battles.revoting import RevoteSource
 from arena.battles.running import RunningBattles
-from arena.battles.state import ALREADY_VOTED, battle_record, reveal_of, utcnow, vote_key_digest
+from arena.battles.state import (
+    ALREADY_VOTED,
+    SaltedRaters,
+    battle_record,
+    reveal_of,
+    utcnow,
+    vote_key_digest,
+)
 from arena.errors import VoteConflict
 from arena.live import LiveStateUnavailable
 from arena.live.presence import WorkerPresence
@@ -24,9 +31,9 @@ from arena.store import DuplicateBattle
 log = logging.getLogger(__name__)
 
 
-class VoteTaking:
+class VoteTaking(SaltedRaters):
     """The vote of a battle. Uses the service's `admission`, `battles`, `presence`, `replay`,
-    `on_vote` and `on_voted`, and its `rater`."""
+    `on_vote` and `on_voted`."""
 
     admission: Admission
     battles: RunningBattles
@@ -34,9 +41,6 @@ class VoteTaking:
     replay: RevoteSource | None
     on_vote: Callable[[], None] | None
     on_voted: Callable[[BattleRecord], None] | None
-
-    def rater(self, session_id: str) -> str:
-        raise NotImplementedError  # BattleService's
 
     async def vote(self, battle_id: str, session_id: str, winner: str, *,
                    idempotency_key: str | None = None) -> Reveal:

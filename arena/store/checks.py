@@ -42,18 +42,13 @@ def check_storable(record: BattleRecord) -> None:
         raise InvalidRecord("flags must be a list of strings")
     if not isinstance(record.turns, list):
         raise InvalidRecord("turns must be a list")
-    for position, turn in enumerate(record.turns):
-        where = f"turns[{position}]"
-        _expect_int(turn.index, f"{where}.index")
-        _expect_str(turn.prompt, f"{where}.prompt")
-        _check_generation(turn.generation_a, f"{where}.generation_a")
-        _check_generation(turn.generation_b, f"{where}.generation_b")
-    for position, turn in enumerate(record.discarded_turns):
-        where = f"discarded_turns[{position}]"
-        _expect_int(turn.index, f"{where}.index")
-        _expect_str(turn.prompt, f"{where}.prompt")
-        _check_generation(turn.generation_a, f"{where}.generation_a")
-        _check_generation(turn.generation_b, f"{where}.generation_b")
+    for name in ("turns", "discarded_turns"):
+        for position, turn in enumerate(getattr(record, name)):
+            where = f"{name}[{position}]"
+            _expect_int(turn.index, f"{where}.index")
+            _expect_str(turn.prompt, f"{where}.prompt")
+            _check_generation(turn.generation_a, f"{where}.generation_a")
+            _check_generation(turn.generation_b, f"{where}.generation_b")
     _expect_str(record.reason_comment, "reason_comment", optional=True)
     if record.judge is not None:
         _expect_json(record.judge, "judge")
