@@ -22,8 +22,8 @@ want of a counter).
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 from arena.battles import BattleEvent, BattleService, Reveal
 from arena.config import ArenaSettings
@@ -35,6 +35,7 @@ from arena.web.stream_leases import LEASE_TTL_S, Lease, StreamLeases
 from serving.config import ServingConfig
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 DAY_S = 24 * 3600
 # Retry-After when a stream slot is full: slots free as streams end, so soon.
@@ -98,18 +99,8 @@ class BattleGuard:
     async def start(self, client: Client, prompt: str,
                     **options: Any) -> tuple[str, AsyncIterator[BattleEvent]]:
         """`BattleService.start` for `client`, within the limits; the stream holds a lease."""
-        counted = await self._take([self._battle_counter(client)], required=True)
-        try:
-            lease = await self._open_stream(client, required=True)
-            assert lease is not None
-            try:
-                battle_id, events = await self.service.start(client.session, prompt, **options)
-            except BaseException:
-                await self.leases.release(lease)
-                raise
-        except BaseException:
-            await self._give_back(counted)
-            raise
+        (battle_id, events), lease = await self._counted_stream(
+            client, lambda: self.service.start(client.session, prompt, **options))
         return battle_id, self.leases.held(lease, events)
 
     async def continue_battle(self, client: Client, battle_id: str,
@@ -127,19 +118,27 @@ class BattleGuard:
     async def regenerate(self, client: Client, battle_id: str) -> AsyncIterator[BattleEvent]:
         """`BattleService.regenerate` for `client`: counted as a new battle from its address
         (it costs the models as much), and the stream holds a lease."""
+        events, lease = await self._counted_stream(
+            client, lambda: self.service.regenerate(battle_id, client.session))
+        return self.leases.held(lease, events)
+
+    async def _counted_stream(self, client: Client, call: Callable[[], Awaitable[T]]
+                              ) -> tuple[T, Lease]:
+        """Count a new battle of `client`'s address and take a stream lease (Redis required
+        for both), then `call()`; the count and the lease are given back if anything fails.
+        Returns what `call` returned and the lease, for `leases.held`."""
         counted = await self._take([self._battle_counter(client)], required=True)
         try:
             lease = await self._open_stream(client, required=True)
             assert lease is not None
             try:
-                events = await self.service.regenerate(battle_id, client.session)
+                return await call(), lease
             except BaseException:
                 await self.leases.release(lease)
                 raise
         except BaseException:
             await self._give_back(counted)
             raise
-        return self.leases.held(lease, events)
 
     async def start_replay(self, client: Client) -> tuple[str, AsyncIterator[BattleEvent]]:
         """`BattleService.start_replay` for `client` (no model streams: no lease)."""
