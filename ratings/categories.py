@@ -58,9 +58,15 @@ def category_sets(frame: pd.DataFrame) -> pd.Series:
     chosen: Iterable[Any] = (frame[CATEGORY].tolist() if CATEGORY in frame.columns
                              else [None] * n)
     cache: dict[tuple[str, str], tuple[str, ...]] = {}
+    parsed: dict[str, tuple[str, ...]] = {}  # label texts (JSON from SQL) repeat: parse once
     sets = []
     for raw, own in zip(labels, chosen, strict=True):
-        members = label_set(raw)
+        if isinstance(raw, str):
+            members = parsed.get(raw)
+            if members is None:
+                members = parsed[raw] = label_set(raw)
+        else:
+            members = label_set(raw)
         own_text = "" if own is None or (isinstance(own, float) and np.isnan(own)) else str(own)
         key = (members, own_text)
         if key not in cache:  # few distinct sets: the union is computed once per set

@@ -39,6 +39,9 @@ def expand_counts(rows: pd.DataFrame, count: str = COUNT) -> pd.DataFrame:
 
 
 def _repeat_column(column: pd.Series, index: np.ndarray) -> object:
+    if pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(
+            column.dtype):  # numbers already (NaN for None): no need to look at each value
+        return column.to_numpy(dtype=float, na_value=np.nan)[index]
     values = column.tolist()
     if all(v is None or isinstance(v, (int, float, np.integer, np.floating))
            and not isinstance(v, bool) for v in values) and any(v is not None for v in values):

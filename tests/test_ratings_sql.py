@@ -12,12 +12,16 @@ import random
 from dataclasses import replace
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from factories import make_battle
 
+from arena.jobs import db_ratings
 from arena.jobs.db_ratings import NotInSql, rate_database, sql_unsupported
+from arena.jobs.speeds import SpeedTable, SqlMedians, kept_combinations
 from arena.record import BattleRecord
 from arena.store import BattleLog
+from arena.store.aggregate import read_frame, speeds_query
 from arena.transfer.export import export_battles
 from ratings.manifest import rate_file
 from ratings.options import RatingOptions
@@ -150,3 +154,35 @@ def test_postgres_gives_the_boards_of_its_export(style: bool, postgres_url: str,
     from_file = rate_file(tmp_path / "battles.jsonl", options)
     assert table_bytes(from_sql, tmp_path, "sql.json") == table_bytes(
         from_file, tmp_path, "file.json")
+
+
+@pytest.mark.parametrize(("name", "sends"), [
+    ("default", "kept"), ("named-and-flagged", "dropped"), ("where-category", "kept")])
+def test_the_database_medians_are_those_of_every_generation(name: str, sends: str, sqlite_log,
+                                                            monkeypatch):
+    """One board: its speed medians come from the database (one or two rows per model),
+    sending the shorter list of filter values, kept or dropped; they equal the medians of
+    every generation read into Python, and of that table split in two and joined again."""
+    fields, _ = SUPPORTED[name]
+    options = RatingOptions(**fields)
+    with BattleLog(sqlite_log[0]) as log:
+        _, in_sql = rate_database(log, options)
+        monkeypatch.setattr(db_ratings, "MAX_LISTED_VALUES", -1)  # too long: read them all
+        _, every = rate_database(log, options)
+    assert isinstance(in_sql.speeds, SqlMedians) and isinstance(every.speeds, SpeedTable)
+    filters = list(every.speeds.combinations.columns)
+    combinations = in_sql.rows[filters].drop_duplicates().reset_index(drop=True)
+    kept = len(kept_combinations(combinations, options))
+    assert (kept <= len(combinations) - kept) == (sends == "kept")
+    assert 0 < kept < len(combinations)
+    expected = every.speeds.medians(options)
+    assert len(expected) == len(MODELS) and expected.notna().all(axis=None)
+    pd.testing.assert_frame_equal(in_sql.speeds.table.sort_index(), expected.sort_index(),
+                                  check_index_type=False)
+    with BattleLog(sqlite_log[0]) as log, log.connections.read() as connection:
+        frame = read_frame(connection, speeds_query(filters, in_sql.window))
+    half = len(frame) // 2
+    joined = SpeedTable.from_frame(frame.iloc[:half]).extend(
+        SpeedTable.from_frame(frame.iloc[half:]))
+    assert len(joined) == len(frame) == len(every.speeds)
+    pd.testing.assert_frame_equal(joined.medians(options), expected)

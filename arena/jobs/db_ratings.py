@@ -6,9 +6,11 @@ watermark, grouped by what the options need: model pair, winner, mode and flags 
 the stored style features battle by battle, in export order, because the z-scores sum in that
 order. The aggregated rows become a battles frame (`ratings.counted.expand_counts`) that
 `ratings` rates exactly as it rates our JSONL export of the same log, and the speed columns
-(median time to first token, tokens per second) come from the stored speed of every
-generation of the battles each board uses. The board is byte-identical to `arena ratings
-EXPORT.jsonl` with the same options (tests/test_ratings_sql.py).
+(median time to first token, tokens per second) are the medians of the stored speeds of the
+generations of the battles each board uses (arena.jobs.speeds): computed by the database for
+one board, from every generation's speed read into Python for `--by`. The board is
+byte-identical to `arena ratings EXPORT.jsonl` with the same options
+(tests/test_ratings_sql.py).
 
 Options the database cannot answer fall back to the export path, with the reason
 (`sql_unsupported`): online Elo (order of the votes), the rater test and vote filters (each
@@ -31,13 +33,16 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sqlalchemy import Connection
 
+from arena.jobs.speeds import MEDIAN_COLUMNS, SpeedTable, SqlMedians, kept_combinations
 from arena.store import BattleLog
 from arena.store.aggregate import (
     COLUMNS,
     Window,
     battle_rows_query,
     read_frame,
+    speed_medians_query,
     speeds_query,
     vote_counts_query,
     watermark,
@@ -46,7 +51,7 @@ from arena.store.derived import STYLE_COLUMNS
 from arena.store.engine import describe_url
 from ratings.categories import with_category_sets
 from ratings.counted import COUNT, expand_counts
-from ratings.errors import BattleDataError, NoBattlesLeft
+from ratings.errors import BattleDataError
 from ratings.io import normalise_frame
 from ratings.leaderboard import Leaderboard, compute_leaderboard
 from ratings.manifest import (
@@ -60,7 +65,9 @@ from ratings.options import RatingOptions
 from ratings.prepare import select_battles
 
 BASE_COLUMNS = ("model_a", "model_b", "winner", "mode", "flags")
-SPEED_VALUES = ("model", "ttft_s", "tokens_per_s")
+# Kept (or dropped) combinations of the filter columns sent to the database as one IN list
+# (SQLite allows 32,766 parameters in a statement); past that, every generation is read.
+MAX_LISTED_VALUES = 20_000
 
 
 class NotInSql(BattleDataError):
@@ -100,12 +107,12 @@ def needed_columns(options: RatingOptions, by: str | None) -> list[str]:
 @dataclass
 class DbSource:
     """What a rating read from the database: the aggregated rows, the generations' speeds
-    and the window they cover."""
+    (every one, or the medians of the one board asked for) and the window they cover."""
 
     url: str  # password hidden
     window: Window
     rows: pd.DataFrame
-    speeds: pd.DataFrame
+    speeds: SpeedTable | SqlMedians
 
     @property
     def digest(self) -> str:
@@ -126,7 +133,8 @@ def read_source(log: BattleLog, options: RatingOptions, by: str | None,
                 below: int | None = None, withheld: Collection[str] = ()) -> DbSource:
     """The aggregated votes below `below` (default: the current watermark), except the
     `withheld` battles and their re-votes, in one read transaction (SQLite: one snapshot;
-    PostgreSQL: every vote below it has committed)."""
+    PostgreSQL: every vote below it has committed). One board (no `by`): its speed medians
+    computed in the database; otherwise every generation's speed."""
     columns = needed_columns(options, by)
     filters = [c for c in columns if c not in STYLE_COLUMNS and c not in ("model_a", "model_b")]
     with log.connections.read() as connection:
@@ -134,8 +142,43 @@ def read_source(log: BattleLog, options: RatingOptions, by: str | None,
                         frozenset(withheld))
         query = battle_rows_query if options.style else vote_counts_query
         rows = read_frame(connection, query(columns, window))
-        speeds = read_frame(connection, speeds_query(filters, window))
+        speeds = None
+        if by is None:
+            speeds = read_medians(connection, rows[filters], window, options)
+        if speeds is None:
+            speeds = SpeedTable.from_frame(read_frame(connection, speeds_query(filters, window)))
     return DbSource(describe_url(log.url), window, rows, speeds)
+
+
+def read_medians(connection: Connection, filter_rows: pd.DataFrame, window: Window,
+                 options: RatingOptions) -> SqlMedians | None:
+    """The speed medians of the board with `options`, computed in the database over the
+    generations of the battles it keeps: those whose filter columns are one of the kept
+    combinations of `filter_rows`' values (or are none of the dropped ones, whichever list is
+    shorter). None when that list is too long for one statement's parameters."""
+    combinations = filter_rows.drop_duplicates().reset_index(drop=True)
+    kept = np.zeros(len(combinations), dtype=bool)
+    kept[kept_combinations(combinations, options)] = True
+    listed, exclude = (combinations[~kept], True) if (~kept).sum() <= kept.sum() else (
+        combinations[kept], False)
+    if listed.size > MAX_LISTED_VALUES:
+        return None
+    values = None if exclude and len(listed) == 0 else [
+        tuple(None if _missing(v) else str(v) for v in row)
+        for row in listed.itertuples(index=False, name=None)]
+    table = {}
+    for column, source in MEDIAN_COLUMNS.items():
+        if values == [] and not exclude:
+            middle = pd.DataFrame({"model": [], "value": []})
+        else:
+            middle = read_frame(connection, speed_medians_query(
+                source, window, list(filter_rows.columns), values, exclude))
+        table[column] = middle.astype({"value": float}).groupby("model")["value"].median()
+    return SqlMedians(options, pd.DataFrame(table).rename_axis("model"))
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value))
 
 
 def battles_frame(rows: pd.DataFrame, options: RatingOptions) -> pd.DataFrame:
@@ -187,28 +230,16 @@ def rate_source(source: DbSource, options: RatingOptions, by: str | None) -> Rat
                      len(frame), overall)
 
 
-def set_speeds(board: Leaderboard, speeds: pd.DataFrame, options: RatingOptions) -> None:
+def set_speeds(board: Leaderboard, speeds: SpeedTable | SqlMedians,
+               options: RatingOptions) -> None:
     """Fill the board's median_ttft_s and tokens_per_s from the generations of the battles
-    its selection keeps (the same rules, run once per distinct combination of the filter
-    columns)."""
+    its selection keeps (arena.jobs.speeds)."""
     if board.table.empty:
         return
-    filters = [c for c in speeds.columns if c not in SPEED_VALUES]
-    groups = speeds.groupby(filters, dropna=False, sort=False).ngroup().to_numpy()
-    probe = speeds[filters].drop_duplicates().reset_index(drop=True)
-    probe = probe.assign(model_a="a", model_b="b", status="voted")
-    if "labels" in probe.columns or "category" in probe.columns:
-        probe = with_category_sets(probe)
-    try:
-        kept = select_battles(normalise_frame(probe), options).battles.index.to_numpy()
-    except NoBattlesLeft:
-        kept = np.array([], dtype=np.int64)
-    used = speeds.loc[np.isin(groups, kept)]
+    medians = speeds.medians(options)
     models = board.table["model"].astype(str)
-    for column, source in (("median_ttft_s", "ttft_s"), ("tokens_per_s", "tokens_per_s")):
-        values = used[["model", source]].dropna()
-        medians = values.astype({source: float}).groupby("model")[source].median()
-        board.table[column] = medians.reindex(models).to_numpy(dtype=float)
+    for column in MEDIAN_COLUMNS:
+        board.table[column] = medians[column].reindex(models).to_numpy(dtype=float)
 
 
 def rate_database(log: BattleLog, options: RatingOptions, by: str | None = None,

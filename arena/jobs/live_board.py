@@ -35,6 +35,7 @@ from arena.jobs.db_ratings import (
     rate_source,
     write_db_run,
 )
+from arena.jobs.speeds import SpeedTable
 from arena.store import BattleLog
 from arena.store.aggregate import Window, read_frame, speeds_query, vote_counts_query, watermark
 from arena.store.engine import describe_url
@@ -57,7 +58,7 @@ class LiveCounts:
     withheld: frozenset[str] = frozenset()
     below: int | None = None
     rows: pd.DataFrame | None = None
-    speeds: pd.DataFrame | None = None
+    speeds: SpeedTable | None = None
     url: str = ""
 
     def update(self, battle_log: BattleLog) -> DbSource:
@@ -68,12 +69,13 @@ class LiveCounts:
             if self.below is None or below != self.below:
                 window = Window(below, self.below, self.withheld)
                 rows = read_frame(connection, vote_counts_query(COUNT_COLUMNS, window))
-                speeds = read_frame(connection, speeds_query(FILTER_COLUMNS, window))
+                speeds = SpeedTable.from_frame(
+                    read_frame(connection, speeds_query(FILTER_COLUMNS, window)))
                 self._merge(rows, speeds)
                 self.below = below
         return self.source()
 
-    def _merge(self, rows: pd.DataFrame, speeds: pd.DataFrame) -> None:
+    def _merge(self, rows: pd.DataFrame, speeds: SpeedTable) -> None:
         if self.rows is None or self.speeds is None:
             self.rows, self.speeds = rows, speeds
             return
@@ -81,8 +83,7 @@ class LiveCounts:
             merged = pd.concat([self.rows, rows], ignore_index=True)
             self.rows = (merged.groupby(list(COUNT_COLUMNS), dropna=False, sort=True)[COUNT]
                          .sum().reset_index())
-        if len(speeds):
-            self.speeds = pd.concat([self.speeds, speeds], ignore_index=True)
+        self.speeds = self.speeds.extend(speeds)
 
     def source(self) -> DbSource:
         assert self.below is not None and self.rows is not None and self.speeds is not None

@@ -41,6 +41,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    tuple_,
 )
 
 from arena.store.derived import STYLE_COLUMNS
@@ -129,6 +130,40 @@ def speeds_query(columns: Sequence[str], window: Window) -> Select:
     query = select(chosen.label("model"), generation_t.c.ttft_s.label("ttft_s"),
                    generation_t.c.tokens_per_s.label("tokens_per_s"), *_expressions(columns))
     return _voted(query, window, join=generation_t)
+
+
+def speed_medians_query(column: str, window: Window, filters: Sequence[str],
+                        values: Sequence[tuple] | None, exclude: bool = False) -> Select:
+    """(model, value): the middle generation speed(s) of each model, `column` being "ttft_s"
+    or "tokens_per_s", over the generations of the voted battles in `window` that have one.
+
+    With `values`, only the battles whose `filters` columns are (`exclude`: are not) one of
+    those tuples. Each value is compared as "v" || value, or "n" for NULL, so that NULL
+    matches NULL and the tuples can go into one IN list.
+
+    The rows are numbered per model in order of the value; with n of them, the rows whose
+    number p has n <= 2p <= n + 2 are the middle one (n odd: 2p = n + 1) or the middle two
+    (n even: 2p = n and n + 2), so the caller's median of what comes back is the median of
+    all n, and only one or two rows per model leave the database."""
+    chosen = case((generation_t.c.side == "a", battle_t.c.model_a), else_=battle_t.c.model_b)
+    value = generation_t.c[column]
+    generations = _voted(select(chosen.label("model"), value.label("value")), window,
+                         join=generation_t).where(value.is_not(None))
+    if values is not None:
+        encoded = tuple_(*[func.coalesce(literal("v").concat(COLUMNS[name]), literal("n"))
+                           for name in filters])
+        listed = [tuple("n" if v is None else f"v{v}" for v in row) for row in values]
+        generations = generations.where(encoded.not_in(listed) if exclude
+                                        else encoded.in_(listed))
+    inner = generations.subquery()
+    ranked = select(
+        inner.c.model, inner.c.value,
+        func.row_number().over(partition_by=inner.c.model, order_by=inner.c.value)
+        .label("position"),
+        func.count().over(partition_by=inner.c.model).label("n"),
+    ).subquery()
+    middle = (2 * ranked.c.position).between(ranked.c.n, ranked.c.n + 2)
+    return select(ranked.c.model, ranked.c.value).where(middle)
 
 
 def read_frame(connection: Connection, query: Select) -> pd.DataFrame:
