@@ -42,6 +42,9 @@ def _repeat_column(column: pd.Series, index: np.ndarray) -> object:
     if pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(
             column.dtype):  # numbers already (NaN for None): no need to look at each value
         return column.to_numpy(dtype=float, na_value=np.nan)[index]
+    kind = pd.api.types.infer_dtype(column, skipna=True)  # in C: most columns stop here
+    if kind in ("string", "empty"):
+        return _categorical(column, index)
     values = column.tolist()
     if all(v is None or isinstance(v, (int, float, np.integer, np.floating))
            and not isinstance(v, bool) for v in values) and any(v is not None for v in values):
@@ -51,5 +54,9 @@ def _repeat_column(column: pd.Series, index: np.ndarray) -> object:
         for position, value in enumerate(values):
             holder[position] = value
         return holder[index]
+    return _categorical(column, index)
+
+
+def _categorical(column: pd.Series, index: np.ndarray) -> pd.Categorical:
     codes, uniques = pd.factorize(column, use_na_sentinel=True)
     return pd.Categorical.from_codes(codes[index], categories=pd.Index(uniques, dtype=object))
