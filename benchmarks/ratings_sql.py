@@ -4,6 +4,7 @@ the Parquet export of the same log, and the live leaderboard's refresh, in one r
     nice -n 19 .venv/bin/python benchmarks/ratings_sql.py build --out /tmp/arena-scale/s1
     nice -n 19 .venv/bin/python benchmarks/ratings_sql.py compare /tmp/arena-scale/s1
     nice -n 19 .venv/bin/python benchmarks/ratings_sql.py job /tmp/arena-scale/s1
+    nice -n 19 .venv/bin/python benchmarks/ratings_sql.py postgres /tmp/arena-scale/s1
 
 `build` writes a SQLite vote log of --battles battles (default 1.7 M) among 130 models
 (pairs, sides and Bradley–Terry outcomes of `make_synthetic_log.py`), one turn each with
@@ -18,6 +19,9 @@ control), `arena.jobs.db_ratings.rate_database` (what `arena ratings --db` runs:
 SQL, expand, rate) and `ratings.manifest.rate_file` on the Parquet export with the same
 options, alternating, --repeat times each; it prints the medians and their ratio (goal: SQL
 within 2x of Parquet).
+
+`postgres` copies the log into a throw-away PostgreSQL cluster (Debian's binaries) and runs
+`compare` on it: the same goal on PostgreSQL.
 
 `job` times the live leaderboard's refresh at that size (what `LeaderboardJob.refresh` runs,
 without Redis): the first (full) read, then refreshes after 50 new votes each (delta read,
@@ -41,6 +45,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # fixtures
 
 from make_synthetic_log import synthetic_battles
 
@@ -212,14 +217,14 @@ OPTION_SETS = {
 }
 
 
-def compare(folder: Path, repeat: int, names: list[str]) -> None:
-    """Median seconds of `arena ratings --db` (SQL) and of the Parquet export, per option
-    set, measured alternately in this process."""
+def compare(folder: Path, repeat: int, names: list[str], url: str | None = None) -> None:
+    """Median seconds of `arena ratings --db` (SQL; the folder's SQLite log unless `url`)
+    and of the Parquet export, per option set, measured alternately in this process."""
     from arena.jobs.db_ratings import rate_database
     from ratings.manifest import rate_file
     from ratings.options import RatingOptions
 
-    url = f"sqlite:///{folder / LOG}"
+    url = url or f"sqlite:///{folder / LOG}"
     print(f"{'options':30} {'SQL s':>8} {'Parquet s':>10} {'ratio':>6}  aggregated rows")
     for name in names:
         options = RatingOptions(**OPTION_SETS[name])
@@ -236,6 +241,42 @@ def compare(folder: Path, repeat: int, names: list[str]) -> None:
         sql, parquet = statistics.median(sql_times), statistics.median(file_times)
         print(f"{name:30} {sql:8.2f} {parquet:10.2f} {sql / parquet:6.2f}  {rows:,}",
               flush=True)
+
+
+def postgres(folder: Path, repeat: int, names: list[str]) -> None:
+    """Copy the SQLite log into a throw-away PostgreSQL cluster under `folder` (Debian's
+    binaries, fsync off for the load; `COPY` table by table, the vote's commit key set by its
+    trigger), ANALYZE it, then time `rate_database` on it against the Parquet peer, as
+    `compare` does for SQLite. The cluster is removed at the end."""
+    import psycopg
+    from fixtures.deployment import LocalPostgres
+    from sqlalchemy.engine import make_url
+
+    with LocalPostgres(folder, fsync=False) as cluster:
+        url = cluster.create_database("arena_scale")
+        BattleLog(url).close()  # the schema, at the newest version
+        target = make_url(url)
+        start = time.perf_counter()
+        with sqlite3.connect(f"file:{folder / LOG}?mode=ro", uri=True) as source, \
+                psycopg.connect(host=target.query["host"], port=int(target.query["port"]),
+                                user="postgres", dbname=target.database) as connection:
+            connection.execute("SET TIME ZONE 'UTC'")
+            for table in ("battle", "vote", "turn", "generation"):
+                columns = [r[1] for r in source.execute(f"PRAGMA table_info({table})")
+                           if r[1] != "commit_key"]
+                names_sql = ", ".join(f'"{c}"' for c in columns)
+                rows = source.execute(f"SELECT {names_sql} FROM {table}")
+                with connection.cursor().copy(
+                        f"COPY {table} ({names_sql}) FROM STDIN") as copy:
+                    while chunk := rows.fetchmany(10_000):
+                        for row in chunk:
+                            copy.write_row(row)
+                connection.commit()
+                print(f"copied {table} ({time.perf_counter() - start:.0f} s)", flush=True)
+            connection.execute("ANALYZE")
+            connection.commit()
+        print(f"PostgreSQL log ready in {time.perf_counter() - start:.0f} s", flush=True)
+        compare(folder, repeat, names, url)
 
 
 def job(folder: Path, repeat: int) -> None:
@@ -301,7 +342,7 @@ def main() -> None:
     make.add_argument("--seed", type=int, default=20240601)
     make.add_argument("--peer-only", action="store_true",
                       help="Only (re)write the Parquet peer of an existing log.")
-    for name in ("compare", "job"):
+    for name in ("compare", "job", "postgres"):
         command = sub.add_parser(name)
         command.add_argument("folder", type=Path)
         command.add_argument("--repeat", type=int, default=3)
@@ -314,6 +355,8 @@ def main() -> None:
         build(args.out, args.battles, args.seed)
     elif args.command == "compare":
         compare(args.folder, args.repeat, args.options.split(","))
+    elif args.command == "postgres":
+        postgres(args.folder, args.repeat, args.options.split(","))
     else:
         job(args.folder, args.repeat)
 
