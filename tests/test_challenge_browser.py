@@ -195,11 +195,10 @@ def test_a_gradio_page_solves_at_load_under_the_csp_and_keeps_its_session(
     import threading
 
     import uvicorn
-
-    from arena.live.embedded import free_port
+    from fixtures.ports import reserved_port
 
     counts = {"issued": 0}
-    port = free_port()
+    port = reserved_port()
     server = uvicorn.Server(uvicorn.Config(arena_like_app(redis_url, live_prefix, counts),
                                            host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -18,9 +18,10 @@ import httpx
 import pytest
 from factories import make_battle
 from fixtures.arena_server import SESSION_HEADER, stop_arena_serve
+from fixtures.ports import reserved_port
 from fixtures.replay_server import MODELS, wait_until_healthy, write_revote_config
 
-from arena.live.embedded import EmbeddedRedis, free_port
+from arena.live.embedded import EmbeddedRedis
 from arena.store import BattleLog
 from arena.web.challenge_pow import solve_pow
 
@@ -49,7 +50,7 @@ def pow_arena(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PowArena]:
     config.write_text(text.replace(
         "[arena]\n", f'[arena]\nsession_challenge = "pow"\npow_difficulty_bits = {BITS}\n', 1),
         encoding="utf-8")
-    port = free_port()
+    port = reserved_port()
     log_path = root / "serve.log"
     with open(log_path, "wb") as output:
         process = subprocess.Popen(

@@ -15,8 +15,8 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI, Request
+from fixtures.ports import reserved_port
 
-from arena.live.embedded import free_port
 from arena.web.body_limit import BodyLimit
 
 LIMIT = 64 * 1024  # bytes
@@ -31,7 +31,7 @@ class LimitedServer:
 @pytest.fixture(scope="module")
 def limited_server() -> Iterator[LimitedServer]:
     """uvicorn in a thread serving a route that reads its whole body, behind BodyLimit."""
-    port = free_port()
+    port = reserved_port()
     served = LimitedServer(url=f"http://127.0.0.1:{port}")
     app = FastAPI()
 

@@ -18,9 +18,9 @@ from factories import make_battle
 from fastapi import FastAPI
 from fixtures.battle_service import wait_until_serving
 from fixtures.browser import ArenaPage
+from fixtures.ports import reserved_port
 
 from arena.jobs.leaderboard import rate_snapshot
-from arena.live.embedded import free_port
 from arena.web.ui.leaderboard import COLUMNS, SWAP_COLUMN, build_leaderboard_tab
 from arena.web.ui.page import MOUNT_OPTIONS
 
@@ -54,7 +54,7 @@ def tab_url(board: dict) -> Iterator[str]:
             gr.Markdown("arena")
         build_leaderboard_tab(leaderboard)
     app = gr.mount_gradio_app(FastAPI(), demo, path="/", **MOUNT_OPTIONS)
-    port = free_port()
+    port = reserved_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                            log_level="warning"))
     thread = threading.Thread(target=asyncio.run, args=(server.serve(),), daemon=True)

@@ -28,9 +28,9 @@ from category_boards import MATH_VOTES, MIN_VOTES, category_board
 from fastapi import FastAPI
 from fixtures.battle_service import wait_until_serving
 from fixtures.browser import ArenaPage
+from fixtures.ports import reserved_port
 
 from arena.live import LiveState
-from arena.live.embedded import free_port
 from arena.web.security_headers import install_security_headers
 from arena.web.ui.board_table import CATEGORY_COLUMNS, CHANGE_COLUMN, COLUMNS
 from arena.web.ui.leaderboard import build_leaderboard_tab
@@ -74,7 +74,7 @@ def tab_url(redis_url: str, live_prefix: str) -> Iterator[str]:
         build_leaderboard_tab(leaderboard)
     app = gr.mount_gradio_app(FastAPI(), demo, path="/", **MOUNT_OPTIONS)
     install_security_headers(app)
-    port = free_port()
+    port = reserved_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                            log_level="warning"))
     thread = threading.Thread(target=asyncio.run, args=(server.serve(),), daemon=True)

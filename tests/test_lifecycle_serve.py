@@ -24,6 +24,7 @@ import pytest
 import uvicorn
 from fixtures.arena_server import stop_arena_serve
 from fixtures.battle_service import wait_until_serving
+from fixtures.ports import reserved_port, reserved_ports
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -33,7 +34,7 @@ from typer.testing import CliRunner
 from arena.cli import app as cli
 from arena.commands.models import live_url_path
 from arena.live import LiveState
-from arena.live.embedded import EmbeddedRedis, free_port
+from arena.live.embedded import EmbeddedRedis
 from arena.store import BattleLog
 
 MODELS = ("echo-a", "echo-b", "echo-c")
@@ -67,7 +68,7 @@ def echo_models_app() -> Starlette:
 
 @pytest.fixture(scope="module")
 def echo_models() -> Iterator[str]:
-    port = free_port()
+    port = reserved_port()
     server = uvicorn.Server(uvicorn.Config(echo_models_app(), host="127.0.0.1", port=port,
                                            log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -165,7 +166,7 @@ class Served:
 def served(echo_models: str, tmp_path: Path) -> Iterator[Served]:
     config = tmp_path / "arena.toml"
     write_config(config, tmp_path, echo_models, dict.fromkeys(MODELS, "active"))
-    port = free_port()
+    port = reserved_ports(2)
     with open(tmp_path / "serve.log", "wb") as log:
         process = subprocess.Popen(
             ["nice", "-n", "19", sys.executable, "-m", "arena", "serve", "--config",

@@ -22,9 +22,10 @@ from pathlib import Path
 import httpx
 from factories import make_battle
 from fixtures.arena_server import SESSION_HEADER, new_session, stop_arena_serve
+from fixtures.ports import reserved_port
 from fixtures.replay_server import MODELS, wait_until_healthy, write_revote_config
 
-from arena.live.embedded import EmbeddedRedis, free_port
+from arena.live.embedded import EmbeddedRedis
 from arena.web.operator import TOKEN_ENV
 
 OPERATOR_ROUTES = ("/api/operator/export", "/api/operator/health", "/api/operator/replay")
@@ -68,7 +69,7 @@ def arena(root: Path, *, token_env: str | None = None,
     env = {k: v for k, v in os.environ.items() if k != TOKEN_ENV}
     if token_env is not None:
         env[TOKEN_ENV] = token_env
-    port = free_port()
+    port = reserved_port()
     log_path = root / "serve.log"
     with open(log_path, "wb") as output:
         process = subprocess.Popen(serve_command(config, logged, port), stdout=output,
@@ -145,7 +146,7 @@ def test_an_unusable_token_stops_the_server_before_it_serves(tmp_path):
     redis = EmbeddedRedis(data_dir=tmp_path / "redis").start()
     try:
         config, logged = write_arena(tmp_path, redis.url, token_file)
-        done = subprocess.run(serve_command(config, logged, free_port()), cwd=tmp_path,
+        done = subprocess.run(serve_command(config, logged, reserved_port()), cwd=tmp_path,
                               capture_output=True, text=True, timeout=120)
     finally:
         redis.stop()

@@ -30,12 +30,13 @@ import httpx
 import pytest
 import uvicorn
 from fixtures.browser import ArenaPage, InjectionCase, load_injection_cases
+from fixtures.ports import reserved_port
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from arena.live.embedded import EmbeddedRedis, free_port
+from arena.live.embedded import EmbeddedRedis
 from arena.web.ui.rendering import LINK_REL
 
 pytestmark = [pytest.mark.browser]
@@ -138,7 +139,7 @@ max_tokens = 2000
 def echo_arena(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EchoArena]:
     root = tmp_path_factory.mktemp("echo-arena")
     (root / "data").mkdir()
-    models_port = free_port()
+    models_port = reserved_port()
     models = uvicorn.Server(uvicorn.Config(echo_models_app(), host="127.0.0.1",
                                            port=models_port, log_level="warning"))
     models_thread = threading.Thread(target=models.run, daemon=True)
@@ -146,7 +147,7 @@ def echo_arena(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EchoArena]:
     redis = EmbeddedRedis(data_dir=root / "redis").start()
     config = root / "arena.toml"
     write_config(config, root=root, models_url=f"http://127.0.0.1:{models_port}")
-    port = free_port()
+    port = reserved_port()
     log_path = root / "worker.log"
     with open(log_path, "wb") as log:
         worker = subprocess.Popen(

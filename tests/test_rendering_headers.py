@@ -20,8 +20,8 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from fixtures.ports import reserved_port
 
-from arena.live.embedded import free_port
 from arena.web.security_headers import install_security_headers
 from arena.web.ui.text import markdown_text
 
@@ -58,7 +58,7 @@ def servers() -> Iterator[dict[bool, str]]:
     running = []
     urls = {}
     for with_headers in (True, False):
-        port = free_port()
+        port = reserved_port()
         server = uvicorn.Server(uvicorn.Config(small_app(with_headers), host="127.0.0.1",
                                                port=port, log_level="warning"))
         thread = threading.Thread(target=server.run, daemon=True)

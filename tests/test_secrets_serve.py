@@ -28,12 +28,11 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from fixtures.arena_server import SESSION_HEADER, new_session
-from fixtures.vllm import STAND_IN_SERVER, reserved_port, write_stand_in_python
+from fixtures.ports import reserved_port, reserved_ports
+from fixtures.vllm import STAND_IN_SERVER, write_stand_in_python
 
-from arena.live.embedded import free_port
 from arena.store import BattleLog
 from serving.api_keys import key_path, read_api_key
-from serving.processes import port_is_free
 
 WORKERS = 3
 SALT = "salt-7f3c9a1e5b"
@@ -136,14 +135,6 @@ api_key_env = "TEST_REMOTE_KEY"
     return config, data
 
 
-def consecutive_free_ports(count: int) -> int:
-    """The first of `count` consecutive free ports (worker i listens on port + i)."""
-    while True:
-        port = free_port()
-        if all(port_is_free("127.0.0.1", port + i) for i in range(1, count)):
-            return port
-
-
 def wait_until_healthy(urls: list[str], process: subprocess.Popen, log: Path) -> None:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -183,7 +174,7 @@ def test_no_secret_reaches_a_command_line_the_output_or_the_vote_log(
     assert PG_PASSWORD in db_url  # trust auth: the server accepts and ignores it
     stand_port = reserved_port()
     config, data = write_config(tmp_path, remotes, stand_port)
-    port = consecutive_free_ports(WORKERS)
+    port = reserved_ports(WORKERS)
     urls = [f"http://127.0.0.1:{port + i}" for i in range(WORKERS)]
     log = tmp_path / "serve.log"
     env = {**os.environ, "ARENA_DB_URL": db_url, "TEST_REMOTE_KEY": REMOTE_KEY,

@@ -22,9 +22,10 @@ from pathlib import Path
 import httpx
 import pytest
 from factories import make_battle
+from fixtures.ports import reserved_port
 from fixtures.replay_server import MODELS, wait_until_healthy, write_revote_config
 
-from arena.live.embedded import EmbeddedRedis, free_port
+from arena.live.embedded import EmbeddedRedis
 from arena.store import BattleLog
 
 SESSIONS = 120
@@ -126,7 +127,7 @@ def test_every_vote_acknowledged_before_sigterm_is_in_sql(tmp_path, target):
     gets it at the same moment as the server."""
     redis = EmbeddedRedis(data_dir=tmp_path / "redis").start()
     config, logged, db_url = write_arena(tmp_path, redis.url)
-    port = free_port()
+    port = reserved_port()
     url = f"http://127.0.0.1:{port}"
     log_path = tmp_path / "serve.log"
     with open(log_path, "wb") as output:

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fixtures.vllm import reserved_port, write_stand_in_python
+from fixtures.ports import reserved_port
+from fixtures.vllm import write_stand_in_python
 
 from serving.api_keys import key_path, read_api_key, with_launched_keys
 from serving.client import complete_chat

@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
+from fixtures.ports import reserved_port
 
 from serving.client import (
     Endpoint,
@@ -20,7 +21,6 @@ from serving.client import (
 )
 from serving.config import SamplingSettings
 from serving.health import HealthTracker, InMemoryHealthStore
-from tests.fixtures.vllm import reserved_port
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 

@@ -20,12 +20,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from fixtures.ports import reserved_port
 
 from serving.config import ModelSpec
 from serving.launcher import LaunchError, serve_models, start_server
 from serving.processes import group_members, process_alive
 from serving.run_records import read_run_record, record_path, write_run_record
-from tests.fixtures.vllm import reserved_port
 
 REPO = Path(__file__).resolve().parents[1]
 

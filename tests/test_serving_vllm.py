@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fixtures.ports import reserved_port
 
 from serving.client import (
     StreamFinished,
@@ -34,7 +35,7 @@ from serving.health import HealthTracker, read_metric
 from serving.launcher import launch_models
 from serving.processes import group_members
 from serving.records import SAMPLING_KEYS
-from tests.fixtures.vllm import VLLM_KEYED, reserved_port
+from tests.fixtures.vllm import VLLM_KEYED
 
 pytestmark = pytest.mark.vllm
 
