@@ -241,6 +241,30 @@ async def test_a_failed_refresh_does_not_stop_the_job(job, caplog):
             await eventually(cached_votes(job, 30), "a board after the failed refresh")
 
 
+@pytest.mark.parametrize("stand_in", [LiveStateUnavailable, RuntimeError])
+async def test_a_cancel_that_comes_out_as_another_error_still_stops_the_job(job, stand_in):
+    """A cancel landing inside a Redis command can come out of redis-py as another exception
+    (its clean-up replaced the CancelledError; seen in a loaded run, where the job went on
+    refreshing and the test waited for it for good). The loop catches that exception like any
+    failed refresh, and must still end, cancelled."""
+    inside = asyncio.Event()
+
+    async def refresh_replacing_the_cancel():
+        inside.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            raise stand_in("what redis-py's clean-up raised instead") from None
+
+    job.refresh = refresh_replacing_the_cancel
+    task = asyncio.create_task(job.run_forever(interval_s=0.01))
+    await asyncio.wait_for(inside.wait(), LOOP_DEADLINE_S)
+    task.cancel()
+    done, _ = await asyncio.wait([task], timeout=LOOP_DEADLINE_S)
+    assert done == {task}, "the job went on after task.cancel()"
+    assert task.cancelled()
+
+
 async def test_only_named_or_flagged_votes_mean_no_board(job):
     """Named and flagged votes are logged but never rated nor published: the job caches
     nothing, keeps no snapshot folder and serves nothing (`last_board` stays None), until an

@@ -28,7 +28,12 @@ from collections.abc import Callable, Iterator
 import redis.asyncio as aioredis
 
 from arena.live import LiveStateUnavailable
-from arena.live.connection import DEFAULT_PREFIX, LiveConnection, raises_unavailable
+from arena.live.connection import (
+    DEFAULT_PREFIX,
+    LiveConnection,
+    raises_unavailable,
+    stop_if_cancelled,
+)
 from arena.live.encoding import duration_ms
 
 log = logging.getLogger(__name__)
@@ -126,6 +131,7 @@ class StopSignals(LiveConnection):
                 if unreachable:
                     log.info("stop requests from other workers are read again")
                 unreachable = False
+            stop_if_cancelled()
 
     async def aclose(self, timeout_s: float = 5.0) -> None:
         """Stop polling (the Redis client is `LiveState`'s to close)."""

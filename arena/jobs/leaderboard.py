@@ -64,6 +64,7 @@ from arena.jobs.live_board import (
 )
 from arena.jobs.snapshots import SnapshotStore
 from arena.live import LiveState, LiveStateUnavailable
+from arena.live.connection import stop_if_cancelled
 from arena.store import BattleLog
 from arena.transfer.public import (
     LEFT_OUT_REASONS,
@@ -141,6 +142,7 @@ class LeaderboardJob:
                 await self.refresh()
             except Exception:  # the next round tries again
                 log.exception("leaderboard job failed")
+            stop_if_cancelled()  # a cancel an exception stood in for still stops the job
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=interval_s)
             except TimeoutError:

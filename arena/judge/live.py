@@ -28,6 +28,7 @@ from arena.judge.model import JudgeModel
 from arena.judge.store import judgeable
 from arena.judge.template import JudgeTemplate, load_template
 from arena.judge.verdict import ORDERS, call_seed, judged, shown
+from arena.live.connection import stop_if_cancelled
 from arena.record import BattleRecord
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,7 @@ class LiveJudge:
             finally:
                 self.stats.judged += 1
                 self._queue.task_done()
+            stop_if_cancelled()
 
     async def _judge(self, battle: BattleRecord) -> None:
         for order in ORDERS:

@@ -23,7 +23,12 @@ import uuid
 
 import redis.asyncio as aioredis
 
-from arena.live.connection import DEFAULT_PREFIX, LiveConnection, raises_unavailable
+from arena.live.connection import (
+    DEFAULT_PREFIX,
+    LiveConnection,
+    raises_unavailable,
+    stop_if_cancelled,
+)
 from arena.live.encoding import duration_ms
 from arena.live.results import LiveStateUnavailable
 
@@ -114,6 +119,7 @@ class WorkerPresence(LiveConnection):
                 log.exception("renewing worker %s's presence failed", self.worker_id)
             else:
                 unreachable = False
+            stop_if_cancelled()
 
     async def aclose(self, timeout_s: float = 5.0) -> None:
         """Stop renewing and drop this worker's key (it is leaving, not lost: nobody has to

@@ -22,6 +22,7 @@ from arena.battles.sampling import PairSampler
 from arena.config import ArenaSettings, ConfigError
 from arena.jobs.leaderboard import LeaderboardJob
 from arena.live import LiveState, LiveStateUnavailable
+from arena.live.connection import stop_if_cancelled
 from arena.live.limits import LimitStore
 from arena.store import BattleLog
 from arena.store.log_process import LogProcess
@@ -283,6 +284,7 @@ class ArenaRuntime:
                 await tracker.check_all(endpoints, self.http)
             except LiveStateUnavailable:
                 log.warning("health flags not updated: live state unavailable")
+            stop_if_cancelled()
             await asyncio.sleep(HEALTH_INTERVAL_S)
 
     async def _reconcile_pair_counts(self) -> None:
@@ -293,6 +295,7 @@ class ArenaRuntime:
                 log.warning("pair counts not reconciled: live state unavailable")
             except Exception:  # retried next round
                 log.exception("reconciling pair counts failed")
+            stop_if_cancelled()
             await asyncio.sleep(self.settings.pair_counts_reconcile_s)
 
     async def _sweep(self) -> None:
@@ -302,3 +305,4 @@ class ArenaRuntime:
                 await self.service.sweep_expired()
             except Exception:  # a failed sweep is retried next round
                 log.exception("sweeping expired battles failed")
+            stop_if_cancelled()

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from arena.live import LiveStateUnavailable
+from arena.live.connection import stop_if_cancelled
 from arena.live.limits import LimitStore
 
 log = logging.getLogger(__name__)
@@ -115,6 +116,7 @@ class StreamLeases:
                 log.warning("stream leases not renewed: Redis unreachable")
             except Exception:  # renewed again next round
                 log.exception("renewing stream leases failed")
+            stop_if_cancelled()
 
     async def aclose(self) -> None:
         """Stop renewing (the process is stopping; its leases expire by themselves)."""
