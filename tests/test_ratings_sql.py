@@ -143,14 +143,20 @@ def test_options_the_database_cannot_answer_say_why(fields, reason, sqlite_log):
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("style", [False, True])
-def test_postgres_gives_the_boards_of_its_export(style: bool, postgres_url: str,
+@pytest.mark.parametrize("fields", [
+    {}, {"style": True},
+    # more kept than dropped: the speed medians' query sends the dropped values (NOT IN)
+    {"include_named": True, "include_flagged_battles": True},
+])  # fmt: skip
+def test_postgres_gives_the_boards_of_its_export(fields: dict, postgres_url: str,
                                                  tmp_path: Path):
     with BattleLog(postgres_url) as log:
         log.record_new_battles(sample_battles(120, seed=11))
         export_battles(log, "jsonl", tmp_path / "battles.jsonl", status="voted")
-        options = RatingOptions(style=style, robustness=True)
-        from_sql, _ = rate_database(log, options)
+        options = RatingOptions(robustness=True, **fields)
+        from_sql, source = rate_database(log, options)
+    assert isinstance(source.speeds, SqlMedians)
+    assert source.speeds.table.notna().all(axis=None) and len(source.speeds.table) == len(MODELS)
     from_file = rate_file(tmp_path / "battles.jsonl", options)
     assert table_bytes(from_sql, tmp_path, "sql.json") == table_bytes(
         from_file, tmp_path, "file.json")
