@@ -252,7 +252,7 @@ async def test_a_cancel_that_comes_out_as_another_error_still_stops_the_job(job,
     async def refresh_replacing_the_cancel():
         inside.set()
         try:
-            await asyncio.sleep(3600)
+            await asyncio.Event().wait()  # the Redis command the cancel lands in
         except asyncio.CancelledError:
             raise stand_in("what redis-py's clean-up raised instead") from None
 
