@@ -142,6 +142,13 @@ class LiveConnection:
         )
         return cls(aioredis.Redis.from_pool(pool), prefix=prefix)
 
+    @raises_unavailable
+    async def call(self, command: Callable[[], Awaitable[T]]) -> T:
+        """Await `command()`, calls on `self.client` made by a module that keeps keys of its
+        own beside this class's (the re-vote ledger), under the same deadline and with the
+        same LiveStateUnavailable messages as this class's own methods."""
+        return await command()
+
     def replace_pool(self) -> None:
         """Give the client a new, empty connection pool with the same settings, and close the
         old pool's connections in the background (giving up after a few seconds).

@@ -30,18 +30,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ReadOnlyError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-
 from arena.battles.revoting import PoolExhausted
-from arena.live import LiveState, LiveStateUnavailable
+from arena.live import LiveState
 from arena.record import BattleRecord, InvalidRecord
 from arena.store import BattleLog
 
 REPLAYABLE_STATUSES = ("voted", "abandoned")
 NO_CONSENT = "its rater did not agree to publish the text"
-_UNREACHABLE = (RedisConnectionError, RedisTimeoutError, ReadOnlyError, OSError)
 
 
 class ReplayPoolError(ValueError):
@@ -187,10 +182,8 @@ class ReplayLedger:
         return self.live.key("replay", *parts)
 
     async def _redis(self, call: Callable[[], Any]) -> Any:
-        try:
-            return await call()
-        except _UNREACHABLE as down:
-            raise LiveStateUnavailable(f"Redis unreachable: {down}") from down
+        """`call()` under the live state's deadline and error rules (LiveConnection.call)."""
+        return await self.live.call(call)
 
     async def assign(self, rater: str) -> BattleRecord:
         """An original battle for `rater` (see the module docstring), marked as shown.
