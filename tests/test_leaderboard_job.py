@@ -265,6 +265,34 @@ async def test_a_cancel_that_comes_out_as_another_error_still_stops_the_job(job,
     assert task.cancelled()
 
 
+async def test_votes_noted_during_a_refresh_start_the_next_one(job):
+    """The wake-up is cleared before a refresh, not after: votes noted while a refresh runs
+    (on a loaded arena, refreshes take seconds) bring the next one at once, not an interval
+    (an hour here) later."""
+    refreshes: list[asyncio.Event] = []
+    release_first = asyncio.Event()
+
+    async def refresh_held_on_cue():
+        started = asyncio.Event()
+        refreshes.append(started)
+        started.set()
+        if len(refreshes) == 1:
+            await release_first.wait()
+
+    job.refresh = refresh_held_on_cue
+    async with running(job, interval_s=3600):
+        await eventually(lambda: _true(len(refreshes) == 1), "the first refresh")
+        for _ in range(job.every_votes):
+            job.note_vote()
+        release_first.set()
+        await eventually(lambda: _true(len(refreshes) == 2),
+                         "a second refresh brought by the votes noted during the first")
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
 async def test_only_named_or_flagged_votes_mean_no_board(job):
     """Named and flagged votes are logged but never rated nor published: the job caches
     nothing, keeps no snapshot folder and serves nothing (`last_board` stays None), until an
