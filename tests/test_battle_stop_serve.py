@@ -51,8 +51,8 @@ class Stopped:
 
 def stream_and_stop(url: str, path: str, headers: dict[str, str],
                     stop_url: str, battle_id: str | None = None, **body) -> Stopped:
-    """POST `path` on `url`, read its SSE stream, and once both sides have shown text ask
-    `stop_url` (another worker) to stop."""
+    """POST `path` on `url`, read its SSE stream, and once both sides have shown text (not
+    blank) ask `stop_url` (another worker) to stop."""
     events: list[dict] = []
     asked_at = None
     with httpx.Client(timeout=120) as client, client.stream(
@@ -63,7 +63,9 @@ def stream_and_stop(url: str, path: str, headers: dict[str, str],
                 continue
             events.append(json.loads(line[5:]))
             battle_id = battle_id or events[0].get("battle_id")
-            sides = {e["side"] for e in events if e["kind"] == "delta" and e["text"]}
+            # Visible text, as the server counts it: a side that wrote only "\n" (a loaded run's
+            # tiny model did) has written nothing, and the stopped battle rightly fails.
+            sides = {e["side"] for e in events if e["kind"] == "delta" and e["text"].strip()}
             if asked_at is None and sides == {"a", "b"}:
                 stopped = httpx.post(f"{stop_url}/api/battles/{battle_id}/stop",
                                      headers=headers, timeout=30)
