@@ -157,14 +157,13 @@ def read_medians(connection: Connection, filter_rows: pd.DataFrame, window: Wind
     combinations of `filter_rows`' values (or are none of the dropped ones, whichever list is
     shorter). None when that list is too long for one statement's parameters."""
     combinations = filter_rows.drop_duplicates().reset_index(drop=True)
-    kept = np.zeros(len(combinations), dtype=bool)
-    kept[kept_combinations(combinations, options)] = True
+    kept = kept_combinations(combinations, options)
     listed, exclude = (combinations[~kept], True) if (~kept).sum() <= kept.sum() else (
         combinations[kept], False)
     if listed.size > MAX_LISTED_VALUES:
         return None
     values = None if exclude and len(listed) == 0 else [
-        tuple(None if _missing(v) else str(v) for v in row)
+        tuple(None if pd.isna(v) else str(v) for v in row)
         for row in listed.itertuples(index=False, name=None)]
     table = {}
     for column, source in MEDIAN_COLUMNS.items():
@@ -175,10 +174,6 @@ def read_medians(connection: Connection, filter_rows: pd.DataFrame, window: Wind
                 source, window, list(filter_rows.columns), values, exclude))
         table[column] = middle.astype({"value": float}).groupby("model")["value"].median()
     return SqlMedians(options, pd.DataFrame(table).rename_axis("model"))
-
-
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and np.isnan(value))
 
 
 def battles_frame(rows: pd.DataFrame, options: RatingOptions) -> pd.DataFrame:

@@ -36,18 +36,20 @@ MEDIAN_COLUMNS = {"median_ttft_s": "ttft_s", "tokens_per_s": "tokens_per_s"}
 
 
 def kept_combinations(combinations: pd.DataFrame, options: RatingOptions) -> np.ndarray:
-    """Positions of the rows of `combinations` (distinct values of the filter columns) whose
-    battles the board with `options` keeps."""
+    """A boolean mask over the rows of `combinations` (distinct values of the filter
+    columns): True where the board with `options` keeps their battles."""
+    kept = np.zeros(len(combinations), dtype=bool)
     if len(combinations) == 0:
-        return np.array([], dtype=np.int64)
+        return kept
     probe = combinations.reset_index(drop=True).assign(model_a="a", model_b="b",
                                                        status="voted")
     if "labels" in probe.columns or "category" in probe.columns:
         probe = with_category_sets(probe)
     try:
-        return select_battles(normalise_frame(probe), options).battles.index.to_numpy()
+        kept[select_battles(normalise_frame(probe), options).battles.index.to_numpy()] = True
     except NoBattlesLeft:
-        return np.array([], dtype=np.int64)
+        pass
+    return kept
 
 
 @dataclass(frozen=True)
@@ -131,9 +133,8 @@ class SpeedTable:
     def medians(self, options: RatingOptions) -> pd.DataFrame:
         """Median ttft_s and tokens_per_s per model (index) over the generations of the
         battles a board with `options` keeps (NaN: none with a value)."""
-        kept: np.ndarray | None = np.zeros(len(self.combinations), dtype=bool)
-        kept[kept_combinations(self.combinations, options)] = True
-        if kept.all():
+        kept: np.ndarray | None = kept_combinations(self.combinations, options)
+        if kept is not None and kept.all():
             kept = None
         names = sorted(set().union(*self.columns.values()))
         out = {column: [self.columns[source][name].median(kept)

@@ -63,6 +63,8 @@ COLUMNS = {
     **{name: battle_t.c[name] for name in STYLE_COLUMNS},
 }
 JSON_COLUMNS = ("flags", "labels")
+# The model that wrote a generation: its battle's model on the generation's side.
+SIDE_MODEL = case((generation_t.c.side == "a", battle_t.c.model_a), else_=battle_t.c.model_b)
 
 
 @dataclass(frozen=True)
@@ -126,8 +128,7 @@ def battle_rows_query(columns: Sequence[str], window: Window) -> Select:
 def speeds_query(columns: Sequence[str], window: Window) -> Select:
     """(model, ttft_s, tokens_per_s, *columns) per generation of the voted battles in
     `window`: the side's model, and the battle's columns (to apply the ratings' filters)."""
-    chosen = case((generation_t.c.side == "a", battle_t.c.model_a), else_=battle_t.c.model_b)
-    query = select(chosen.label("model"), generation_t.c.ttft_s.label("ttft_s"),
+    query = select(SIDE_MODEL.label("model"), generation_t.c.ttft_s.label("ttft_s"),
                    generation_t.c.tokens_per_s.label("tokens_per_s"), *_expressions(columns))
     return _voted(query, window, join=generation_t)
 
@@ -145,9 +146,8 @@ def speed_medians_query(column: str, window: Window, filters: Sequence[str],
     number p has n <= 2p <= n + 2 are the middle one (n odd: 2p = n + 1) or the middle two
     (n even: 2p = n and n + 2), so the caller's median of what comes back is the median of
     all n, and only one or two rows per model leave the database."""
-    chosen = case((generation_t.c.side == "a", battle_t.c.model_a), else_=battle_t.c.model_b)
     value = generation_t.c[column]
-    generations = _voted(select(chosen.label("model"), value.label("value")), window,
+    generations = _voted(select(SIDE_MODEL.label("model"), value.label("value")), window,
                          join=generation_t).where(value.is_not(None))
     if values is not None:
         encoded = tuple_(*[func.coalesce(literal("v").concat(COLUMNS[name]), literal("n"))
