@@ -20,6 +20,7 @@ Both give the same floats: the middle value, or the mean of the two middle value
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,10 +46,8 @@ def kept_combinations(combinations: pd.DataFrame, options: RatingOptions) -> np.
                                                        status="voted")
     if "labels" in probe.columns or "category" in probe.columns:
         probe = with_category_sets(probe)
-    try:
+    with contextlib.suppress(NoBattlesLeft):  # none kept: the mask stays all False
         kept[select_battles(normalise_frame(probe), options).battles.index.to_numpy()] = True
-    except NoBattlesLeft:
-        pass
     return kept
 
 
@@ -133,11 +132,10 @@ class SpeedTable:
     def medians(self, options: RatingOptions) -> pd.DataFrame:
         """Median ttft_s and tokens_per_s per model (index) over the generations of the
         battles a board with `options` keeps (NaN: none with a value)."""
-        kept: np.ndarray | None = kept_combinations(self.combinations, options)
-        if kept is not None and kept.all():
-            kept = None
+        kept = kept_combinations(self.combinations, options)
+        mask = None if kept.all() else kept  # None: every generation, without masking
         names = sorted(set().union(*self.columns.values()))
-        out = {column: [self.columns[source][name].median(kept)
+        out = {column: [self.columns[source][name].median(mask)
                         if name in self.columns[source] else np.nan for name in names]
                for column, source in MEDIAN_COLUMNS.items()}
         return pd.DataFrame(out, index=pd.Index(names, name="model", dtype=object))
